@@ -1,0 +1,50 @@
+# The only entry point: CI (.ci/run) calls the same targets a person types.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CONFIG ?= config/local.yml
+
+.PHONY: help setup tools test test-python check-alerts lint demo run bench clean
+
+help:
+	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
+	@echo "make run    - start the whole stack and leave it running (Ctrl-C stops it)"
+	@echo "make test   - every test: lint, promtool/amtool checks, pytest (unit, integration, end to end)"
+	@echo "make bench  - benchmarks and the long reliability soak; results in bench/"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+tools:
+	@scripts/ensure-tools.sh
+
+setup: $(STAMP) tools
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+check-alerts: setup
+	scripts/check-alerts.sh
+
+test-python: setup
+	$(BIN)/pytest
+
+test: setup lint check-alerts test-python
+
+demo: setup
+	$(BIN)/python -m stack demo --config $(CONFIG)
+
+run: setup
+	$(BIN)/python -m stack run --config $(CONFIG)
+
+bench: setup
+	$(BIN)/python -m bench --config $(CONFIG)
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

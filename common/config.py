@@ -1,0 +1,252 @@
+"""One YAML file configures all three services; secrets come from the environment.
+
+`load_config` parses and validates the file into typed sections. Every problem becomes a
+`ConfigError` whose message is one line naming the file and the key, e.g.
+``config/local.yml: responder.mode: Input should be 'live', 'dry-run' or 'off'``.
+Relative paths (SQLite files, the access log, playbooks) are resolved against the directory of the
+config file, so a service behaves the same whatever directory it is started from.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message is one line naming the problem."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _listen_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return value
+
+
+def split_listen(value: str) -> tuple[str, int]:
+    """Split a validated ``host:port`` listen address."""
+    host, _, port = value.rpartition(":")
+    return host, int(port)
+
+
+class BotDbConfig(Section):
+    url: str = Field(description="SQLAlchemy URL of the bot's database (sqlite:///... or postgresql://...)")
+    stale_after_seconds: float = Field(300.0, gt=0, description="order SLA: working orders older are stale")
+
+
+class BrokerConfig(Section):
+    base_url: str
+    connect_timeout_seconds: float = Field(1.0, gt=0)
+    read_timeout_seconds: float = Field(2.0, gt=0)
+    max_concurrency: int = Field(32, ge=1, le=256)
+    secret_env: str = Field("APCA_API_SECRET_KEY", description="environment variable holding the API secret")
+
+
+class BotConfig(Section):
+    base_url: str
+    access_log: Path
+    restart_url: str | None = None
+    reconcile_url: str | None = None
+
+
+class SupabaseConfig(Section):
+    url: str
+    expected_issuer: str | None = None
+    expected_audience: str = "authenticated"
+    probe_email_env: str = "PROBE_USER_EMAIL"
+    probe_password_env: str = "PROBE_USER_PASSWORD"
+    anon_key_env: str = "SUPABASE_ANON_KEY"
+
+
+class ExportersConfig(Section):
+    listen: str = "127.0.0.1:9808"
+    probe_timeout_seconds: float = Field(2.0, gt=0)
+    ghost_scrape_budget_seconds: float = Field(8.0, gt=0)
+
+    _check_listen = field_validator("listen")(_listen_address)
+
+
+class BudgetConfig(Section):
+    max_deactivations: int = Field(5, ge=0)
+    window_seconds: float = Field(3600.0, gt=0)
+
+
+class NotifyConfig(Section):
+    slack_webhook_url_env: str = "SLACK_WEBHOOK_URL"
+    timeout_seconds: float = Field(5.0, gt=0)
+    next_update_minutes: int = Field(30, ge=1)
+
+
+class ResponderConfig(Section):
+    listen: str = "127.0.0.1:9809"
+    ledger_url: str
+    mode: Literal["live", "dry-run", "off"] = "live"
+    playbooks: Path
+    workers: int = Field(2, ge=1, le=32)
+    threads: int = Field(4, ge=1, le=64)
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    lease_seconds: float = Field(60.0, gt=0)
+    poll_seconds: float = Field(0.5, gt=0)
+    alertmanager_urls: list[str] = Field(default_factory=list)
+    rca_dir: Path | None = None
+    budget: BudgetConfig = BudgetConfig()
+    notify: NotifyConfig = NotifyConfig()
+    max_close_notional: float = Field(10_000.0, ge=0)
+
+    _check_listen = field_validator("listen")(_listen_address)
+
+
+class SeedConfig(Section):
+    profiles: int = Field(6, ge=1)
+    accounts: int = Field(3, ge=1)
+    symbols: list[str] = Field(default_factory=lambda: ["AAPL", "MSFT", "TSLA", "NVDA", "AMZN"])
+
+
+class TrafficConfig(Section):
+    api_requests_per_second: float = Field(5.0, ge=0)
+    websocket_connects_per_second: float = Field(2.0, ge=0)
+
+
+class SimulatorConfig(Section):
+    host: str = "127.0.0.1"
+    broker_port: int = Field(9801, gt=0, lt=65536)
+    bot_port: int = Field(9802, gt=0, lt=65536)
+    supabase_port: int = Field(9803, gt=0, lt=65536)
+    control_port: int = Field(9804, gt=0, lt=65536)
+    seed: SeedConfig = SeedConfig()
+    traffic: TrafficConfig = TrafficConfig()
+
+
+class Config(Section):
+    bot_db: BotDbConfig
+    broker: BrokerConfig
+    bot: BotConfig
+    supabase: SupabaseConfig
+    exporters: ExportersConfig | None = None
+    responder: ResponderConfig | None = None
+    simulator: SimulatorConfig | None = None
+    source: Path = Path("<memory>")
+
+    def section(self, name: Literal["exporters", "responder", "simulator"]) -> Any:
+        """Return a service's section, or raise ConfigError naming the missing key."""
+        value = getattr(self, name)
+        if value is None:
+            raise ConfigError(f"{self.source}: {name}: section is missing")
+        return value
+
+
+def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
+    """Make relative file paths and SQLite URLs relative to the config file's directory."""
+
+    def fix_path(section: str, key: str) -> None:
+        sect = raw.get(section)
+        if isinstance(sect, dict) and isinstance(sect.get(key), str):
+            path = Path(sect[key])
+            sect[key] = str(path if path.is_absolute() else (base / path).resolve())
+
+    def fix_sqlite(section: str, key: str) -> None:
+        sect = raw.get(section)
+        if isinstance(sect, dict) and isinstance(sect.get(key), str):
+            sect[key] = resolve_sqlite_url(sect[key], base)
+
+    fix_path("bot", "access_log")
+    fix_path("responder", "playbooks")
+    fix_path("responder", "rca_dir")
+    fix_sqlite("bot_db", "url")
+    fix_sqlite("responder", "ledger_url")
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    """Turn ``sqlite:///relative.db`` into an absolute URL under `base`; other URLs pass through."""
+    prefix = "sqlite:///"
+    if not url.startswith(prefix) or url.startswith(prefix + "/") or url == "sqlite://":
+        return url
+    rest = url[len(prefix) :]
+    if rest.startswith(":memory:"):
+        return url
+    return prefix + str((base / rest).resolve())
+
+
+ENV_OVERRIDES: dict[str, tuple[str, str]] = {
+    "BOT_DB_URL": ("bot_db", "url"),
+    "LEDGER_DB_URL": ("responder", "ledger_url"),
+    "SUPABASE_URL": ("supabase", "url"),
+    "BROKER_BASE_URL": ("broker", "base_url"),
+}
+
+
+def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    for var, (section, key) in ENV_OVERRIDES.items():
+        value = env.get(var)
+        if value and isinstance(raw.get(section), dict):
+            raw[section][key] = value
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    message = err["msg"]
+    if err["type"] == "missing":
+        message = "required key is missing"
+    elif err["type"] == "extra_forbidden":
+        message = "unknown key"
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{where}: {message}{suffix}"
+
+
+def parse_config(raw: Any, source: Path, env: Mapping[str, str] | None = None) -> Config:
+    """Validate an already-loaded YAML document."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    raw = {key: (dict(value) if isinstance(value, dict) else value) for key, value in raw.items()}
+    _apply_env_overrides(raw, os.environ if env is None else env)
+    _resolve_paths(raw, source.parent.resolve())
+    try:
+        return Config.model_validate({**raw, "source": source})
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+
+
+def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read, validate and return the configuration at `path`."""
+    source = Path(path)
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read config file: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
+    return parse_config(raw, source, env)
+
+
+def read_secret(name: str, env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:
+    """Read a secret from ``$NAME`` or from the file named by ``$NAME_FILE``."""
+    env = os.environ if env is None else env
+    value = env.get(name)
+    file_name = env.get(f"{name}_FILE")
+    if not value and file_name:
+        try:
+            value = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"${name}_FILE: cannot read {file_name}: {exc.strerror}") from None
+    if not value:
+        if required:
+            raise ConfigError(f"${name} (or ${name}_FILE) is not set")
+        return None
+    return value

@@ -1,0 +1,248 @@
+"""A client for the subset of Alpaca's Trading API the runbook needs, on `requests` with timeouts.
+
+The distinction that matters for incident response is between a *definite* answer and *no* answer:
+
+- `OrderMissing` — the broker answered 404 for an order: it does not know it (quarantine candidate).
+- `BrokerUnavailable` — timeout, connection/DNS failure, 5xx, 429, 401 or an unreadable body: we know
+  nothing, so nothing may be concluded (no "flat", no "missing", no ghost, no all-clear).
+- `BrokerRejected` — the broker understood and refused (403 40310000 insufficient funds, 422 ...);
+  that is a trading outcome, never an authentication failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Literal
+
+import requests
+
+INSUFFICIENT_FUNDS_CODE = 40310000
+ORDER_NOT_FOUND_CODE = 40410000
+
+UnavailableKind = Literal["timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response"]
+
+
+class BrokerError(Exception):
+    """Base of every broker client error."""
+
+
+class BrokerUnavailable(BrokerError):
+    """The broker gave no usable answer; nothing can be concluded from this call."""
+
+    def __init__(self, kind: UnavailableKind, detail: str, status: int | None = None) -> None:
+        super().__init__(f"broker unavailable ({kind}): {detail}")
+        self.kind = kind
+        self.status = status
+
+
+class OrderMissing(BrokerError):
+    """The broker answered 404: it does not know this order."""
+
+
+class BrokerRejected(BrokerError):
+    """The broker understood the request and refused it (e.g. 403 insufficient funds, 422)."""
+
+    def __init__(self, status: int, code: int | None, message: str) -> None:
+        super().__init__(f"broker rejected the request ({status}, code {code}): {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+    @property
+    def insufficient_funds(self) -> bool:
+        return self.status == 403 and self.code == INSUFFICIENT_FUNDS_CODE
+
+
+@dataclass(frozen=True)
+class BrokerPosition:
+    symbol: str
+    qty: float  # signed: negative when short
+    avg_entry_price: float
+    market_value: float
+    current_price: float
+
+    @property
+    def side(self) -> str:
+        return "short" if self.qty < 0 else "long"
+
+    @property
+    def notional(self) -> float:
+        return abs(self.market_value) if self.market_value else abs(self.qty * self.current_price)
+
+
+@dataclass(frozen=True)
+class BrokerOrder:
+    id: str
+    client_order_id: str
+    symbol: str
+    side: str
+    qty: float
+    filled_qty: float
+    status: str
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+_FRACTION = re.compile(r"\.(\d{6})\d+")
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """Parse Alpaca's RFC 3339 timestamps (nanosecond precision allowed) into aware UTC datetimes."""
+    if not value:
+        return None
+    text = _FRACTION.sub(r".\1", str(value)).replace("Z", "+00:00")
+    parsed = datetime.fromisoformat(text)
+    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _number(value: Any) -> float:
+    return float(value) if value not in (None, "") else 0.0
+
+
+def parse_position(raw: dict[str, Any]) -> BrokerPosition:
+    qty = abs(_number(raw["qty"]))
+    signed = -qty if str(raw.get("side", "long")) == "short" or str(raw["qty"]).startswith("-") else qty
+    return BrokerPosition(
+        symbol=str(raw["symbol"]),
+        qty=signed,
+        avg_entry_price=_number(raw.get("avg_entry_price")),
+        market_value=_number(raw.get("market_value")),
+        current_price=_number(raw.get("current_price")),
+    )
+
+
+def parse_order(raw: dict[str, Any]) -> BrokerOrder:
+    return BrokerOrder(
+        id=str(raw["id"]),
+        client_order_id=str(raw.get("client_order_id") or ""),
+        symbol=str(raw["symbol"]),
+        side=str(raw["side"]),
+        qty=_number(raw.get("qty")),
+        filled_qty=_number(raw.get("filled_qty")),
+        status=str(raw["status"]),
+        created_at=parse_timestamp(raw.get("created_at")),
+        updated_at=parse_timestamp(raw.get("updated_at")),
+    )
+
+
+class BrokerClient:
+    """Read and cancel through one broker account's API keys; every call has a timeout."""
+
+    def __init__(
+        self,
+        base_url: str,
+        key_id: str,
+        secret: str,
+        session: requests.Session,
+        timeout: tuple[float, float] = (1.0, 2.0),
+    ) -> None:
+        self._base = base_url.rstrip("/")
+        self._headers = {"APCA-API-KEY-ID": key_id, "APCA-API-SECRET-KEY": secret}
+        self._session = session
+        self._timeout = timeout
+        self.last_server_time: datetime | None = None
+
+    def list_positions(self) -> list[BrokerPosition]:
+        """Return every open position (GET /v2/positions)."""
+        return [parse_position(item) for item in self._list("/v2/positions")]
+
+    def get_position(self, symbol: str) -> BrokerPosition | None:
+        """Return the open position in `symbol`, or None when the broker says it is flat (404)."""
+        try:
+            return parse_position(self._object("GET", f"/v2/positions/{symbol}"))
+        except OrderMissing:
+            return None
+
+    def list_orders(self, status: str = "open", limit: int = 500, symbols: str | None = None) -> list[BrokerOrder]:
+        params: dict[str, Any] = {"status": status, "limit": min(limit, 500)}
+        if symbols:
+            params["symbols"] = symbols
+        return [parse_order(item) for item in self._list("/v2/orders", params)]
+
+    def get_order(self, order_id: str) -> BrokerOrder:
+        """Return the order with the broker's id; raise OrderMissing on a definite 404."""
+        return parse_order(self._object("GET", f"/v2/orders/{order_id}"))
+
+    def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
+        """Return the order with the bot's client order id; raise OrderMissing on a definite 404."""
+        params = {"client_order_id": client_order_id}
+        return parse_order(self._object("GET", "/v2/orders:by_client_order_id", params))
+
+    def cancel_order(self, order_id: str) -> None:
+        """Request cancellation (DELETE /v2/orders/{id}); 422 (not cancelable) raises BrokerRejected."""
+        self._request("DELETE", f"/v2/orders/{order_id}")
+
+    def close_position(self, symbol: str) -> BrokerOrder:
+        """Liquidate the position in `symbol` at market (DELETE /v2/positions/{symbol})."""
+        return parse_order(self._object("DELETE", f"/v2/positions/{symbol}"))
+
+    def _list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        body = self._json(self._request("GET", path, params))
+        if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
+            raise BrokerUnavailable("bad_response", f"{path}: expected a JSON list of objects")
+        return body
+
+    def _object(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = self._json(self._request(method, path, params))
+        if not isinstance(body, dict):
+            raise BrokerUnavailable("bad_response", f"{path}: expected a JSON object")
+        return body
+
+    @staticmethod
+    def _json(response: requests.Response) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BrokerUnavailable("bad_response", f"{response.url}: body is not JSON") from None
+
+    def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+        try:
+            response = self._session.request(
+                method, self._base + path, params=params, headers=self._headers, timeout=self._timeout
+            )
+        except requests.Timeout as exc:
+            raise BrokerUnavailable("timeout", f"{method} {path}: {exc}") from None
+        except requests.RequestException as exc:
+            raise BrokerUnavailable("connection", f"{method} {path}: {type(exc).__name__}") from None
+        self._note_server_time(response)
+        _raise_for_status(response, method, path)
+        return response
+
+    def _note_server_time(self, response: requests.Response) -> None:
+        date = response.headers.get("Date")
+        if date:
+            with contextlib.suppress(TypeError, ValueError):
+                self.last_server_time = parsedate_to_datetime(date)
+
+
+def _error_fields(response: requests.Response) -> tuple[int | None, str]:
+    try:
+        body = response.json()
+    except ValueError:
+        return None, response.text[:200]
+    if isinstance(body, dict):
+        code = body.get("code")
+        return (code if isinstance(code, int) else None), str(body.get("message", ""))[:200]
+    return None, ""
+
+
+def _raise_for_status(response: requests.Response, method: str, path: str) -> None:
+    status = response.status_code
+    if status < 400:
+        return
+    code, message = _error_fields(response)
+    where = f"{method} {path}"
+    if status == 404:
+        raise OrderMissing(f"{where}: not found (code {code})")
+    if status == 401:
+        raise BrokerUnavailable("unauthorized", f"{where}: API keys rejected (code {code})", status)
+    if status == 429:
+        reset = response.headers.get("X-Ratelimit-Reset", "?")
+        raise BrokerUnavailable("rate_limited", f"{where}: rate limited, resets at {reset}", status)
+    if status >= 500:
+        raise BrokerUnavailable("server_error", f"{where}: HTTP {status}", status)
+    raise BrokerRejected(status, code, message)

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.config import ConfigError, load_config, read_secret
+
+REPO = Path(__file__).resolve().parents[2]
+
+MINIMAL = """
+bot_db: {url: "sqlite:///bot.sqlite3"}
+broker: {base_url: "http://127.0.0.1:1"}
+bot: {base_url: "http://127.0.0.1:2", access_log: access.log}
+supabase: {url: "http://127.0.0.1:3"}
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yml"
+    path.write_text(text)
+    return path
+
+
+def test_local_config_is_valid() -> None:
+    config = load_config(REPO / "config" / "local.yml", env={})
+    assert config.responder is not None and config.exporters is not None and config.simulator is not None
+    assert config.responder.mode == "live"
+    assert config.bot_db.url == f"sqlite:///{REPO / 'var' / 'bot.sqlite3'}"
+    assert config.responder.playbooks == REPO / "responder" / "playbooks.yml"
+
+
+def test_relative_paths_follow_the_config_file(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), env={})
+    assert config.bot.access_log == tmp_path / "access.log"
+    assert config.bot_db.url == f"sqlite:///{tmp_path.resolve() / 'bot.sqlite3'}"
+
+
+def test_environment_overrides_urls(tmp_path: Path) -> None:
+    env = {"BOT_DB_URL": "postgresql://bot@db/bot", "SUPABASE_URL": "https://ref.supabase.co"}
+    config = load_config(write(tmp_path, MINIMAL), env=env)
+    assert config.bot_db.url == "postgresql://bot@db/bot"
+    assert config.supabase.url == "https://ref.supabase.co"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("bot_db: {url: x}\n", "broker: required key is missing"),
+        (MINIMAL + "responder: {ledger_url: x, playbooks: p.yml, mode: bogus}\n", "responder.mode: Input should be"),
+        (MINIMAL + "exporters: {listen: nowhere}\n", "exporters.listen: Value error, expected host:port"),
+        (MINIMAL + "surprise: 1\n", "surprise: unknown key"),
+        ("bot_db: [unclosed\n", "malformed YAML at line 2"),
+        ("- a list\n", "expected a mapping at the top level"),
+    ],
+)
+def test_bad_config_is_one_line_naming_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert message in str(err.value)
+    assert str(tmp_path) in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_config(tmp_path / "absent.yml", env={})
+
+
+def test_missing_section_is_named(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, MINIMAL), env={})
+    with pytest.raises(ConfigError, match="responder: section is missing"):
+        config.section("responder")
+
+
+def test_secrets_come_from_env_or_file(tmp_path: Path) -> None:
+    secret_file = tmp_path / "token"
+    secret_file.write_text("from-file\n")
+    assert read_secret("TOKEN", {"TOKEN": "direct"}) == "direct"
+    assert read_secret("TOKEN", {"TOKEN_FILE": str(secret_file)}) == "from-file"
+    assert read_secret("TOKEN", {}, required=False) is None
+    with pytest.raises(ConfigError, match=r"\$TOKEN \(or \$TOKEN_FILE\) is not set"):
+        read_secret("TOKEN", {})
