@@ -9,7 +9,11 @@ import requests
 
 
 class SupabaseError(Exception):
-    """Supabase auth did not answer as expected; the message says how."""
+    """Supabase auth did not answer as expected; the message says how, `status` is 0 without an answer."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,7 @@ class SupabaseAuth:
         except requests.RequestException as exc:
             raise SupabaseError(f"auth health unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
-            raise SupabaseError(f"auth health answered HTTP {response.status_code}")
+            raise SupabaseError(f"auth health answered HTTP {response.status_code}", response.status_code)
 
     def password_grant(self, email: str, password: str, now: datetime) -> IssuedToken:
         """Issue an access token for the probe user; raise SupabaseError when none is issued."""
@@ -52,10 +56,10 @@ class SupabaseAuth:
         except requests.RequestException as exc:
             raise SupabaseError(f"token endpoint unreachable: {type(exc).__name__}") from None
         if response.status_code != 200:
-            raise SupabaseError(f"token endpoint answered HTTP {response.status_code}")
+            raise SupabaseError(f"token endpoint answered HTTP {response.status_code}", response.status_code)
         try:
             body = response.json()
             token, expires_in = str(body["access_token"]), int(body["expires_in"])
         except (ValueError, KeyError, TypeError):
-            raise SupabaseError("token endpoint answered without access_token/expires_in") from None
+            raise SupabaseError("token endpoint answered without access_token/expires_in", 200) from None
         return IssuedToken(token, now + timedelta(seconds=expires_in))

@@ -22,8 +22,15 @@ def test_timestamps_round_trip_as_aware_utc(bot_engine: Engine) -> None:
         seed_profile(conn, created)
         conn.execute(
             insert(orders).values(
-                id="o-1", profile_id="p-1", symbol="AAPL", side="buy", qty=1, status="pending_new",
-                client_order_id="c-1", created_at=created, updated_at=created + timedelta(hours=1),
+                id="o-1",
+                profile_id="p-1",
+                symbol="AAPL",
+                side="buy",
+                qty=1,
+                status="pending_new",
+                client_order_id="c-1",
+                created_at=created,
+                updated_at=created + timedelta(hours=1),
             )
         )
     with bot_engine.connect() as conn:
@@ -41,7 +48,14 @@ def test_order_status_must_be_an_alpaca_status_or_unknown(bot_engine: Engine) ->
     with pytest.raises(IntegrityError), bot_engine.begin() as conn:
         conn.execute(
             insert(orders).values(
-                id="o-1", profile_id="p-1", symbol="AAPL", side="buy", qty=1, status="lost",
-                client_order_id="c-1", created_at=now, updated_at=now,
+                id="o-1",
+                profile_id="p-1",
+                symbol="AAPL",
+                side="buy",
+                qty=1,
+                status="lost",
+                client_order_id="c-1",
+                created_at=now,
+                updated_at=now,
             )
         )

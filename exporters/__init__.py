@@ -1,0 +1,1 @@
+"""Prometheus exporters for the trading bot: stale backlog, ghost positions, auth failures."""

@@ -1,0 +1,114 @@
+"""Wire the three collectors from the configuration; every side effect is created here and passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+from prometheus_client import CollectorRegistry
+from requests.adapters import HTTPAdapter
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from common.config import Config, ConfigError, ExportersConfig, read_secret
+from common.db import describe_url, make_engine
+from exporters.auth_failures import AuthFailureCollector
+from exporters.collector import ExporterCollector
+from exporters.ghost_positions import GhostPositionCollector
+from exporters.probes import ProbeCredentials, Probes
+from exporters.stale_backlog import StaleBacklogCollector
+from sources.accesslog import AccessLogTail
+from sources.botapi import BotApi
+from sources.botdb import profiles
+from sources.broker import BrokerClient
+from sources.supabase import SupabaseAuth
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    broker_secret: str
+    probe: ProbeCredentials
+    anon_key: str | None
+
+    @classmethod
+    def from_env(cls, config: Config, env: Mapping[str, str]) -> Secrets:
+        """Read the secrets the exporters need; raise ConfigError naming the first missing one."""
+        return cls(
+            broker_secret=_required(read_secret(config.broker.secret_env, env)),
+            probe=ProbeCredentials(
+                email=_required(read_secret(config.supabase.probe_email_env, env)),
+                password=_required(read_secret(config.supabase.probe_password_env, env)),
+            ),
+            anon_key=read_secret(config.supabase.anon_key_env, env, required=False),
+        )
+
+
+def _required(value: str | None) -> str:
+    assert value is not None  # read_secret(required=True) raised otherwise
+    return value
+
+
+def http_session(pool_size: int) -> requests.Session:
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def check_bot_database(engine: Engine, url: str) -> None:
+    """Fail start-up with one line when the bot's database cannot be read."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(select(profiles.c.id).limit(1)).all()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"bot_db.url: cannot read the bot's profiles at {describe_url(url)}: {reason}") from None
+
+
+def build_collector(
+    config: Config,
+    secrets: Secrets,
+    engine: Engine,
+    session: requests.Session,
+    clock: Callable[[], datetime] = utc_now,
+) -> ExporterCollector:
+    section: ExportersConfig = config.section("exporters")
+    broker = config.broker
+    timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
+
+    def broker_for(api_key_id: str) -> BrokerClient:
+        return BrokerClient(broker.base_url, api_key_id, secrets.broker_secret, session, timeout)
+
+    probes = Probes(
+        bot=BotApi(config.bot.base_url, session, section.probe_timeout_seconds),
+        supabase=SupabaseAuth(config.supabase.url, secrets.anon_key, session, section.probe_timeout_seconds),
+        credentials=secrets.probe,
+        clock=clock,
+    )
+    return ExporterCollector(
+        [
+            StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
+            GhostPositionCollector(engine, broker_for, broker.max_concurrency, section.ghost_scrape_budget_seconds),
+            AuthFailureCollector(AccessLogTail(config.bot.access_log), probes),
+        ]
+    )
+
+
+def build_registry(collector: ExporterCollector) -> CollectorRegistry:
+    """A fresh registry holding only the exporter's collector (no process/platform metrics)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(collector)
+    return registry
+
+
+def open_engine(config: Config) -> Engine:
+    engine = make_engine(config.bot_db.url)
+    check_bot_database(engine, config.bot_db.url)
+    return engine

@@ -1,0 +1,185 @@
+"""Ghost positions: the broker holds a position the bot records as closed, per account.
+
+Each scrape reads the bot's open positions (one statement), every broker account's positions
+(concurrently, bounded pool, per-call timeouts, an overall deadline) and, only when ghosts exist,
+which profiles last held the symbol (one more statement). An account whose broker read fails gets
+`tradingbot_broker_up 0` and no quantity or ghost series at all: no verdict, neither ghost nor clear::
+
+    tradingbot_broker_up{account="acct-1"} 1.0
+    tradingbot_broker_position_quantity{account="acct-1",symbol="TSLA"} 10.0
+    tradingbot_bot_position_quantity{account="acct-1",symbol="TSLA"} 0.0
+    tradingbot_ghost_position{account="acct-1",profile="p-1",symbol="TSLA"} 1.0
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from sqlalchemy import Engine, select, tuple_
+
+from sources.botdb import POSITION_CLOSED, POSITION_OPEN, broker_accounts, positions, profiles
+from sources.broker import BrokerClient, BrokerError, BrokerUnavailable
+
+ERROR_KINDS = ("timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response", "deadline")
+
+
+@dataclass(frozen=True)
+class Account:
+    id: str
+    api_key_id: str
+
+
+Quantities = dict[str, float]  # symbol -> signed quantity
+
+
+class GhostPositionCollector:
+    name = "ghost_positions"
+
+    def __init__(
+        self,
+        engine: Engine,
+        broker_for: Callable[[str], BrokerClient],
+        max_concurrency: int,
+        deadline_seconds: float,
+    ) -> None:
+        self._engine = engine
+        self._broker_for = broker_for
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="broker-read")
+        self._deadline = deadline_seconds
+        self._errors = dict.fromkeys(ERROR_KINDS, 0)
+        self._lock = threading.Lock()
+
+    def collect(self) -> list[Metric]:
+        accounts, bot = self._read_bot()
+        broker = self._read_brokers(accounts)
+        families = _Families()
+        ghosts: list[tuple[str, str]] = []
+        for account in accounts:
+            held = broker.get(account.id)
+            families.broker_up.add_metric([account.id], 0.0 if held is None else 1.0)
+            if held is None:
+                continue
+            recorded = bot.get(account.id, {})
+            for symbol in sorted(held.keys() | recorded.keys()):
+                broker_qty, bot_qty = held.get(symbol, 0.0), recorded.get(symbol, 0.0)
+                families.broker_qty.add_metric([account.id, symbol], broker_qty)
+                families.bot_qty.add_metric([account.id, symbol], bot_qty)
+                if broker_qty != 0 and bot_qty == 0:
+                    ghosts.append((account.id, symbol))
+        for (account_id, symbol), impacted in self._impacted_profiles(ghosts).items():
+            for profile in impacted:
+                families.ghost.add_metric([account_id, symbol, profile], 1.0)
+        with self._lock:
+            for kind, count in self._errors.items():
+                families.errors.add_metric([kind], float(count))
+        return families.all()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _read_bot(self) -> tuple[list[Account], dict[str, Quantities]]:
+        """Return every broker account and the bot's open net quantity per account and symbol."""
+        open_qty = (
+            select(profiles.c.account_id, positions.c.symbol, positions.c.qty)
+            .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
+            .where(positions.c.status == POSITION_OPEN)
+        )
+        bot: dict[str, Quantities] = defaultdict(dict)
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(broker_accounts.c.id, broker_accounts.c.api_key_id).order_by(broker_accounts.c.id)
+            )
+            accounts = [Account(row.id, row.api_key_id) for row in rows]
+            for account_id, symbol, qty in conn.execute(open_qty):
+                bot[account_id][symbol] = bot[account_id].get(symbol, 0.0) + float(qty)
+        return accounts, bot
+
+    def _read_brokers(self, accounts: list[Account]) -> dict[str, Quantities]:
+        """Read every account's positions concurrently; accounts that fail are left out."""
+        futures = {self._pool.submit(self._read_broker, account): account for account in accounts}
+        done, _ = wait(futures, timeout=self._deadline)
+        result: dict[str, Quantities] = {}
+        for future, account in futures.items():
+            if future not in done:
+                future.cancel()
+                self._count_error("deadline")
+                continue
+            held = future.result()
+            if held is not None:
+                result[account.id] = held
+        return result
+
+    def _read_broker(self, account: Account) -> Quantities | None:
+        try:
+            held = self._broker_for(account.api_key_id).list_positions()
+        except BrokerUnavailable as exc:
+            self._count_error(exc.kind)
+            return None
+        except BrokerError:  # a 404/4xx on the positions list is not an answer we can use either
+            self._count_error("bad_response")
+            return None
+        quantities: Quantities = {}
+        for position in held:
+            quantities[position.symbol] = quantities.get(position.symbol, 0.0) + position.qty
+        return quantities
+
+    def _count_error(self, kind: str) -> None:
+        with self._lock:
+            self._errors[kind] = self._errors.get(kind, 0) + 1
+
+    def _impacted_profiles(self, ghosts: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+        """Profiles that held each ghost's symbol on its account; all the account's profiles if none did."""
+        if not ghosts:
+            return {}
+        held = (
+            select(profiles.c.account_id, positions.c.symbol, profiles.c.id)
+            .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
+            .where(positions.c.status == POSITION_CLOSED)
+            .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(ghosts))
+            .distinct()
+        )
+        accounts = {account for account, _ in ghosts}
+        everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(accounts))
+        impacted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        by_account: dict[str, set[str]] = defaultdict(set)
+        with self._engine.connect() as conn:
+            for account_id, symbol, profile in conn.execute(held):
+                impacted[(account_id, symbol)].add(profile)
+            for account_id, profile in conn.execute(everyone):
+                by_account[account_id].add(profile)
+        return {ghost: sorted(impacted.get(ghost) or by_account[ghost[0]]) for ghost in ghosts}
+
+
+class _Families:
+    def __init__(self) -> None:
+        self.broker_up = GaugeMetricFamily(
+            "tradingbot_broker_up", "1 if the last broker read for the account succeeded", labels=["account"]
+        )
+        self.broker_qty = GaugeMetricFamily(
+            "tradingbot_broker_position_quantity",
+            "Signed net quantity the broker reports",
+            labels=["account", "symbol"],
+        )
+        self.bot_qty = GaugeMetricFamily(
+            "tradingbot_bot_position_quantity",
+            "Signed net quantity the bot's DB records as open",
+            labels=["account", "symbol"],
+        )
+        self.ghost = GaugeMetricFamily(
+            "tradingbot_ghost_position",
+            "1 while the broker holds a position the bot records as closed, per impacted profile",
+            labels=["account", "symbol", "profile"],
+        )
+        self.errors = CounterMetricFamily(
+            "tradingbot_broker_errors",
+            "Broker reads that gave no usable answer, by kind",
+            labels=["kind"],
+        )
+
+    def all(self) -> list[Metric]:
+        return [self.broker_up, self.broker_qty, self.bot_qty, self.ghost, self.errors]

@@ -1,0 +1,94 @@
+"""The runbook's controlled checks, run at scrape time, each with a timeout.
+
+`health_live` and `health_ready` (bot health endpoints), `supabase_auth_health` (auth process up),
+`jwt_issuance` (the probe user gets a token), `api_status_authenticated` (that token is accepted by
+`/api/status`) and `api_trade_unauthenticated_rejected` (an unauthenticated, deliberately invalid
+`/api/trade` is answered 401/403 — it cannot trade even if the auth layer is broken).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sources.botapi import BotApi
+from sources.supabase import IssuedToken, SupabaseAuth, SupabaseError
+
+PROBES = (
+    "health_live",
+    "health_ready",
+    "api_status_authenticated",
+    "api_trade_unauthenticated_rejected",
+    "supabase_auth_health",
+    "jwt_issuance",
+)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    probe: str
+    success: bool
+    http_status: int  # 0 when nothing answered
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class ProbeCredentials:
+    email: str
+    password: str
+
+
+class Probes:
+    """Run every probe; the authenticated check reuses the last issued token until it expires."""
+
+    def __init__(
+        self,
+        bot: BotApi,
+        supabase: SupabaseAuth,
+        credentials: ProbeCredentials,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._bot = bot
+        self._supabase = supabase
+        self._credentials = credentials
+        self._clock = clock
+        self._token: IssuedToken | None = None
+        self._lock = threading.Lock()
+
+    def health_live(self) -> ProbeResult:
+        answer = self._bot.get("/health/live")
+        return ProbeResult("health_live", answer.status == 200, answer.status)
+
+    def health_ready(self) -> ProbeResult:
+        answer = self._bot.get("/health/ready")
+        return ProbeResult("health_ready", answer.status == 200, answer.status)
+
+    def api_trade_unauthenticated_rejected(self) -> ProbeResult:
+        answer = self._bot.trade_unauthenticated()
+        return ProbeResult("api_trade_unauthenticated_rejected", answer.status in (401, 403), answer.status)
+
+    def supabase_auth_health(self) -> ProbeResult:
+        try:
+            self._supabase.health()
+        except SupabaseError as exc:
+            return ProbeResult("supabase_auth_health", False, exc.status)
+        return ProbeResult("supabase_auth_health", True, 200)
+
+    def jwt_issuance(self) -> ProbeResult:
+        try:
+            token = self._supabase.password_grant(self._credentials.email, self._credentials.password, self._clock())
+        except SupabaseError as exc:
+            return ProbeResult("jwt_issuance", False, exc.status)
+        with self._lock:
+            self._token = token
+        return ProbeResult("jwt_issuance", True, 200)
+
+    def api_status_authenticated(self) -> ProbeResult:
+        with self._lock:
+            token = self._token
+        if token is None or not token.fresh(self._clock()):
+            return ProbeResult("api_status_authenticated", False, 0)
+        answer = self._bot.get("/api/status", token=token.access_token)
+        return ProbeResult("api_status_authenticated", answer.status == 200, answer.status)
