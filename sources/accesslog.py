@@ -86,7 +86,8 @@ class AccessLogTail:
     """Read the lines appended to the access log since the last call, surviving rotation and truncation.
 
     The first read starts at the end of the file (history before the exporter started is not
-    re-counted); a missing file reads as empty. At most `max_bytes` are read per call so that a
+    re-counted); a missing file reads as empty. Rotation is seen as a new inode; truncation in place
+    (copytruncate) is seen once the file is shorter than what was already read. At most `max_bytes` are read per call so that a
     scrape stays bounded; the rest is read by the next call.
     """
 

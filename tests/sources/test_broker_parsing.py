@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sources.broker import parse_order, parse_position, parse_timestamp
+
+
+def test_short_positions_are_negative_whatever_the_sign_convention() -> None:
+    assert parse_position({"symbol": "TSLA", "qty": "5", "side": "short"}).qty == -5
+    assert parse_position({"symbol": "TSLA", "qty": "-5", "side": "short"}).qty == -5
+    assert parse_position({"symbol": "TSLA", "qty": "2.5", "side": "long"}).qty == 2.5
+
+
+def test_nanosecond_timestamps_parse_to_aware_utc() -> None:
+    assert parse_timestamp("2021-03-16T18:38:01.942282123Z") == datetime(2021, 3, 16, 18, 38, 1, 942282, tzinfo=UTC)
+    assert parse_timestamp(None) is None
+
+
+def test_orders_keep_ids_and_status() -> None:
+    order = parse_order(
+        {"id": "b-1", "client_order_id": "c-1", "symbol": "AAPL", "side": "sell", "qty": "3", "status": "rejected"}
+    )
+    assert (order.id, order.client_order_id, order.status, order.qty, order.filled_qty) == (
+        "b-1",
+        "c-1",
+        "rejected",
+        3,
+        0,
+    )
