@@ -1,0 +1,207 @@
+"""The simulated broker's in-memory state: per account, its positions and its orders (thread-safe)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Literal
+
+from sources.botdb import WORKING_STATUSES
+
+CancelOutcome = Literal["canceled", "not_cancelable", "missing"]
+
+
+@dataclass
+class SimOrder:
+    id: str
+    client_order_id: str
+    account: str
+    symbol: str
+    side: str
+    qty: float
+    status: str
+    created_at: datetime
+    updated_at: datetime
+    order_type: str = "market"
+    time_in_force: str = "day"
+    limit_price: float | None = None
+    filled_qty: float = 0.0
+    filled_avg_price: float | None = None
+    filled_at: datetime | None = None
+    canceled_at: datetime | None = None
+    expired_at: datetime | None = None
+    failed_at: datetime | None = None
+
+
+@dataclass
+class SimPosition:
+    symbol: str
+    qty: float  # signed: negative when short
+    avg_entry_price: float
+
+
+@dataclass
+class AccountBook:
+    positions: dict[str, SimPosition] = field(default_factory=dict)
+    orders: dict[str, SimOrder] = field(default_factory=dict)
+    by_client: dict[str, str] = field(default_factory=dict)
+
+    def add(self, order: SimOrder) -> None:
+        self.orders[order.id] = order
+        self.by_client[order.client_order_id] = order.id
+
+
+class DuplicateClientOrderId(ValueError):
+    """The account already has an order with this client_order_id."""
+
+
+def new_order_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _moved(position: SimPosition | None, symbol: str, delta: float, price: float) -> SimPosition | None:
+    """Apply a signed fill of `delta` at `price` to a position; None when it ends flat."""
+    old = position.qty if position else 0.0
+    new = old + delta
+    if abs(new) < 1e-9:
+        return None
+    if position is None or old * new < 0:
+        return SimPosition(symbol, new, price)
+    if abs(new) > abs(old):  # adding to the position: weighted average entry
+        avg = (abs(old) * position.avg_entry_price + abs(delta) * price) / abs(new)
+        return SimPosition(symbol, new, avg)
+    return SimPosition(symbol, new, position.avg_entry_price)
+
+
+class BrokerBook:
+    """Positions and orders per account, behind one lock; readers always get copies."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accounts: dict[str, AccountBook] = {}
+        self._keys: dict[str, str] = {}
+        self._updates: list[SimOrder] = []
+
+    def replace(self, keys: dict[str, str], accounts: dict[str, AccountBook]) -> None:
+        """Swap in a whole new state (`keys`: api_key_id -> account id)."""
+        with self._lock:
+            self._keys = dict(keys)
+            self._accounts = accounts
+            self._updates = []
+
+    def account_for_key(self, key_id: str) -> str | None:
+        with self._lock:
+            return self._keys.get(key_id)
+
+    def key_for_account(self, account: str) -> str | None:
+        with self._lock:
+            return next((key for key, acct in self._keys.items() if acct == account), None)
+
+    def accounts(self) -> list[str]:
+        with self._lock:
+            return sorted(self._accounts)
+
+    def _book(self, account: str) -> AccountBook:
+        return self._accounts.setdefault(account, AccountBook())
+
+    def positions(self, account: str) -> list[SimPosition]:
+        with self._lock:
+            book = self._accounts.get(account)
+            return [replace(p) for _, p in sorted(book.positions.items())] if book else []
+
+    def position(self, account: str, symbol: str) -> SimPosition | None:
+        with self._lock:
+            found = self._book(account).positions.get(symbol)
+            return replace(found) if found else None
+
+    def orders(self, account: str, statuses: frozenset[str] | None, symbols: frozenset[str] | None,
+               limit: int) -> list[SimOrder]:
+        """Orders newest first, filtered by status set and symbols, at most `limit`."""
+        with self._lock:
+            book = self._accounts.get(account)
+            found = [
+                replace(o) for o in (book.orders.values() if book else ())
+                if (statuses is None or o.status in statuses) and (symbols is None or o.symbol in symbols)
+            ]
+        found.sort(key=lambda o: (o.created_at, o.id), reverse=True)
+        return found[:limit]
+
+    def order(self, account: str, order_id: str) -> SimOrder | None:
+        with self._lock:
+            found = self._book(account).orders.get(order_id)
+            return replace(found) if found else None
+
+    def order_by_client_id(self, account: str, client_order_id: str) -> SimOrder | None:
+        with self._lock:
+            book = self._book(account)
+            order_id = book.by_client.get(client_order_id)
+            return replace(book.orders[order_id]) if order_id else None
+
+    def cancel(self, account: str, order_id: str, now: datetime) -> CancelOutcome:
+        """Cancel a working order; the change is queued for the bot's order-update stream."""
+        with self._lock:
+            order = self._book(account).orders.get(order_id)
+            if order is None:
+                return "missing"
+            if order.status not in WORKING_STATUSES or order.status == "pending_cancel":
+                return "not_cancelable"
+            order.status, order.canceled_at, order.updated_at = "canceled", now, now
+            self._updates.append(replace(order))
+            return "canceled"
+
+    def add_order(self, order: SimOrder) -> None:
+        with self._lock:
+            book = self._book(order.account)
+            if order.client_order_id in book.by_client:
+                raise DuplicateClientOrderId(order.client_order_id)
+            book.add(replace(order))
+
+    def fill(self, order: SimOrder, price: float, now: datetime) -> SimOrder:
+        """Record `order` as filled at `price` and move the account's position; return the stored copy."""
+        signed = order.qty if order.side == "buy" else -order.qty
+        filled = replace(order, status="filled", filled_qty=order.qty, filled_avg_price=price, filled_at=now,
+                         updated_at=now)
+        with self._lock:
+            book = self._book(order.account)
+            if filled.client_order_id in book.by_client:
+                raise DuplicateClientOrderId(filled.client_order_id)
+            book.add(filled)
+            self._move(book, order.symbol, signed, price)
+        return replace(filled)
+
+    def liquidate(self, account: str, symbol: str, price: float, now: datetime) -> SimOrder | None:
+        """Close the whole position in `symbol` with a filled market order; None when flat."""
+        with self._lock:
+            book = self._book(account)
+            position = book.positions.pop(symbol, None)
+            if position is None:
+                return None
+            order = SimOrder(
+                id=new_order_id(), client_order_id=new_order_id(), account=account, symbol=symbol,
+                side="sell" if position.qty > 0 else "buy", qty=abs(position.qty), status="filled",
+                created_at=now, updated_at=now, filled_qty=abs(position.qty), filled_avg_price=price, filled_at=now,
+            )
+            book.add(order)
+            return replace(order)
+
+    def adjust_position(self, account: str, symbol: str, delta: float, price: float) -> float:
+        """Move a position by a signed quantity without an order (a fault); return the new quantity."""
+        with self._lock:
+            return self._move(self._book(account), symbol, delta, price)
+
+    @staticmethod
+    def _move(book: AccountBook, symbol: str, delta: float, price: float) -> float:
+        moved = _moved(book.positions.get(symbol), symbol, delta, price)
+        if moved is None:
+            book.positions.pop(symbol, None)
+            return 0.0
+        book.positions[symbol] = moved
+        return moved.qty
+
+    def drain_updates(self) -> list[SimOrder]:
+        """Take the order changes not yet delivered to the bot (its order-update stream)."""
+        with self._lock:
+            updates, self._updates = self._updates, []
+        return updates

@@ -1,0 +1,117 @@
+"""The trading bot's own HTTP API (`bytelyst-trading-bot-service`): health, /api/*, /ws and admin hooks."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import SQLAlchemyError
+
+from simulator.bot_http import bearer_token, json_error, log_access, reject, verify_request
+from simulator.bot_trade import register_trade
+from simulator.botstore import backlog, status_summary
+from simulator.fault_options import BotDegradedOptions, BrokerOutageOptions, SupabaseOutageOptions
+from simulator.reconcile import reconcile
+from simulator.world import Simulator
+
+STALE_BACKLOG_LIMIT = 20
+
+
+def health_report(world: Simulator) -> dict[str, Any]:
+    """What /health and /health/ready show: backlog counts and the degraded fields."""
+    degraded: list[str] = []
+    stale = quarantined = 0
+    try:
+        counts = backlog(world.engine, world.clock(), world.stale_after)
+        stale, quarantined = counts.stale, counts.quarantined
+    except SQLAlchemyError:
+        degraded.append("database_unreachable")
+    outage = world.faults.get("broker-outage", BrokerOutageOptions)
+    if outage is not None and outage.accounts is None and outage.share >= 1.0:
+        degraded.append("broker_unreachable")
+    supabase = world.faults.get("supabase-outage", SupabaseOutageOptions)
+    if supabase is not None and supabase.mode == "down":
+        degraded.append("supabase_unreachable")
+    if stale > STALE_BACKLOG_LIMIT:
+        degraded.append("stale_backlog")
+    bot_degraded = world.faults.get("bot-degraded", BotDegradedOptions)
+    if bot_degraded is not None:
+        degraded.extend(bot_degraded.field)
+    return {"status": "degraded" if degraded else "ok", "stale_backlog": stale, "quarantined": quarantined,
+            "degraded": degraded}
+
+
+def _health_routes(app: Flask, world: Simulator) -> None:
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify(health_report(world))
+
+    @app.get("/health/live")
+    def live() -> Response:
+        return jsonify({"status": "live"})
+
+    @app.get("/health/ready")
+    def ready() -> Response:
+        report = health_report(world)
+        response = jsonify({**report, "status": "ready" if not report["degraded"] else "degraded"})
+        response.status_code = 503 if report["degraded"] else 200
+        return response
+
+
+def _client_routes(app: Flask, world: Simulator) -> None:
+    @app.get("/api/status")
+    def api_status() -> Response:
+        token = bearer_token()
+        verdict = verify_request(world, token)
+        log_access(world, "api", verdict.status, verdict.reason, token=token)
+        if not verdict.ok:
+            return reject(verdict)
+        claims = verdict.claims or {}
+        return jsonify({"status": "ok", "user": claims.get("sub"), **status_summary(world.engine)})
+
+    @app.get("/ws")
+    def websocket_connect() -> Response:
+        token = request.args.get("token") or bearer_token()
+        verdict = verify_request(world, token)
+        log_access(world, "websocket", verdict.status, verdict.reason, token=token)
+        return jsonify({"accepted": True}) if verdict.ok else reject(verdict)
+
+
+def _admin_allowed(world: Simulator) -> bool:
+    token = bearer_token() or ""
+    return hmac.compare_digest(token.encode(), world.secrets.service_role_key.encode())
+
+
+def _admin_routes(app: Flask, world: Simulator) -> None:
+    @app.before_request
+    def admin_auth() -> Response | None:
+        if request.path.startswith("/admin/") and not _admin_allowed(world):
+            return json_error(401, {"error": "service role key required"})
+        return None
+
+    @app.post("/admin/reconcile")
+    def admin_reconcile() -> Response:
+        with world.mutation_lock:
+            result = reconcile(world.engine, world.book, world.clock())
+        return jsonify(result.as_dict())
+
+    @app.post("/admin/restart")
+    def admin_restart() -> Response:
+        with world.mutation_lock:
+            reloaded = world.faults.auth_broken_for_all()
+            if reloaded:
+                world.faults.deactivate("auth-failures")
+            body: dict[str, Any] = {"restarted": True, "auth_key_reloaded": reloaded}
+            if request.args.get("reconcile", "").lower() in ("1", "true", "yes"):
+                body["reconciliation"] = reconcile(world.engine, world.book, world.clock()).as_dict()
+        return jsonify(body)
+
+
+def create_bot_app(world: Simulator) -> Flask:
+    app = Flask("simulator.bot")
+    _health_routes(app, world)
+    _client_routes(app, world)
+    register_trade(app, world)
+    _admin_routes(app, world)
+    return app

@@ -1,0 +1,143 @@
+"""The deterministic small seed: accounts, profiles, positions and orders the simulator starts from.
+
+Profiles ``p-1..`` are assigned round-robin to accounts ``acct-1..`` (so several profiles share an
+account). Each profile holds one open position with filled entry orders, two closed historical
+positions (entry and exit filled) and one fresh working order. Every fourth profile is short.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select
+
+from common.config import SeedConfig
+from common.db import write_transaction
+from sources.botdb import broker_accounts, create_schema, orders, positions, profiles
+
+PRICES = {"AAPL": 190.0, "MSFT": 410.0, "TSLA": 240.0, "NVDA": 120.0, "AMZN": 180.0, "SPY": 520.0}
+SEED_RNG = "tradingbot-simulator-seed"
+
+
+def price_of(symbol: str) -> float:
+    """The simulated market price of `symbol` (fixed, so runs are reproducible)."""
+    return PRICES.get(symbol, 50.0 + sum(map(ord, symbol)) % 200)
+
+
+def account_id(index: int) -> str:
+    return f"acct-{index}"
+
+
+def api_key_id(account: str) -> str:
+    return f"sim-key-{account}"
+
+
+def profile_account(profile_index: int, accounts: int) -> str:
+    """Round-robin: profile i (1-based) trades through account ((i-1) mod N) + 1."""
+    return account_id((profile_index - 1) % accounts + 1)
+
+
+def broker_uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
+
+
+@dataclass
+class SeedRows:
+    accounts: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    positions: list[dict[str, Any]] = field(default_factory=list)
+    orders: list[dict[str, Any]] = field(default_factory=list)
+
+    def order(self, rng: random.Random, profile: str, symbol: str, side: str, qty: float, status: str,
+              at: datetime, purpose: str, updated: datetime | None = None) -> None:
+        number = len(self.orders) + 1
+        self.orders.append({
+            "id": f"o-{number:06d}", "profile_id": profile, "symbol": symbol, "side": side, "qty": qty,
+            "status": status, "client_order_id": f"{profile}-{symbol.lower()}-{purpose}-{number:06d}",
+            "broker_order_id": broker_uuid(rng), "created_at": at, "updated_at": updated or at,
+        })
+
+
+def _open_position(rows: SeedRows, rng: random.Random, profile: str, index: int, symbol: str,
+                   now: datetime) -> None:
+    qty = 10.0 * ((index - 1) % 5 + 1)
+    short = index % 4 == 0
+    side = "sell" if short else "buy"
+    opened = now - timedelta(hours=6 + index)
+    half = qty // 2
+    rows.order(rng, profile, symbol, side, qty - half, "filled", opened, "entry")
+    rows.order(rng, profile, symbol, side, half, "filled", opened + timedelta(minutes=5), "entry")
+    rows.positions.append({
+        "profile_id": profile, "symbol": symbol, "qty": -qty if short else qty,
+        "avg_entry_price": price_of(symbol), "status": "open", "opened_at": opened, "closed_at": None,
+        "updated_at": opened + timedelta(minutes=5),
+    })
+
+
+def _closed_positions(rows: SeedRows, rng: random.Random, profile: str, index: int, symbols: list[str],
+                      now: datetime) -> None:
+    for offset in (1, 2):
+        symbol = symbols[(index - 1 + offset) % len(symbols)]
+        qty = 5.0 * offset
+        opened = now - timedelta(days=offset + 1, hours=index)
+        closed = opened + timedelta(hours=3)
+        rows.order(rng, profile, symbol, "buy", qty, "filled", opened, "entry")
+        rows.order(rng, profile, symbol, "sell", qty, "filled", closed, "exit")
+        rows.positions.append({
+            "profile_id": profile, "symbol": symbol, "qty": qty, "avg_entry_price": price_of(symbol),
+            "status": "closed", "opened_at": opened, "closed_at": closed, "updated_at": closed,
+        })
+
+
+def build_seed(seed: SeedConfig, now: datetime) -> SeedRows:
+    """Build the seed rows; the same config and `now` always give the same rows."""
+    rng = random.Random(SEED_RNG)
+    rows = SeedRows()
+    for index in range(1, seed.accounts + 1):
+        account = account_id(index)
+        rows.accounts.append({"id": account, "api_key_id": api_key_id(account), "label": f"simulated {account}"})
+    symbols = list(seed.symbols)
+    for index in range(1, seed.profiles + 1):
+        profile = f"p-{index}"
+        rows.profiles.append({
+            "id": profile, "name": f"strategy {index}", "status": "active",
+            "account_id": profile_account(index, seed.accounts), "updated_at": now - timedelta(days=7),
+        })
+        symbol = symbols[(index - 1) % len(symbols)]
+        _open_position(rows, rng, profile, index, symbol, now)
+        _closed_positions(rows, rng, profile, index, symbols, now)
+        status = "new" if index % 2 else "accepted"
+        rows.order(rng, profile, symbol, "buy", 1.0, status, now - timedelta(seconds=30), "working",
+                   updated=now - timedelta(seconds=5))
+    return rows
+
+
+def clear_bot_db(conn: Connection) -> None:
+    """Delete every row of the bot's tables (children first)."""
+    for table in (orders, positions, profiles, broker_accounts):
+        conn.execute(delete(table))
+
+
+def seed_bot_db(engine: Engine, seed: SeedConfig, now: datetime) -> dict[str, int]:
+    """Replace the bot's rows with the deterministic seed; return the row counts."""
+    rows = build_seed(seed, now)
+    with write_transaction(engine) as conn:
+        clear_bot_db(conn)
+        conn.execute(insert(broker_accounts), rows.accounts)
+        conn.execute(insert(profiles), rows.profiles)
+        conn.execute(insert(positions), rows.positions)
+        conn.execute(insert(orders), rows.orders)
+    return {"accounts": len(rows.accounts), "profiles": len(rows.profiles), "positions": len(rows.positions),
+            "orders": len(rows.orders)}
+
+
+def ensure_seeded(engine: Engine, seed: SeedConfig, now: datetime) -> dict[str, int] | None:
+    """Create the schema and seed it when it holds no accounts; return the counts if it seeded."""
+    create_schema(engine)
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(broker_accounts)).scalar_one()
+    return None if count else seed_bot_db(engine, seed, now)

@@ -1,0 +1,106 @@
+"""Client traffic: real HTTP requests to the bot API so the access log has a steady denominator.
+
+Clients call ``/api/status`` and connect to ``/ws`` with valid tokens. An ``auth-failures`` fault
+(scope ``clients``) makes exactly its share of the requests on its channel use a bad token (error
+diffusion, not dice, so short windows are accurate); ``insufficient-funds`` adds valid trades.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timedelta
+
+import requests
+
+from simulator.fault_options import AuthFailuresOptions
+from simulator.tokens import ACCESS_TOKEN_SECONDS, User
+from simulator.world import Simulator
+
+log = logging.getLogger("simulator.traffic")
+TICK_SECONDS = 0.05
+REFRESH_MARGIN = timedelta(seconds=60)
+MAX_BURST = 50
+REQUEST_TIMEOUT = (1.0, 3.0)
+TRADE_EVERY = 2  # while insufficient-funds is active: one trade per this many status calls
+IOC_TRADE = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "ioc",
+             "limit_price": "1.00"}
+
+
+class TrafficGenerator:
+    def __init__(self, world: Simulator, bot_url: str, session: requests.Session) -> None:
+        self._world = world
+        self._bot = bot_url.rstrip("/")
+        self._session = session
+        self._debt = {"api": 0.0, "websocket": 0.0}
+        self._bad_share_debt = {"api": 0.0, "websocket": 0.0}
+        self._tokens: dict[str, tuple[str, datetime]] = {}
+        self._sent = 0
+
+    def _client(self) -> User:
+        clients = self._world.clients
+        return clients[self._sent % len(clients)]
+
+    def _valid_token(self, user: User) -> str:
+        now = self._world.clock()
+        cached = self._tokens.get(user.id)
+        if cached and cached[1] > now + REFRESH_MARGIN:
+            return cached[0]
+        token = self._world.tokens.issue(user, now)
+        self._tokens[user.id] = (token, now + timedelta(seconds=ACCESS_TOKEN_SECONDS))
+        return token
+
+    def token_for(self, channel: str) -> str | None:
+        """A valid token, or a bad one for exactly the fault's share of this channel's requests."""
+        user = self._client()
+        fault = self._world.faults.get("auth-failures", AuthFailuresOptions)
+        if fault is None or fault.scope != "clients" or fault.channel not in (channel, "both"):
+            self._bad_share_debt[channel] = 0.0
+            return self._valid_token(user)
+        self._bad_share_debt[channel] += fault.share
+        if self._bad_share_debt[channel] < 1.0 - 1e-9:
+            return self._valid_token(user)
+        self._bad_share_debt[channel] -= 1.0
+        return self._world.tokens.bad_token(fault.reason, user, self._world.clock())
+
+    def _headers(self, token: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def send_api(self) -> None:
+        self._sent += 1
+        self._session.get(f"{self._bot}/api/status", headers=self._headers(self.token_for("api")),
+                          timeout=REQUEST_TIMEOUT)
+        if self._world.faults.is_active("insufficient-funds") and self._sent % TRADE_EVERY == 0:
+            token = self._valid_token(self._client())
+            self._session.post(f"{self._bot}/api/trade", json=IOC_TRADE, headers=self._headers(token),
+                               timeout=REQUEST_TIMEOUT)
+
+    def send_websocket(self) -> None:
+        self._sent += 1
+        token = self.token_for("websocket")
+        params = {"token": token} if token else {}
+        self._session.get(f"{self._bot}/ws", params=params, timeout=REQUEST_TIMEOUT)
+
+    def _due(self, channel: str, rate: float, elapsed: float) -> int:
+        self._debt[channel] = min(self._debt[channel] + rate * elapsed, float(MAX_BURST))
+        due = int(self._debt[channel])
+        self._debt[channel] -= due
+        return due
+
+    def tick(self, elapsed: float) -> None:
+        settings = self._world.settings
+        for _ in range(self._due("api", settings.api_requests_per_second, elapsed)):
+            self.send_api()
+        for _ in range(self._due("websocket", settings.websocket_connects_per_second, elapsed)):
+            self.send_websocket()
+
+    def run(self) -> None:
+        """Send the configured rates until the simulator stops; failed requests are only logged."""
+        last = time.monotonic()
+        while not self._world.stop.wait(TICK_SECONDS):
+            now = time.monotonic()
+            elapsed, last = min(now - last, 1.0), now
+            try:
+                self.tick(elapsed)
+            except requests.RequestException as exc:
+                log.debug("client request failed: %s", type(exc).__name__)

@@ -1,0 +1,108 @@
+"""Everything the simulated services share, built once per process and passed to every app and thread."""
+
+from __future__ import annotations
+
+import random
+import secrets as random_secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from sqlalchemy import Engine
+
+from common.config import Config, SimulatorConfig
+from common.db import make_engine
+from simulator.accesslog import AccessLogWriter
+from simulator.book import BrokerBook
+from simulator.faults import FaultState, RuntimeSettings
+from simulator.secrets import SimulatorSecrets
+from simulator.timeutil import Clock, utc_now
+from simulator.tokens import TokenService, User, UserDirectory
+
+CLIENT_USERS = 3
+
+
+class DelayedActions:
+    """Daemon timers for faults that resolve later (fill races); all cancelled on reset or shutdown."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._timers: list[threading.Timer] = []
+
+    def schedule(self, seconds: float, action: Callable[[], None]) -> None:
+        timer = threading.Timer(seconds, action)
+        timer.daemon = True
+        with self._lock:
+            self._timers = [t for t in self._timers if t.is_alive()] + [timer]
+        timer.start()
+
+    def cancel_all(self) -> None:
+        with self._lock:
+            timers, self._timers = self._timers, []
+        for timer in timers:
+            timer.cancel()
+
+
+@dataclass
+class Simulator:
+    """The shared state: bot DB engine, broker book, faults, tokens, users, access log, clock."""
+
+    config: Config
+    sim: SimulatorConfig
+    secrets: SimulatorSecrets
+    engine: Engine
+    clock: Clock
+    book: BrokerBook
+    faults: FaultState
+    settings: RuntimeSettings
+    tokens: TokenService
+    users: UserDirectory
+    access_log: AccessLogWriter
+    probe_user: User
+    clients: list[User]
+    stop: threading.Event = field(default_factory=threading.Event)
+    mutation_lock: threading.RLock = field(default_factory=threading.RLock)
+    delayed: DelayedActions = field(default_factory=DelayedActions)
+
+    @property
+    def stale_after(self) -> timedelta:
+        return timedelta(seconds=self.config.bot_db.stale_after_seconds)
+
+    def url(self, port: int) -> str:
+        return f"http://{self.sim.host}:{port}"
+
+
+def supabase_issuer(config: Config) -> str:
+    """The issuer GoTrue puts in its tokens: ``<public url>/auth/v1``."""
+    return config.supabase.url.rstrip("/") + "/auth/v1"
+
+
+def build_simulator(config: Config, secrets: SimulatorSecrets, clock: Clock = utc_now,
+                    engine: Engine | None = None, rng_seed: int = 1) -> Simulator:
+    """Wire the shared state (the database is not touched here)."""
+    sim: SimulatorConfig = config.section("simulator")
+    now = clock()
+    users = UserDirectory()
+    probe = users.add(secrets.probe_email, secrets.probe_password, now)
+    clients = [
+        users.add(f"client-{n}@example.com", random_secrets.token_urlsafe(16), now) for n in range(1, CLIENT_USERS + 1)
+    ]
+    return Simulator(
+        config=config,
+        sim=sim,
+        secrets=secrets,
+        engine=engine or make_engine(config.bot_db.url, pool_size=10, max_overflow=20),
+        clock=clock,
+        book=BrokerBook(),
+        faults=FaultState(random.Random(rng_seed)),
+        settings=RuntimeSettings(
+            api_requests_per_second=sim.traffic.api_requests_per_second,
+            websocket_connects_per_second=sim.traffic.websocket_connects_per_second,
+        ),
+        tokens=TokenService(secrets.jwt_secret, supabase_issuer(config), config.supabase.expected_audience),
+        users=users,
+        access_log=AccessLogWriter(config.bot.access_log, clock),
+        probe_user=probe,
+        clients=clients,
+    )
