@@ -1,10 +1,154 @@
 #!/usr/bin/env bash
-# promtool and amtool checks over alerts/ and promtool-tests/ (filled in with the rules).
-set -euo pipefail
+# The promtool and amtool checks of the alerting layer (alerts/, promtool-tests/):
+#   1. promtool check rules / check config     syntax of the rule files and alerts/prometheus.yml
+#   2. promtool test rules                      the rule unit tests, one file per rule file
+#   3. amtool check-config                      alerts/alertmanager.yml and its templates
+#   4. amtool config routes test                every alert of the rules, and each special route, reaches
+#                                               exactly the expected receivers (responder first, always)
+#   5. amtool template render                   every template against every recorded payload, and the
+#                                               communication template's lines for each payload
+# Runs every step, prints what failed, exits 1 if anything did. The YAML quality bar (pint-style checks)
+# lives in tests/alerts/test_rule_quality.py.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-shopt -s nullglob
-rules=(alerts/rules/*.yml)
-tests=(promtool-tests/*.yml)
-if [ "${#rules[@]}" -gt 0 ]; then promtool check rules "${rules[@]}"; fi
-if [ "${#tests[@]}" -gt 0 ]; then promtool test rules "${tests[@]}"; fi
-if [ -f alerts/alertmanager.yml ]; then amtool check-config alertmanager.yml; fi
+PYTHON=${PYTHON:-.venv/bin/python}
+AM_CONFIG=alerts/alertmanager.yml
+TEMPLATES='alerts/templates/*.tmpl'
+failures=()
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { printf 'FAIL: %s\n' "$*"; failures+=("$*"); }
+run() {  # run a command; record a failure with its description
+  local what=$1; shift
+  "$@" || fail "$what"
+}
+
+step "promtool check rules"
+run "promtool check rules" promtool check rules alerts/rules/*.yml
+
+step "promtool check config alerts/prometheus.yml"
+run "promtool check config" promtool check config alerts/prometheus.yml
+
+step "promtool test rules"
+run "promtool test rules" promtool test rules promtool-tests/*.yml
+
+step "amtool check-config $AM_CONFIG"
+run "amtool check-config" amtool check-config "$AM_CONFIG"
+
+# ---------------------------------------------------------------------------------------------------------
+step "amtool config routes test"
+# route LABELS... -> RECEIVERS: the receivers amtool resolves, in routing-tree order, must be exactly these.
+route() {
+  local receivers=${*: -1} labels=("${@:1:$#-1}") got
+  got=$(amtool config routes test --config.file="$AM_CONFIG" "${labels[@]}" 2>/dev/null)
+  if amtool config routes test --config.file="$AM_CONFIG" --verify.receivers="$receivers" "${labels[@]}" \
+      >/dev/null 2>&1; then
+    printf 'ok   %-72s -> %s\n' "${labels[*]}" "$receivers"
+  else
+    fail "route ${labels[*]}: expected $receivers, got $got"
+  fi
+}
+# Every alert the rules define, by its severity: the responder always, then the human receivers.
+declare -A by_severity=(
+  [sev1]=responder,pagerduty,slack
+  [sev2]=responder,slack
+  [sev3]=responder,tickets
+  [none]=responder,heartbeat  # Watchdog, the only alert without a severity
+)
+alerts=$("$PYTHON" - <<'PY'
+import glob, yaml
+for path in sorted(glob.glob("alerts/rules/*.yml")):
+    for group in yaml.safe_load(open(path))["groups"]:
+        for rule in group["rules"]:
+            if "alert" in rule:
+                print(rule["alert"], rule.get("labels", {}).get("severity", "none"))
+PY
+) || fail "listing the alerts of alerts/rules/*.yml"
+[ -n "$alerts" ] || fail "no alerts found in alerts/rules/*.yml"
+while read -r alertname severity; do
+  [ -n "$alertname" ] || continue
+  if [ "$severity" = none ]; then
+    route alertname="$alertname" "${by_severity[none]}"
+  else
+    route alertname="$alertname" severity="$severity" profile=p-1 account=acct-1 symbol=AAPL "${by_severity[$severity]:-unknown-severity}"
+  fi
+done <<<"$alerts"
+# Special routes: what is not one of the rules' alerts still reaches a person (root receiver: chat),
+# and the Watchdog route is chosen by name, whatever labels come with it.
+route alertname=SomeNewAlert responder,slack
+route alertname=SomeNewAlert severity=critical responder,slack
+route alertname=Watchdog severity=sev1 responder,heartbeat
+
+# ---------------------------------------------------------------------------------------------------------
+step "amtool template render"
+render() {  # render PAYLOAD TEMPLATE: print the output, fail on error or empty output
+  amtool template render --template.glob="$TEMPLATES" --template.data="alerts/testdata/$1" \
+    --template.text="{{ template \"$2\" . }}" 2>&1
+}
+# expect PAYLOAD TEMPLATE LINE...: each LINE must be a whole line of the rendered output.
+expect() {
+  local payload=$1 template=$2 out line ok=1; shift 2
+  if ! out=$(render "$payload" "$template"); then
+    fail "render $template with $payload: $out"; return
+  fi
+  for line in "$@"; do
+    if ! grep -qxF -- "$line" <<<"$out"; then
+      fail "$template with $payload: no line '$line' in:"$'\n'"$out"; ok=0
+    fi
+  done
+  [ "$ok" = 1 ] && printf 'ok   %-36s %s\n' "$template" "$payload"
+}
+mapfile -t defined < <(grep -ho 'define "tradingbot\.[a-z_.]*"' alerts/templates/*.tmpl | cut -d'"' -f2 | grep -v '\.__')
+[ "${#defined[@]}" -gt 0 ] || fail "no templates defined in $TEMPLATES"
+for payload in alerts/testdata/*.json; do
+  payload=$(basename "$payload")
+  for template in "${defined[@]}"; do
+    out=$(render "$payload" "$template") && [ -n "$out" ] || fail "render $template with $payload: '${out}'"
+  done
+done
+printf 'ok   every template renders against every payload (%d templates)\n' "${#defined[@]}"
+
+ghost_title='Ghost position: broker holds AAPL on acct-1, profile p-42 records it closed'
+ghost_impact='account=acct-1 profile=p-42 symbol=AAPL: The broker reports a net quantity of 10 AAPL on account acct-1 while profile p-42 records the position as closed, for more than 30s. While the account'"'"'s broker cannot be read the alert keeps its last verdict instead of resolving.'
+ghost_mitigation='Captures evidence (orders, timestamps, quantities), deactivates profile p-42, triggers a reconciliation and opens an RCA; closing or hedging AAPL awaits approval.'
+expect ghost-firing.json tradingbot.slack.title "[FIRING:1] SEV-1 $ghost_title"
+expect ghost-firing.json tradingbot.slack.text \
+  "*Incident:* $ghost_title" \
+  "*Severity:* SEV-1" \
+  "*Impact:* $ghost_impact" \
+  "*Mitigation:* $ghost_mitigation" \
+  "*Next Update:* 2026-11-25 00:29 UTC (start + 30 min)" \
+  "*Runbook:* docs/runbooks.md#ghostposition"
+expect ghost-firing.json tradingbot.pagerduty.description "[FIRING] SEV-1: $ghost_title"
+expect ghost-firing.json tradingbot.impact "$ghost_impact"
+expect ghost-firing.json tradingbot.mitigation "$ghost_mitigation"
+expect ghost-firing.json tradingbot.component "profile p-42"
+expect ghost-firing.json tradingbot.slack.color danger
+expect ghost-resolved.json tradingbot.slack.title "[RESOLVED] SEV-1 $ghost_title"
+expect ghost-resolved.json tradingbot.pagerduty.description "[RESOLVED] SEV-1: $ghost_title"
+expect ghost-resolved.json tradingbot.next_update "none: resolved at 2026-11-24 23:59 UTC"
+expect ghost-resolved.json tradingbot.slack.color good
+expect escalation-firing.json tradingbot.slack.text \
+  "*Incident:* Stale order backlog above 20 for 15 minutes (21 orders)" \
+  "*Severity:* SEV-1" \
+  "*Impact:* 21 stale orders across all profiles, more than 20 for more than 15 minutes (the runbook's escalation criterion). Stale orders per profile: p-1 12, p-2 9." \
+  "*Next Update:* 2026-11-25 00:29 UTC (start + 30 min)" \
+  "*Runbook:* docs/runbooks.md#stalebacklogescalation"
+expect escalation-firing.json tradingbot.component tradingbot
+expect mismatch-group-firing.json tradingbot.slack.title "[FIRING:2] SEV-2 PositionMismatch (2 alerts)"
+expect mismatch-group-firing.json tradingbot.slack.text \
+  "*Severity:* SEV-2" \
+  "- account=acct-3 symbol=BTCUSD: For more than 2 minutes the broker has reported a net quantity of 0.5 BTCUSD on account acct-3 while the bot records 0.25 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
+  "- account=acct-3 symbol=ETHUSD: For more than 2 minutes the broker has reported a net quantity of 0 ETHUSD on account acct-3 while the bot records 2.5 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
+  "*Mitigation:* Captures evidence (orders, timestamps, both quantities) and triggers a reconciliation; any change to positions or orders is left to a person." \
+  "*Next Update:* 2026-11-25 01:59 UTC (start + 2 h)"
+expect mismatch-group-firing.json tradingbot.slack.color warning
+
+# ---------------------------------------------------------------------------------------------------------
+printf '\n'
+if [ "${#failures[@]}" -gt 0 ]; then
+  printf 'check-alerts: %d check(s) FAILED:\n' "${#failures[@]}"
+  printf '  - %s\n' "${failures[@]%%$'\n'*}"
+  exit 1
+fi
+printf 'check-alerts: all promtool and amtool checks passed\n'

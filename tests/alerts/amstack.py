@@ -1,0 +1,176 @@
+"""The real Alertmanager on a local copy of alerts/alertmanager.yml, and a server capturing what it sends.
+
+The copy changes only what docs/alerting.md allows a deployment to change: every receiver `url` points at
+the capture server (path = receiver name), every `*_file` at a throwaway file (a capture URL for
+`api_url_file`, a token otherwise) and `templates` at the repository's templates. Routes, grouping,
+timings and inhibitions are the committed ones.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+from tests.support.ports import free_port, wait_for_port
+
+REPO = Path(__file__).resolve().parents[2]
+ALERTS = REPO / "alerts"
+EXTERNAL_URL = "http://alertmanager:9093"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    receiver: str
+    headers: dict[str, str]
+    body: Any
+
+
+class CaptureServer:
+    """Answer 200 to every POST and keep what arrived, per receiver (the request path)."""
+
+    def __init__(self) -> None:
+        self.deliveries: list[Delivery] = []
+        self._lock = threading.Lock()
+        capture = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(length) or b"null")
+                with capture._lock:
+                    capture.deliveries.append(Delivery(self.path.strip("/"), dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"status":"success"}')
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> CaptureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def received(self, receiver: str) -> list[Delivery]:
+        with self._lock:
+            return [d for d in self.deliveries if d.receiver == receiver]
+
+    def wait_for(self, what: str, ready: Callable[[], bool], timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no {what} after {timeout} s; received: {self.deliveries}")
+            time.sleep(0.1)
+
+
+def local_copy(directory: Path, capture_url: str) -> tuple[Path, dict[str, str]]:
+    """Write the local copy of the Alertmanager config; return it and the content of each secret file."""
+    config = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
+    secrets_dir = directory / "secrets"
+    secrets_dir.mkdir()
+    secrets: dict[str, str] = {}
+
+    def rewrite(node: Any, receiver: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item, receiver)
+            return
+        if not isinstance(node, dict):
+            return
+        for key, value in node.items():
+            if key == "url":
+                node[key] = f"{capture_url}/{receiver}"
+            elif key.endswith("_file"):
+                name = Path(value).name
+                content = f"{capture_url}/{receiver}" if key == "api_url_file" else f"test-{name}"
+                (secrets_dir / name).write_text(content)
+                node[key] = str(secrets_dir / name)
+                secrets[name] = content
+            else:
+                rewrite(value, receiver)
+
+    for receiver in config["receivers"]:
+        rewrite(receiver, receiver["name"])
+    config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
+    path = directory / "alertmanager.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path, secrets
+
+
+class Alertmanager:
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
+        requests.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
+
+    def alerts(self) -> list[dict[str, Any]]:
+        answer = requests.get(f"{self.url}/api/v2/alerts", timeout=5)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()
+        return result
+
+
+@contextmanager
+def running_alertmanager(config: Path, directory: Path) -> Iterator[Alertmanager]:
+    """Start prometheus-alertmanager (no clustering) on a free loopback port; stop it afterwards."""
+    port = free_port()
+    log = (directory / "alertmanager.log").open("wb")
+    process = subprocess.Popen(
+        [
+            "prometheus-alertmanager",
+            f"--config.file={config}",
+            f"--storage.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.external-url={EXTERNAL_URL}",
+            "--cluster.listen-address=",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_for_port(port)
+        yield Alertmanager(f"http://127.0.0.1:{port}")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+
+
+def promtool_alert(test_file: str, alertname: str, **labels: str) -> dict[str, Any]:
+    """The first alert a promtool test file expects for `alertname` (and `labels`), as Alertmanager gets it.
+
+    The end-to-end checks post exactly what promtool proves the rules produce.
+    """
+    tests = yaml.safe_load((REPO / "promtool-tests" / test_file).read_text())["tests"]
+    for test in tests:
+        for case in test.get("alert_rule_test", []):
+            if case["alertname"] != alertname:
+                continue
+            for expected in case["exp_alerts"]:
+                if all(expected["exp_labels"].get(k) == v for k, v in labels.items()):
+                    return {
+                        "labels": {"alertname": alertname, **expected["exp_labels"]},
+                        "annotations": dict(expected["exp_annotations"]),
+                        "generatorURL": f"http://prometheus:9090/graph?g0.expr=ALERTS%7Balertname%3D%22{alertname}%22%7D",
+                    }
+    raise LookupError(f"no expected {alertname} {labels} in promtool-tests/{test_file}")
