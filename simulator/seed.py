@@ -112,7 +112,7 @@ def build_seed(seed: SeedConfig, now: datetime) -> SeedRows:
         _closed_positions(rows, rng, profile, index, symbols, now)
         status = "new" if index % 2 else "accepted"
         rows.order(rng, profile, symbol, "buy", 1.0, status, now - timedelta(seconds=30), "working",
-                   updated=now - timedelta(seconds=5))
+                   updated=now - timedelta(seconds=1))
     return rows
 
 

@@ -1,0 +1,117 @@
+"""Small helpers for the simulator tests: clients, the bot DB, the access log, bounded waits."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import requests
+from sqlalchemy import Engine, select
+
+from common.db import make_engine
+from sources.botdb import orders, positions, profiles
+from sources.broker import BrokerClient
+from sources.supabase import SupabaseAuth
+from tests.support.simulator import RunningSimulator
+
+T = TypeVar("T")
+
+
+def broker(sim: RunningSimulator, session: requests.Session, account: str = "acct-1",
+           timeout: tuple[float, float] = (1.0, 2.0)) -> BrokerClient:
+    return BrokerClient(sim.broker_url, f"sim-key-{account}", sim.env["APCA_API_SECRET_KEY"], session, timeout)
+
+
+def supabase(sim: RunningSimulator, session: requests.Session, anon_key: str | None = None) -> SupabaseAuth:
+    return SupabaseAuth(sim.supabase_url, anon_key or sim.env["SUPABASE_ANON_KEY"], session, timeout=5.0)
+
+
+def probe_token(sim: RunningSimulator, session: requests.Session) -> str:
+    """A fresh access token for the probe user, issued over HTTP by the Supabase stand-in."""
+    issued = supabase(sim, session).password_grant(
+        sim.env["PROBE_USER_EMAIL"], sim.env["PROBE_USER_PASSWORD"], datetime.now(UTC)
+    )
+    return issued.access_token
+
+
+@contextmanager
+def bot_db(sim: RunningSimulator) -> Iterator[Engine]:
+    engine = make_engine(sim.db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def open_positions(engine: Engine) -> dict[tuple[str, str], float]:
+    """Signed open quantity per (account, symbol) as the bot's DB records it."""
+    query = (select(profiles.c.account_id, positions.c.symbol, positions.c.qty)
+             .join(profiles, profiles.c.id == positions.c.profile_id).where(positions.c.status == "open"))
+    totals: dict[tuple[str, str], float] = {}
+    with engine.connect() as conn:
+        for account, symbol, qty in conn.execute(query):
+            totals[(account, symbol)] = totals.get((account, symbol), 0.0) + qty
+    return {key: qty for key, qty in totals.items() if abs(qty) > 1e-9}
+
+
+def broker_positions(sim: RunningSimulator, session: requests.Session,
+                     accounts: list[str]) -> dict[tuple[str, str], float]:
+    return {(account, p.symbol): p.qty for account in accounts for p in broker(sim, session, account).list_positions()}
+
+
+def accounts_of(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return sorted({row.account_id for row in conn.execute(select(profiles.c.account_id))})
+
+
+def order_row(engine: Engine, order_id: str) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(orders).where(orders.c.id == order_id)).one()
+
+
+class AccessLog:
+    """The access-log lines written after this object was created."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+
+    def lines(self) -> list[dict[str, Any]]:
+        if not self._path.exists():
+            return []
+        with open(self._path, "rb") as handle:
+            handle.seek(self._offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        return [json.loads(line) for line in complete.splitlines() if line.strip()]
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.1) -> T:
+    """Poll `check` until it returns something truthy; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def wait_for_lines(log: AccessLog, enough: Callable[[list[dict[str, Any]]], bool],
+                   timeout: float = 20.0) -> list[dict[str, Any]]:
+    """Poll the access log until `enough(lines)` holds; return those lines."""
+    def check() -> list[dict[str, Any]] | None:
+        lines = log.lines()
+        return lines if enough(lines) else None
+
+    return wait_for(check, timeout=timeout)
