@@ -1,0 +1,1 @@
+"""Actions: small idempotent functions registered by name, each with a typed params model."""

@@ -1,0 +1,99 @@
+"""Evidence for the other alerts: position parity, broker reachability, quarantined orders, the
+unauthenticated-trade probe. Read-only: they tell people what is true, the runbook's next steps are manual."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from responder.actions.context import ActionContext
+from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
+from responder.actions.views import bot_order_view, position_view
+from responder.parity import account_parity
+from sources.botdb import QUARANTINED_STATUS, broker_accounts, orders
+from sources.broker import BrokerUnavailable
+
+
+class AccountParams(Params):
+    account_label: str = "account"
+
+
+def capture_position_evidence(ctx: ActionContext, params: AccountParams) -> Outcome:
+    """Bot vs broker positions for the alert's account (bot summed per symbol over the account's profiles)."""
+    account = ctx.require_label(params.account_label)
+    try:
+        parity = account_parity(ctx.services.bot_engine, ctx.services.broker(account), account)
+    except BrokerUnavailable as exc:
+        output = {"account": account, "broker_error": exc.kind, "summary": f"broker unreadable ({exc.kind})"}
+        return Outcome("succeeded", "partial", output)
+    mismatched = ", ".join(
+        f"{m['symbol']} bot {m['bot_qty']:g} vs broker {m['broker_qty']:g}" for m in parity.mismatches
+    )
+    summary = f"account {account}: " + (f"positions differ: {mismatched}" if mismatched else "positions match")
+    return Outcome("succeeded", "captured", {**parity.as_dict(), "summary": summary})
+
+
+def _accounts(ctx: ActionContext, params: AccountParams) -> list[str]:
+    labelled = ctx.label(params.account_label)
+    if labelled:
+        return [labelled]
+    with ctx.services.bot_engine.connect() as conn:
+        return list(conn.execute(select(broker_accounts.c.id).order_by(broker_accounts.c.id)).scalars())
+
+
+def check_broker(ctx: ActionContext, params: AccountParams) -> Outcome:
+    """Read each account's positions once: which accounts the broker answers for, and how the others fail."""
+    results: dict[str, Any] = {}
+    for account in _accounts(ctx, params):
+        try:
+            held = ctx.services.broker(account).list_positions()
+            results[account] = {"ok": True, "positions": [position_view(p) for p in held]}
+        except BrokerUnavailable as exc:
+            results[account] = {"ok": False, "error": exc.kind, "http_status": exc.status}
+    failing = sorted(a for a, r in results.items() if not r["ok"])
+    summary = f"broker unreadable for {', '.join(failing)}" if failing else "broker answers for every account"
+    return Outcome("succeeded", "captured", {"accounts": results, "summary": summary})
+
+
+class QuarantineParams(Params):
+    profile_label: str = "profile"
+    max_orders: int = 200
+
+
+def capture_quarantine_evidence(ctx: ActionContext, params: QuarantineParams) -> Outcome:
+    """The quarantined (``unknown``) orders awaiting manual review."""
+    query = select(orders).where(orders.c.status == QUARANTINED_STATUS).order_by(orders.c.updated_at)
+    profile = ctx.label(params.profile_label)
+    if profile:
+        query = query.where(orders.c.profile_id == profile)
+    with ctx.services.bot_engine.connect() as conn:
+        rows = conn.execute(query.limit(params.max_orders)).all()
+    summary = f"{len(rows)} quarantined orders need manual review and a final status"
+    return Outcome("succeeded", "captured", {"orders": [bot_order_view(r) for r in rows], "summary": summary})
+
+
+def check_unauthenticated_trade(ctx: ActionContext, params: NoParams) -> Outcome:
+    """Repeat the probe: POST an invalid order to /api/trade without credentials (it can never trade)."""
+    answer = ctx.services.bot_api().trade_unauthenticated()
+    rejected = answer.status in (401, 403)
+    summary = f"unauthenticated /api/trade answered HTTP {answer.status or 'nothing'}" + (
+        " (rejected, as it must be)" if rejected else " — NOT rejected: the auth layer is open"
+    )
+    return Outcome("succeeded", "captured", {"http_status": answer.status, "rejected": rejected, "summary": summary})
+
+
+SPECS: tuple[ActionSpec[Any], ...] = (
+    ActionSpec("capture_position_evidence", AccountParams, capture_position_evidence, "observe", "position parity"),
+    ActionSpec("check_broker", AccountParams, check_broker, "observe", "which accounts the broker answers for"),
+    ActionSpec(
+        "capture_quarantine_evidence", QuarantineParams, capture_quarantine_evidence, "observe", "quarantined orders"
+    ),
+    ActionSpec(
+        "check_unauthenticated_trade",
+        NoParams,
+        check_unauthenticated_trade,
+        "observe",
+        "repeat the no-auth trade probe",
+    ),
+)

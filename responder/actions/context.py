@@ -1,0 +1,95 @@
+"""What an action gets: the alert, its run's earlier steps, and the side effects it may use (all passed in)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, select
+
+from common.config import Config, ResponderConfig
+from responder.actions.registry import Registry
+from responder.ledger.records import AlertRecord, StepRecord
+from responder.ledger.schema import SUCCEEDED
+from responder.notifier import Notifier
+from responder.settings import Secrets
+from sources.botapi import BotApi
+from sources.botdb import broker_accounts
+from sources.broker import BrokerClient
+from sources.supabase import SupabaseAuth
+
+Clock = Callable[[], datetime]
+
+
+class ActionError(Exception):
+    """An action cannot proceed; the message is recorded as the step's error."""
+
+
+@dataclass(frozen=True)
+class Services:
+    """The per-process side effects actions use; built once by the runtime and passed in."""
+
+    config: Config
+    secrets: Secrets
+    bot_engine: Engine
+    ledger_engine: Engine
+    http: requests.Session
+    clock: Clock
+    notifier: Notifier
+    registry: Registry
+
+    @property
+    def responder(self) -> ResponderConfig:
+        section: ResponderConfig = self.config.section("responder")
+        return section
+
+    def broker(self, account_id: str) -> BrokerClient:
+        """A broker client with the account's key id (from the bot's DB) and the configured secret."""
+        with self.bot_engine.connect() as conn:
+            key_id = conn.execute(
+                select(broker_accounts.c.api_key_id).where(broker_accounts.c.id == account_id)
+            ).scalar()
+        if key_id is None:
+            raise ActionError(f"broker account {account_id!r} is not in the bot's database")
+        broker = self.config.broker
+        timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
+        return BrokerClient(broker.base_url, key_id, self.secrets.broker_secret or "", self.http, timeout)
+
+    def bot_api(self, timeout: float = 3.0) -> BotApi:
+        return BotApi(self.config.bot.base_url, self.http, timeout)
+
+    def supabase_auth(self, timeout: float = 3.0) -> SupabaseAuth:
+        return SupabaseAuth(self.config.supabase.url, self.secrets.anon_key, self.http, timeout)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    services: Services
+    alert: AlertRecord
+    run_id: int
+    step_id: int
+    history: tuple[StepRecord, ...] = ()
+    later: tuple[StepRecord, ...] = ()
+
+    def now(self) -> datetime:
+        return self.services.clock()
+
+    def label(self, name: str) -> str | None:
+        value = self.alert.labels.get(name)
+        return value or None
+
+    def require_label(self, name: str) -> str:
+        value = self.label(name)
+        if value is None:
+            raise ActionError(f"the alert has no {name!r} label")
+        return value
+
+    def output(self, step_name: str) -> Any:
+        """The output of an earlier, succeeded step of this run (None if it did not succeed)."""
+        for step in self.history:
+            if step.name == step_name and step.state == SUCCEEDED:
+                return step.output
+        return None

@@ -1,0 +1,216 @@
+"""Ghost position (runbook 1): evidence with a suggested root cause, reconciliation, closing at the broker.
+
+Root-cause categories, suggested from the evidence:
+- ``exchange timeout``: the bot has an exit order the broker does not know (404 by client_order_id, twice);
+- ``rejected exit``: the exit order was rejected, at the broker or in the bot;
+- ``stale local state``: the bot closed the position without any exit order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+
+from responder.actions.context import ActionContext, ActionError
+from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
+from sources.botdb import POSITION_CLOSED, orders, positions
+from sources.broker import BrokerClient, BrokerUnavailable
+
+
+class GhostParams(Params):
+    account_label: str = "account"
+    symbol_label: str = "symbol"
+    profile_label: str = "profile"
+    max_orders: int = 50
+
+
+def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
+    account = ctx.require_label(params.account_label)
+    symbol = ctx.require_label(params.symbol_label)
+    profile = ctx.require_label(params.profile_label)
+    evidence: dict[str, Any] = {"account": account, "symbol": symbol, "profile": profile}
+    evidence.update(_bot_side(ctx, profile, symbol, params.max_orders))
+    broker = ctx.services.broker(account)
+    evidence.update(_broker_side(broker, symbol, params.max_orders))
+    category, reason, exits = suggest_category(broker, evidence)
+    evidence.update(exit_orders=exits, suggested_category=category, category_reason=reason)
+    position = evidence.get("broker_position") or {}
+    evidence["summary"] = (
+        f"ghost position: broker holds {position.get('qty', '?')} {symbol} on account {account}, "
+        f"profile {profile} records none; suggested cause: {category}"
+    )
+    detail = "partial" if evidence.get("broker_error") else "captured"
+    return Outcome("succeeded", detail, evidence)
+
+
+def _bot_side(ctx: ActionContext, profile: str, symbol: str, limit: int) -> dict[str, Any]:
+    with ctx.services.bot_engine.connect() as conn:
+        order_rows = conn.execute(
+            select(orders)
+            .where(orders.c.profile_id == profile, orders.c.symbol == symbol)
+            .order_by(orders.c.created_at.desc())
+            .limit(limit)
+        ).all()
+        position_rows = conn.execute(
+            select(positions)
+            .where(positions.c.profile_id == profile, positions.c.symbol == symbol)
+            .order_by(positions.c.opened_at.desc())
+            .limit(limit)
+        ).all()
+    bot_positions = [
+        {
+            "id": row.id,
+            "qty": row.qty,
+            "status": row.status,
+            "opened_at": iso(row.opened_at),
+            "closed_at": iso(row.closed_at),
+        }
+        for row in position_rows
+    ]
+    return {"bot_orders": [bot_order_view(row) for row in order_rows], "bot_positions": bot_positions}
+
+
+def _broker_side(broker: BrokerClient, symbol: str, limit: int) -> dict[str, Any]:
+    try:
+        position = broker.get_position(symbol)
+        broker_orders = broker.list_orders(status="all", limit=limit, symbols=symbol)
+    except BrokerUnavailable as exc:
+        return {"broker_position": None, "broker_orders": [], "broker_error": exc.kind}
+    return {
+        "broker_position": position_view(position) if position else None,
+        "broker_orders": [broker_order_view(order) for order in broker_orders],
+        "broker_error": None,
+    }
+
+
+def exit_orders(evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The bot's orders that would have closed its last position (opposite side, placed after it opened)."""
+    closed = [p for p in evidence["bot_positions"] if p["status"] == POSITION_CLOSED]
+    broker_position = evidence.get("broker_position") or {}
+    if closed:
+        last = closed[0]
+        long_position, opened_at = last["qty"] > 0, last["opened_at"] or ""
+    else:
+        long_position, opened_at = broker_position.get("qty", 0) >= 0, ""
+    side = "sell" if long_position else "buy"
+    return [o for o in evidence["bot_orders"] if o["side"] == side and (o["created_at"] or "") >= opened_at]
+
+
+def suggest_category(broker: BrokerClient, evidence: Mapping[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    """Suggest the RCA category from the exit orders and what the broker says about them."""
+    exits = exit_orders(evidence)
+    if not exits:
+        return "stale local state", "the bot closed the position with no exit order", []
+    if any(order["status"] == "rejected" for order in exits):
+        return "rejected exit", "the bot recorded its exit order as rejected", exits
+    checked = []
+    for order in exits:
+        lookup = confirmed_missing(broker, None, order["client_order_id"])
+        checked.append({**order, **lookup.as_dict()})
+        if lookup.result == "found" and lookup.order and lookup.order.status == "rejected":
+            return "rejected exit", f"the broker rejected exit order {order['client_order_id']}", checked
+        if lookup.result == "missing":
+            reason = f"the broker does not know exit order {order['client_order_id']} (404 twice)"
+            return "exchange timeout", reason, checked
+    return "undetermined", "the exit orders' fate at the broker could not be established", checked
+
+
+class BotHookParams(Params):
+    account_label: str = "account"
+    symbol_label: str = "symbol"
+    profile_label: str = "profile"
+
+
+def request_reconciliation(ctx: ActionContext, params: BotHookParams) -> Outcome:
+    """Ask the bot to run its reconciliation cycle now (``bot.reconcile_url``, service-role bearer)."""
+    url = ctx.services.config.bot.reconcile_url
+    if not url:
+        return Outcome("skipped", "not_configured", {"summary": "bot.reconcile_url is not configured"})
+    body = {name: ctx.label(label) for name, label in _hook_labels(params).items()}
+    return post_admin_hook(ctx, url, body, "reconciliation requested")
+
+
+def _hook_labels(params: BotHookParams) -> dict[str, str]:
+    return {"account": params.account_label, "symbol": params.symbol_label, "profile": params.profile_label}
+
+
+def post_admin_hook(ctx: ActionContext, url: str, body: Mapping[str, Any], done: str) -> Outcome:
+    key = ctx.services.secrets.service_role_key
+    if not key:
+        raise ActionError("SUPABASE_SERVICE_ROLE_KEY is not set: the bot's admin hooks need it")
+    try:
+        response = ctx.services.http.post(url, json=dict(body), headers={"Authorization": f"Bearer {key}"}, timeout=10)
+    except Exception as exc:  # requests errors carry the URL only, never the header
+        return Outcome.failed(f"admin hook unreachable: {type(exc).__name__}")
+    if not 200 <= response.status_code < 300:
+        return Outcome.failed(f"admin hook answered HTTP {response.status_code}", http_status=response.status_code)
+    return Outcome("succeeded", "changed", {"http_status": response.status_code, "summary": done})
+
+
+class CloseParams(Params):
+    account_label: str = "account"
+    symbol_label: str = "symbol"
+    max_notional: float | None = None
+
+
+def _position(ctx: ActionContext, params: CloseParams) -> tuple[BrokerClient, str, dict[str, Any] | None]:
+    broker = ctx.services.broker(ctx.require_label(params.account_label))
+    symbol = ctx.require_label(params.symbol_label)
+    position = broker.get_position(symbol)
+    return broker, symbol, position_view(position) if position else None
+
+
+def close_needed(ctx: ActionContext, params: CloseParams) -> Outcome | None:
+    """Closing is only for positions above the notional threshold (``max_close_notional``)."""
+    threshold = params.max_notional if params.max_notional is not None else ctx.services.responder.max_close_notional
+    try:
+        _, symbol, position = _position(ctx, params)
+    except BrokerUnavailable as exc:
+        return Outcome.failed(f"cannot size the position: broker unavailable ({exc.kind})")
+    if position is None:
+        return Outcome("skipped", "not_needed", {"summary": f"no open {symbol} position at the broker"})
+    if position["notional"] <= threshold:
+        summary = f"{symbol} notional {position['notional']:.2f} is within max_close_notional {threshold:.2f}"
+        return Outcome("skipped", "not_needed", {"position": position, "summary": summary})
+    return None
+
+
+def close_position(ctx: ActionContext, params: CloseParams) -> Outcome:
+    broker, symbol, position = _position(ctx, params)
+    if position is None:
+        return Outcome("succeeded", "unchanged", {"summary": f"no open {symbol} position"}, after={"position": None})
+    order = broker.close_position(symbol)
+    after = broker.get_position(symbol)
+    summary = f"closing {position['qty']} {symbol} at market (order {order.id})"
+    output = {"order": broker_order_view(order), "summary": summary}
+    return Outcome("succeeded", "changed", output, after={"position": position_view(after) if after else None})
+
+
+def close_snapshot(ctx: ActionContext, params: CloseParams) -> Mapping[str, Any]:
+    return {"position": _position(ctx, params)[2]}
+
+
+SPECS: tuple[ActionSpec[Any], ...] = (
+    ActionSpec(
+        "capture_ghost_evidence",
+        GhostParams,
+        capture_ghost_evidence,
+        "observe",
+        "broker position and orders, bot orders and positions, suggested root cause",
+    ),
+    ActionSpec(
+        "request_reconciliation", BotHookParams, request_reconciliation, "mutate", "POST the bot's reconcile hook"
+    ),
+    ActionSpec(
+        "close_position",
+        CloseParams,
+        close_position,
+        "mutate",
+        "close the position at the broker when its notional exceeds max_close_notional",
+        precheck=close_needed,
+        snapshot=close_snapshot,
+    ),
+)

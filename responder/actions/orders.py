@@ -1,0 +1,201 @@
+"""Stale pending orders (runbook 2): check each stale order at the broker, quarantine, cancel stuck ones.
+
+- ``check_stale_orders`` (observe): every working order older than the SLA, looked up at the broker
+  by its broker id, else its client order id. Only a 404 counts as missing; timeouts, 5xx and 429 are
+  ``unavailable`` and prove nothing.
+- ``quarantine_missing_orders``: orders older than 24 h that the check found missing are looked up a
+  second time; if the broker again answers 404 they become ``unknown`` via compare-and-set on the status
+  they had (an order the sync service moved meanwhile is left alone).
+- ``cancel_stuck_orders`` (approval by default): cancel orders still working at the broker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select, update
+
+from common.db import write_transaction
+from responder.actions.context import ActionContext, ActionError
+from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.views import bot_order_view, lookup_order
+from sources.botdb import QUARANTINED_STATUS, WORKING_STATUSES, orders, profiles
+from sources.broker import BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
+
+DAY_SECONDS = 86_400.0
+
+
+class CheckParams(Params):
+    scope: Literal["profile", "all"] = "profile"
+    profile_label: str = "profile"
+    max_orders: int = 200
+
+
+def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
+    now = ctx.now()
+    cutoff = now - timedelta(seconds=ctx.services.config.bot_db.stale_after_seconds)
+    query = (
+        select(orders, profiles.c.account_id)
+        .join(profiles, profiles.c.id == orders.c.profile_id)
+        .where(orders.c.status.in_(WORKING_STATUSES), orders.c.updated_at < cutoff)
+        .order_by(orders.c.updated_at)
+        .limit(params.max_orders)
+    )
+    if params.scope == "profile":
+        query = query.where(orders.c.profile_id == ctx.require_label(params.profile_label))
+    with ctx.services.bot_engine.connect() as conn:
+        rows = conn.execute(query).all()
+    brokers: dict[str, BrokerClient] = {}
+    checked = []
+    for row in rows:
+        broker = brokers.get(row.account_id) or brokers.setdefault(row.account_id, ctx.services.broker(row.account_id))
+        lookup = lookup_order(broker, row.broker_order_id, row.client_order_id)
+        reference = broker.last_server_time or now  # ages against the broker's clock when it told us
+        view = {**bot_order_view(row), "account": row.account_id, **lookup.as_dict()}
+        view["age_seconds"] = round((reference - row.created_at).total_seconds(), 3)
+        checked.append(view)
+    counts = {kind: sum(1 for o in checked if o["broker"] == kind) for kind in ("found", "missing", "unavailable")}
+    old_missing = sum(1 for o in checked if o["broker"] == "missing" and o["age_seconds"] >= DAY_SECONDS)
+    summary = (
+        f"{len(checked)} stale orders: {counts['found']} found at the broker, {counts['missing']} missing "
+        f"({old_missing} older than 24 h), {counts['unavailable']} unverifiable (broker unavailable)"
+    )
+    output = {"orders": checked, "counts": counts, "summary": summary, "scope": params.scope}
+    return Outcome("succeeded", "partial" if counts["unavailable"] else "captured", output)
+
+
+class FromCheckParams(Params):
+    from_step: str = "check"
+    older_than_hours: float = 24.0
+
+
+def _checked(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
+    evidence = ctx.output(params.from_step)
+    if not isinstance(evidence, dict):
+        raise ActionError(f"step {params.from_step!r} of this run produced no order check")
+    return list(evidence["orders"])
+
+
+def _quarantine_candidates(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
+    min_age = params.older_than_hours * 3600
+    return [o for o in _checked(ctx, params) if o["broker"] == "missing" and o["age_seconds"] >= min_age]
+
+
+def quarantine_needed(ctx: ActionContext, params: FromCheckParams) -> Outcome | None:
+    if not _quarantine_candidates(ctx, params):
+        return Outcome("skipped", "not_needed", {"summary": "no stale order older than 24 h is missing at the broker"})
+    return None
+
+
+def _statuses(ctx: ActionContext, ids: list[str]) -> dict[str, str]:
+    with ctx.services.bot_engine.connect() as conn:
+        rows = conn.execute(select(orders.c.id, orders.c.status).where(orders.c.id.in_(ids))).all()
+    return {row.id: row.status for row in rows}
+
+
+def quarantine_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str, Any]:
+    return {"statuses": _statuses(ctx, [o["id"] for o in _quarantine_candidates(ctx, params)])}
+
+
+def quarantine_missing_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
+    results: dict[str, list[str]] = {"quarantined": [], "already": [], "moved_on": [], "not_confirmed": []}
+    for order in _quarantine_candidates(ctx, params):
+        second = lookup_order(ctx.services.broker(order["account"]), order["broker_order_id"], order["client_order_id"])
+        if second.result != "missing":
+            results["not_confirmed"].append(order["id"])
+            continue
+        results[_mark_unknown(ctx, order["id"], order["status"], ctx.now())].append(order["id"])
+    after = {"statuses": _statuses(ctx, [i for ids in results.values() for i in ids])}
+    summary = (
+        f"{len(results['quarantined'])} orders quarantined as '{QUARANTINED_STATUS}' (missing at the broker twice, "
+        f"older than {params.older_than_hours:g} h); {len(results['not_confirmed'])} not confirmed missing"
+    )
+    detail = "changed" if results["quarantined"] else "unchanged"
+    return Outcome("succeeded", detail, {**results, "summary": summary}, after=after)
+
+
+def _mark_unknown(ctx: ActionContext, order_id: str, seen_status: str, now: datetime) -> str:
+    with write_transaction(ctx.services.bot_engine) as conn:
+        changed = conn.execute(
+            update(orders)
+            .where(orders.c.id == order_id, orders.c.status == seen_status)
+            .values(status=QUARANTINED_STATUS, updated_at=now)
+        ).rowcount
+        if changed == 1:
+            return "quarantined"
+        current = conn.execute(select(orders.c.status).where(orders.c.id == order_id)).scalar()
+    return "already" if current == QUARANTINED_STATUS else "moved_on"
+
+
+def _cancel_candidates(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
+    working = set(WORKING_STATUSES) - {"pending_cancel"}  # already being cancelled: no cancel storm
+    return [o for o in _checked(ctx, params) if o["broker"] == "found" and o.get("broker_status") in working]
+
+
+def cancel_needed(ctx: ActionContext, params: FromCheckParams) -> Outcome | None:
+    if not _cancel_candidates(ctx, params):
+        return Outcome("skipped", "not_needed", {"summary": "no stale order is still working at the broker"})
+    return None
+
+
+def cancel_stuck_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
+    results: dict[str, list[str]] = {
+        "cancel_requested": [],
+        "already_done": [],
+        "missing": [],
+        "refused": [],
+        "unavailable": [],
+    }
+    for order in _cancel_candidates(ctx, params):
+        broker = ctx.services.broker(order["account"])
+        results[_cancel_one(broker, order["broker_id"])].append(order["id"])
+    summary = f"cancellation requested for {len(results['cancel_requested'])} stuck orders at the broker"
+    failed = bool(results["unavailable"] or results["refused"])
+    error = "some cancellations could not be requested" if failed else None
+    output = {**results, "summary": summary}
+    return Outcome("failed" if failed else "succeeded", "partial" if failed else "changed", output, error=error)
+
+
+def _cancel_one(broker: BrokerClient, broker_id: str) -> str:
+    try:
+        current = broker.get_order(broker_id)
+        if current.status not in WORKING_STATUSES or current.status == "pending_cancel":
+            return "already_done"
+        broker.cancel_order(broker_id)
+    except OrderMissing:
+        return "missing"
+    except BrokerRejected:
+        return "refused"
+    except BrokerUnavailable:
+        return "unavailable"
+    return "cancel_requested"
+
+
+SPECS: tuple[ActionSpec[Any], ...] = (
+    ActionSpec(
+        "check_stale_orders",
+        CheckParams,
+        check_stale_orders,
+        "observe",
+        "stale orders in the bot's DB and what the broker says about each",
+    ),
+    ActionSpec(
+        "quarantine_missing_orders",
+        FromCheckParams,
+        quarantine_missing_orders,
+        "mutate",
+        "mark >24 h orders missing at the broker (404 twice) as 'unknown' (compare-and-set)",
+        precheck=quarantine_needed,
+        snapshot=quarantine_snapshot,
+    ),
+    ActionSpec(
+        "cancel_stuck_orders",
+        FromCheckParams,
+        cancel_stuck_orders,
+        "mutate",
+        "cancel stale orders that are still working at the broker",
+        precheck=cancel_needed,
+    ),
+)

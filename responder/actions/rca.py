@@ -1,0 +1,135 @@
+"""Draft the RCA on resolve: a timeline from the ledger and the root-cause category the evidence suggests.
+
+The draft is stored in the ledger (one per alert instance: fingerprint + startsAt) and written as
+markdown under ``rca_dir``. Ghost-position categories come from the firing run's evidence
+(``suggested_category``); auth categories from its diagnosis (``category``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from common.db import write_transaction
+from responder.actions.context import ActionContext
+from responder.actions.profiles import profile_status
+from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.ledger import queries
+from responder.ledger.schema import rca_drafts
+from responder.ledger.store import insert_ignoring_conflicts
+from responder.notifier import make_templates, severity_name
+
+GHOST_CATEGORIES = ("exchange timeout", "rejected exit", "stale local state")
+AUTH_CATEGORIES = ("config", "infra", "app regression")
+
+
+class RcaParams(Params):
+    evidence_step: str = "evidence"
+    category_from: str = "evidence"
+    category_key: str = "suggested_category"
+    profile_label: str = "profile"
+
+
+def _timeline(ctx: ActionContext) -> list[tuple[datetime, str]]:
+    alert = ctx.alert
+    events: list[tuple[datetime, str]] = [(alert.starts_at, f"{alert.alertname} started firing (Prometheus)")]
+    for occurrence in queries.incident_occurrences(ctx.services.ledger_engine, alert.fingerprint, alert.starts_at):
+        events.append((occurrence.received_at, f"{occurrence.status} notification recorded by the responder"))
+        if occurrence.ends_at:
+            events.append((occurrence.ends_at, "alert resolved (Alertmanager endsAt)"))
+    for occurrence, step in queries.incident_steps(ctx.services.ledger_engine, alert.fingerprint, alert.starts_at):
+        if step.finished_at and step.id != ctx.step_id:
+            detail = f" ({step.outcome})" if step.outcome else ""
+            error = f": {step.error}" if step.error else ""
+            event = f"{occurrence.status} run: step {step.name} [{step.action}] {step.state}{detail}{error}"
+            events.append((step.finished_at, event.replace("|", "/").replace("\n", " ")))
+    return sorted(events, key=lambda item: item[0])
+
+
+def _category(ctx: ActionContext, params: RcaParams) -> tuple[str, str, Any]:
+    ledger, alert = ctx.services.ledger_engine, ctx.alert
+    evidence = queries.evidence(ledger, alert.fingerprint, alert.starts_at, params.evidence_step)
+    source = evidence
+    if params.category_from != params.evidence_step:
+        source = queries.evidence(ledger, alert.fingerprint, alert.starts_at, params.category_from)
+    if not isinstance(source, dict) or not source.get(params.category_key):
+        return "undetermined", "no evidence was captured while the alert fired", evidence
+    reason = source.get("category_reason") or source.get("reason") or ""
+    return str(source[params.category_key]), str(reason), evidence
+
+
+def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
+    alert = ctx.alert
+    category, reason, evidence = _category(ctx, params)
+    profile = ctx.label(params.profile_label)
+    markdown = make_templates(finalize=None).get_template("rca.md.j2").render(
+        alertname=alert.alertname,
+        scope=[(k, v) for k, v in sorted(alert.labels.items()) if k in ("account", "channel", "profile", "symbol")],
+        fingerprint=alert.fingerprint,
+        severity=severity_name(alert.labels.get("severity")),
+        started=alert.starts_at,
+        ended=alert.ends_at,
+        category=category,
+        reason=reason,
+        profile=profile,
+        profile_status=profile_status(ctx.services.bot_engine, profile) if profile else None,
+        timeline=_timeline(ctx),
+        evidence=json.dumps(evidence, indent=2, sort_keys=True, default=str),
+        categories=GHOST_CATEGORIES if alert.alertname == "GhostPosition" else AUTH_CATEGORIES,
+    )
+    path = _path(ctx)
+    stored = _store(ctx, category, markdown, path)
+    if path is not None:
+        _write(path, stored)
+    summary = f"RCA drafted: suggested category {category}" + (f" ({path})" if path else "")
+    return Outcome("succeeded", "drafted", {"category": category, "reason": reason, "path": str(path or ""),
+                                            "summary": summary})
+
+
+def _path(ctx: ActionContext) -> Path | None:
+    directory = ctx.services.responder.rca_dir
+    if directory is None:
+        return None
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", f"{ctx.alert.alertname}-{ctx.alert.fingerprint}")
+    return directory / f"{ctx.alert.starts_at:%Y%m%dT%H%M%SZ}-{safe}.md"
+
+
+def _store(ctx: ActionContext, category: str, markdown: str, path: Path | None) -> str:
+    """Insert the draft once per alert instance; return the stored markdown (the first draft wins)."""
+    alert = ctx.alert
+    with write_transaction(ctx.services.ledger_engine) as conn:
+        conn.execute(
+            insert_ignoring_conflicts(conn, rca_drafts).values(
+                fingerprint=alert.fingerprint,
+                starts_at=alert.starts_at,
+                alertname=alert.alertname,
+                category=category,
+                markdown=markdown,
+                path=str(path) if path else None,
+                created_at=ctx.now(),
+            )
+        )
+        stored: str = conn.execute(
+            select(rca_drafts.c.markdown).where(
+                rca_drafts.c.fingerprint == alert.fingerprint, rca_drafts.c.starts_at == alert.starts_at
+            )
+        ).scalar_one()
+    return stored
+
+
+def _write(path: Path, markdown: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".tmp{os.getpid()}")
+    partial.write_text(markdown, encoding="utf-8")
+    os.replace(partial, path)
+
+
+SPECS: tuple[ActionSpec[Any], ...] = (
+    ActionSpec("draft_rca", RcaParams, draft_rca, "observe", "draft the RCA (ledger + markdown under rca_dir)"),
+)

@@ -1,0 +1,94 @@
+"""Plain-JSON views of broker and bot objects for evidence, and the order lookup the runbook needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import Row
+
+from sources.broker import BrokerClient, BrokerOrder, BrokerPosition, BrokerUnavailable, OrderMissing
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def position_view(position: BrokerPosition) -> dict[str, Any]:
+    return {
+        "symbol": position.symbol,
+        "qty": position.qty,
+        "side": position.side,
+        "avg_entry_price": position.avg_entry_price,
+        "market_value": position.market_value,
+        "current_price": position.current_price,
+        "notional": position.notional,
+    }
+
+
+def broker_order_view(order: BrokerOrder) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "client_order_id": order.client_order_id,
+        "symbol": order.symbol,
+        "side": order.side,
+        "qty": order.qty,
+        "filled_qty": order.filled_qty,
+        "status": order.status,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+    }
+
+
+def bot_order_view(row: Row[Any]) -> dict[str, Any]:
+    m = row._mapping
+    return {
+        "id": m["id"],
+        "profile": m["profile_id"],
+        "symbol": m["symbol"],
+        "side": m["side"],
+        "qty": m["qty"],
+        "status": m["status"],
+        "client_order_id": m["client_order_id"],
+        "broker_order_id": m["broker_order_id"],
+        "created_at": iso(m["created_at"]),
+        "updated_at": iso(m["updated_at"]),
+    }
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One order lookup at the broker: a definite answer (found / missing) or none (unavailable)."""
+
+    result: Literal["found", "missing", "unavailable"]
+    order: BrokerOrder | None = None
+    error_kind: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        view: dict[str, Any] = {"broker": self.result}
+        if self.order:
+            view.update(broker_status=self.order.status, broker_id=self.order.id)
+        if self.error_kind:
+            view["broker_error"] = self.error_kind
+        return view
+
+
+def lookup_order(broker: BrokerClient, broker_order_id: str | None, client_order_id: str) -> Lookup:
+    """Look an order up by the broker's id, else by the bot's client order id. Only a 404 is "missing"."""
+    try:
+        if broker_order_id:
+            return Lookup("found", broker.get_order(broker_order_id))
+        return Lookup("found", broker.get_order_by_client_id(client_order_id))
+    except OrderMissing:
+        return Lookup("missing")
+    except BrokerUnavailable as exc:
+        return Lookup("unavailable", error_kind=exc.kind)
+
+
+def confirmed_missing(broker: BrokerClient, broker_order_id: str | None, client_order_id: str) -> Lookup:
+    """Look up twice: "missing" only when both lookups answered 404."""
+    first = lookup_order(broker, broker_order_id, client_order_id)
+    if first.result != "missing":
+        return first
+    return lookup_order(broker, broker_order_id, client_order_id)

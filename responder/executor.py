@@ -1,0 +1,273 @@
+"""Executor threads: claim due steps from the ledger with leases and run their actions.
+
+For each claimed step, in order: the policy (``off`` -> skipped), the action's read-only precheck
+(may end the step as not needed), the mode (dry-run records side-effecting steps as ``dry_run``), the
+approval gate (``approval`` -> parked until an operator decides), the blast-radius budget (exhausted ->
+parked with reason ``budget_exhausted``, metric + notification), then the before-state is committed,
+the action runs while a keeper renews the lease, and the outcome and after-state are committed.
+A worker that crashes leaves a ``running`` step whose lease expires; another worker re-claims it and
+the idempotent action sees the done state ("unchanged").
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from common.config import ResponderConfig
+from responder.actions.context import ActionContext, Services
+from responder.actions.notify import incident_context
+from responder.actions.registry import ActionSpec, Outcome, UnknownAction
+from responder.ledger import budget, steps
+from responder.ledger.schema import DRY_RUN, SKIPPED
+from responder.ledger.steps import Claim, StepEnd
+from responder.logs import log
+from responder.metrics import ResponderMetrics
+
+logger = logging.getLogger(__name__)
+MAX_ERROR = 2000
+
+
+class Wakeup:
+    """Wakes this process's executor threads as soon as the process recorded new work (no lost wake-ups)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._generation = 0
+
+    def notify(self) -> None:
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def generation(self) -> int:
+        with self._cond:
+            return self._generation
+
+    def wait(self, seen: int, timeout: float) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._generation != seen, timeout)
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    mode: str
+    lease_seconds: float
+    poll_seconds: float
+    max_deactivations: int
+    window_seconds: float
+
+    @classmethod
+    def from_config(cls, config: ResponderConfig) -> ExecutorSettings:
+        return cls(
+            config.mode,
+            config.lease_seconds,
+            config.poll_seconds,
+            config.budget.max_deactivations,
+            config.budget.window_seconds,
+        )
+
+
+def _end(outcome: Outcome) -> StepEnd:
+    return StepEnd(outcome.result, outcome.detail, dict(outcome.output), outcome.after, outcome.error)
+
+
+class Executor:
+    def __init__(
+        self,
+        engine: Engine,
+        services: Services,
+        settings: ExecutorSettings,
+        metrics: ResponderMetrics,
+        wakeup: Wakeup,
+    ) -> None:
+        self._engine = engine
+        self._services = services
+        self._settings = settings
+        self._metrics = metrics
+        self._wakeup = wakeup
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.owner = f"{socket.gethostname()[:60]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def start(self, count: int) -> None:
+        """Start `count` worker threads (none in mode ``off``: alerts are recorded, nothing runs)."""
+        if self._settings.mode == "off":
+            return
+        for index in range(count):
+            thread = threading.Thread(target=self._loop, args=(f"{self.owner}:{index}",), daemon=True)
+            thread.name = f"responder-executor-{index}"
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wakeup.notify()
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    def _loop(self, owner: str) -> None:
+        delay = self._settings.poll_seconds
+        while not self._stopping.is_set():
+            seen = self._wakeup.generation()
+            try:
+                worked = self.run_once(owner)
+                delay = self._settings.poll_seconds
+            except SQLAlchemyError as exc:
+                log(logger, logging.WARNING, "ledger unavailable; backing off", error=type(exc).__name__)
+                worked, delay = False, min(delay * 2, 10.0)
+            except Exception:
+                logger.exception("executor iteration failed")
+                worked = False
+            if not worked:
+                self._wakeup.wait(seen, delay)
+
+    def run_once(self, owner: str | None = None) -> bool:
+        """Claim and process one due step; False when none was due (or every candidate was taken)."""
+        owner = owner or f"{self.owner}:once"
+        now = self._services.clock()
+        for due in steps.find_due(self._engine, now):
+            claimed = steps.claim(self._engine, due, owner, self._services.clock(), self._settings.lease_seconds)
+            if claimed is None:
+                continue
+            if isinstance(claimed, steps.Cancelled):
+                for action in claimed.actions:
+                    self._metrics.steps.labels(action, SKIPPED).inc()
+                log(logger, logging.INFO, "run cancelled: alert already resolved", step_id=due.step_id)
+                return True
+            self.process(claimed)
+            return True
+        return False
+
+    def process(self, claim: Claim) -> None:
+        step = claim.step
+        try:
+            spec = self._services.registry.get(step.action)
+            params = spec.params.model_validate(step.params)
+        except (UnknownAction, ValueError) as exc:
+            self._finish(claim, StepEnd("failed", "invalid_step", error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR]))
+            return
+        ctx = ActionContext(self._services, claim.alert, claim.run.id, step.id, claim.history, claim.later)
+        if step.policy == "off":
+            self._finish(claim, StepEnd(SKIPPED, "policy_off"))
+            return
+        if spec.precheck is not None:
+            early = _guarded(spec.precheck, ctx, params)
+            if early is not None:
+                self._finish(claim, _end(early))
+                return
+        if self._settings.mode == "dry-run" and spec.effect == "mutate":
+            output = {"params": step.params, "summary": f"dry run: would run {spec.name}"}
+            self._finish(claim, StepEnd(DRY_RUN, "would_run", output))
+            return
+        if step.policy == "approval" and not claim.approved:
+            self._park(claim, "policy")
+            return
+        try:
+            if spec.budget is not None and not self._spend(claim, spec.budget):
+                self._park(claim, "budget_exhausted", self._report_budget(ctx, claim, spec.budget))
+                return
+        except budget.LeaseLost:
+            log(logger, logging.WARNING, "lease lost before spending the budget", step_id=step.id)
+            return
+        self._execute(claim, spec, ctx, params)
+
+    def _execute(self, claim: Claim, spec: ActionSpec[Any], ctx: ActionContext, params: Any) -> None:
+        before = _guarded(spec.snapshot, ctx, params) if spec.snapshot else None
+        if isinstance(before, Outcome):  # the snapshot itself failed
+            self._finish(claim, _end(before))
+            return
+        if not steps.record_before(self._engine, claim.lease, before):
+            log(logger, logging.WARNING, "lease lost before the action ran", step_id=claim.step.id)
+            return
+        started = time.monotonic()
+        with _LeaseKeeper(self._engine, claim.lease, self._settings.lease_seconds, self._services.clock):
+            outcome = _guarded(spec.run, ctx, params)
+        self._finish(claim, _end(outcome), time.monotonic() - started)
+
+    def _finish(self, claim: Claim, end: StepEnd, duration: float | None = None) -> None:
+        action = claim.step.action
+        if not steps.finish(self._engine, claim.lease, end, self._services.clock()):
+            log(logger, logging.WARNING, "lease lost; outcome not recorded", step_id=claim.step.id, action=action)
+            return
+        self._metrics.steps.labels(action, end.state).inc()
+        if duration is not None:
+            self._metrics.step_duration.labels(action).observe(duration)
+        fields = {"step_id": claim.step.id, "run_id": claim.run.id, "action": action, "attempt": claim.lease.attempts}
+        log(logger, logging.INFO, f"step {end.state}", outcome=end.outcome, error=end.error, **fields)
+        self._wakeup.notify()  # the run's next step is due now
+
+    def _park(self, claim: Claim, reason: str, output: Any = None) -> None:
+        if steps.await_approval(self._engine, claim.lease, reason, output):
+            log(logger, logging.INFO, "step awaits approval", step_id=claim.step.id, reason=reason)
+
+    def _spend(self, claim: Claim, name: str) -> bool:
+        s = self._settings
+        now = self._services.clock()
+        return budget.try_spend(
+            self._engine, claim.lease, name, s.max_deactivations, s.window_seconds, now, force=claim.approved
+        )
+
+    def _report_budget(self, ctx: ActionContext, claim: Claim, name: str) -> dict[str, Any]:
+        """Count and announce an exhausted budget; the notification's outcome goes into the step's output."""
+        self._metrics.budget_exhausted.labels(name).inc()
+        s = self._settings
+        notifier = self._services.notifier
+        text = notifier.render(
+            "budget_exhausted.txt.j2",
+            self._services.clock(),
+            budget=name,
+            used=s.max_deactivations,
+            limit=s.max_deactivations,
+            window=f"{s.window_seconds:g} s",
+            step_id=claim.step.id,
+            step_name=claim.step.name,
+            alertname=claim.alert.alertname,
+            scope=incident_context(ctx)["scope"],
+        )
+        sent = notifier.send(text)
+        log(logger, logging.WARNING, "blast-radius budget exhausted", budget=name, notification=sent.outcome)
+        return {"summary": f"budget {name} exhausted; awaiting an operator", "notification": sent.outcome}
+
+
+def _guarded(function: Any, ctx: ActionContext, params: Any) -> Any:
+    """Call an action hook; any exception becomes a failed Outcome (type and message, capped)."""
+    try:
+        return function(ctx, params)
+    except Exception as exc:
+        return Outcome.failed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+
+
+class _LeaseKeeper:
+    """Renew a lease every third of its length while the action runs, so a slow action is never re-claimed."""
+
+    def __init__(self, engine: Engine, lease: steps.Lease, seconds: float, clock: Any) -> None:
+        self._engine, self._lease, self._seconds, self._clock = engine, lease, seconds, clock
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="responder-lease-keeper")
+
+    def __enter__(self) -> _LeaseKeeper:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join(5.0)
+
+    def _run(self) -> None:
+        while not self._done.wait(self._seconds / 3):
+            try:
+                steps.renew(self._engine, self._lease, self._clock() + timedelta(seconds=self._seconds))
+            except SQLAlchemyError:
+                log(logger, logging.WARNING, "lease renewal failed", step_id=self._lease.step_id)

@@ -1,0 +1,164 @@
+"""Ledger tables (SQLite or PostgreSQL, one SQLAlchemy Core code path), created at start.
+
+- ``responder_alerts``: one row per alert occurrence, keyed by (fingerprint, starts_at, status).
+- ``responder_runs``: at most one playbook run per occurrence; ``current_position`` is the step due next.
+- ``responder_steps``: the run's ordered steps, each claimed by a worker with a lease.
+- ``responder_budget_locks`` / ``responder_budget_spend``: the blast-radius budget, counted transactionally.
+- ``responder_rca_drafts``: RCA drafts written on resolve.
+- ``responder_operator_actions``: approvals, rejections and profile re-enables, with who and why.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from sources.botdb import UTCDateTime
+
+# Step states. Terminal ones end the step; ``approved`` is claimable like ``pending``.
+PENDING = "pending"
+RUNNING = "running"
+AWAITING_APPROVAL = "awaiting_approval"
+APPROVED = "approved"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+SKIPPED = "skipped"
+DRY_RUN = "dry_run"
+REJECTED = "rejected"
+TERMINAL_STEP_STATES = (SUCCEEDED, FAILED, SKIPPED, DRY_RUN, REJECTED)
+BACKLOG_STATES = (PENDING, RUNNING, AWAITING_APPROVAL, APPROVED)
+
+# Run states.
+RUN_ACTIVE = "active"
+RUN_SUCCEEDED = "succeeded"
+RUN_FAILED = "failed"
+RUN_CANCELLED = "cancelled"
+
+DEACTIVATION_BUDGET = "deactivate_profile"
+
+metadata = MetaData()
+
+alerts = Table(
+    "responder_alerts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("alertname", String(200), nullable=False),
+    Column("ends_at", UTCDateTime(), nullable=True),
+    Column("labels", Text, nullable=False),
+    Column("annotations", Text, nullable=False),
+    Column("generator_url", Text, nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("receiver", Text, nullable=False),
+    Column("source", String(32), nullable=False),
+    Column("disposition", String(32), nullable=False),
+    Column("received_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("fingerprint", "starts_at", "status", name="responder_alerts_occurrence"),
+    Index("responder_alerts_alertname", "alertname"),
+)
+
+runs = Table(
+    "responder_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("alert_id", Integer, ForeignKey("responder_alerts.id"), nullable=False),
+    Column("playbook", String(220), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("mode", String(16), nullable=False),
+    Column("current_position", Integer, nullable=False),
+    Column("step_count", Integer, nullable=False),
+    Column("failed", Boolean, nullable=False, default=False),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("alert_id", name="responder_runs_one_per_occurrence"),
+    Index("responder_runs_state", "state"),
+)
+
+steps = Table(
+    "responder_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("responder_runs.id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("params", Text, nullable=False),
+    Column("policy", String(16), nullable=False),
+    Column("continue_on_failure", Boolean, nullable=False),
+    Column("run_on_failure", Boolean, nullable=False),
+    Column("state", String(24), nullable=False),
+    Column("outcome", String(64), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("approval_reason", String(32), nullable=True),
+    Column("decision", String(16), nullable=True),
+    Column("decided_by", String(200), nullable=True),
+    Column("decision_reason", Text, nullable=True),
+    Column("decided_at", UTCDateTime(), nullable=True),
+    Column("before_state", Text, nullable=True),
+    Column("after_state", Text, nullable=True),
+    Column("output", Text, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("started_at", UTCDateTime(), nullable=True),
+    Column("finished_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("run_id", "position", name="responder_steps_order"),
+    Index("responder_steps_state", "state"),
+)
+
+budget_locks = Table(
+    "responder_budget_locks",
+    metadata,
+    Column("budget", String(64), primary_key=True),
+)
+
+budget_spend = Table(
+    "responder_budget_spend",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("budget", String(64), nullable=False),
+    Column("step_id", Integer, ForeignKey("responder_steps.id"), nullable=False, unique=True),
+    Column("spent_at", UTCDateTime(), nullable=False),
+    Index("responder_budget_spend_window", "budget", "spent_at"),
+)
+
+rca_drafts = Table(
+    "responder_rca_drafts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("starts_at", UTCDateTime(), nullable=False),
+    Column("alertname", String(200), nullable=False),
+    Column("category", String(64), nullable=False),
+    Column("markdown", Text, nullable=False),
+    Column("path", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    UniqueConstraint("fingerprint", "starts_at", name="responder_rca_one_per_incident"),
+)
+
+operator_actions = Table(
+    "responder_operator_actions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UTCDateTime(), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("target", String(200), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("result", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+

@@ -1,0 +1,60 @@
+"""Ledger plumbing: the engine, schema creation, the dialect's INSERT .. ON CONFLICT DO NOTHING, JSON columns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Insert, Table, event, text
+from sqlalchemy.dialects import postgresql, sqlite
+
+from common.db import make_engine, write_transaction
+from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
+
+# Ledger transactions are a few milliseconds long; a webhook must not wait long for SQLite's write lock
+# (Alertmanager times out and re-sends): answer 503 after this and let it retry.
+LEDGER_SQLITE_BUSY_MS = 3000
+
+
+def make_ledger_engine(url: str) -> Engine:
+    """An engine for the ledger; SQLite waits at most LEDGER_SQLITE_BUSY_MS for the write lock."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {LEDGER_SQLITE_BUSY_MS}")
+            cursor.close()
+
+    return engine
+
+
+def insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
+    """``INSERT .. ON CONFLICT DO NOTHING`` in the connection's dialect."""
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"ledger dialect {conn.dialect.name!r} is not supported")
+
+
+SCHEMA_LOCK = 7_406_001  # PostgreSQL advisory lock: replicas starting together create the schema one at a time
+
+
+def create_schema(engine: Engine) -> None:
+    """Create the ledger's tables and budget rows where they do not exist yet (safe for concurrent starts)."""
+    with write_transaction(engine) as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+        metadata.create_all(conn)
+        conn.execute(insert_ignoring_conflicts(conn, budget_locks).values(budget=DEACTIVATION_BUDGET))
+
+
+def dumps(value: Any) -> str:
+    """Serialise a JSON column (stable key order, non-JSON values as strings)."""
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

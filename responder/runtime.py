@@ -1,0 +1,92 @@
+"""Build one process's responder from its settings: engines, HTTP session, clock, notifier, registry,
+playbooks, metrics and executor — every side effect created here and passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import requests
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from common.config import ConfigError
+from common.db import describe_url, make_engine
+from responder.actions.context import Clock, Services
+from responder.actions.defaults import default_registry
+from responder.actions.registry import Registry
+from responder.executor import Executor, ExecutorSettings, Wakeup
+from responder.ledger.store import create_schema, make_ledger_engine
+from responder.metrics import Exposition, LedgerCollector, ResponderMetrics
+from responder.notifier import Notifier
+from responder.playbooks import Playbooks, load_playbooks
+from responder.settings import Settings
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: Settings
+    ledger: Engine
+    services: Services
+    playbooks: Playbooks
+    metrics: ResponderMetrics
+    exposition: Exposition
+    wakeup: Wakeup
+    executor: Executor
+
+    @property
+    def clock(self) -> Clock:
+        return self.services.clock
+
+    def close(self) -> None:
+        self.executor.stop()
+        self.ledger.dispose()
+        self.services.bot_engine.dispose()
+        self.services.http.close()
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    clock: Clock = utcnow,
+    session: requests.Session | None = None,
+    multiprocess_dir: Path | None = None,
+) -> Runtime:
+    """Everything one responder process needs; raises ConfigError when the playbooks are invalid."""
+    config = settings.responder
+    registry = registry or default_registry()
+    playbooks = load_playbooks(config.playbooks, registry)
+    ledger = make_ledger_engine(config.ledger_url)
+    session = session or requests.Session()
+    notifier = Notifier(
+        settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
+    )
+    bot = make_engine(settings.config.bot_db.url)
+    services = Services(settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry)
+    exposition = Exposition(LedgerCollector(ledger, config, clock), multiprocess_dir)
+    metrics = exposition.metrics()
+    wakeup = Wakeup()
+    executor = Executor(ledger, services, ExecutorSettings.from_config(config), metrics, wakeup)
+    return Runtime(settings, ledger, services, playbooks, metrics, exposition, wakeup, executor)
+
+
+def prepare(settings: Settings, registry: Registry | None = None) -> Playbooks:
+    """Start-up checks: valid playbooks, a reachable ledger with its schema; ConfigError (one line) otherwise."""
+    config = settings.responder
+    playbooks = load_playbooks(config.playbooks, registry or default_registry())
+    engine = make_ledger_engine(config.ledger_url)
+    try:
+        create_schema(engine)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0][:300]
+        where = describe_url(config.ledger_url)
+        raise ConfigError(f"responder.ledger_url: the ledger database is unreachable ({where}): {reason}") from None
+    finally:
+        engine.dispose()
+    return playbooks

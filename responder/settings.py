@@ -1,0 +1,88 @@
+"""Everything the responder is configured with: the YAML sections it uses plus secrets from the environment."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.config import Config, ConfigError, ResponderConfig, load_config, read_secret, split_listen
+
+WEBHOOK_TOKEN = "RESPONDER_WEBHOOK_TOKEN"
+OPERATOR_TOKEN = "RESPONDER_OPERATOR_TOKEN"
+SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
+
+
+@dataclass(frozen=True, repr=False)
+class Secrets:
+    """Secrets read from ``$NAME`` or ``$NAME_FILE``; never logged (the repr hides them)."""
+
+    webhook_token: str | None = None
+    operator_token: str | None = None
+    slack_webhook_url: str | None = None
+    broker_secret: str | None = None
+    service_role_key: str | None = None
+    anon_key: str | None = None
+    probe_email: str | None = None
+    probe_password: str | None = None
+
+    def __repr__(self) -> str:
+        present = [name for name, value in vars(self).items() if value]
+        return f"Secrets(present={present})"
+
+
+def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
+    responder = config.section("responder")
+
+    def get(name: str) -> str | None:
+        return read_secret(name, env, required=False)
+
+    return Secrets(
+        webhook_token=get(WEBHOOK_TOKEN),
+        operator_token=get(OPERATOR_TOKEN),
+        slack_webhook_url=get(responder.notify.slack_webhook_url_env),
+        broker_secret=get(config.broker.secret_env),
+        service_role_key=get(SERVICE_ROLE_KEY),
+        anon_key=get(config.supabase.anon_key_env),
+        probe_email=get(config.supabase.probe_email_env),
+        probe_password=get(config.supabase.probe_password_env),
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    secrets: Secrets
+    insecure_local: bool = False
+
+    @property
+    def responder(self) -> ResponderConfig:
+        section: ResponderConfig = self.config.section("responder")
+        return section
+
+
+def load_settings(path: Path, env: Mapping[str, str], insecure_local: bool = False) -> Settings:
+    """Load and check the configuration; raise ConfigError (one line) when the responder must not start."""
+    config = load_config(path, env)
+    responder: ResponderConfig = config.section("responder")
+    secrets = read_secrets(config, env)
+    if insecure_local:
+        host, _ = split_listen(responder.listen)
+        if not _loopback(host):
+            raise ConfigError(f"{path}: responder.listen: --insecure-local only listens on loopback, not {host}")
+    elif not secrets.webhook_token:
+        raise ConfigError(
+            f"${WEBHOOK_TOKEN} (or ${WEBHOOK_TOKEN}_FILE) is not set: the webhook refuses to run unauthenticated"
+            " (--insecure-local is for loopback-only local runs)"
+        )
+    return Settings(config, secrets, insecure_local)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,28 @@
+"""Request bodies of the operator API, parsed at the edge."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from responder.payload import storable_text
+
+MAX_ID = 2**53  # larger path ids cannot exist (and would overflow SQLite's INTEGER)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    by: str = Field(min_length=1, max_length=200)
+    reason: str = Field("", max_length=2000)
+
+    _text = field_validator("by", "reason")(storable_text)
+
+
+class DecisionBody(_Body):
+    decision: Literal["approve", "reject"]
+
+
+class EnableBody(_Body):
+    pass

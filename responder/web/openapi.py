@@ -1,0 +1,136 @@
+"""The OpenAPI 3.0 description of the responder's HTTP API (served at ``/openapi.json``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+
+from responder.payload import Notification
+from responder.web.bodies import MAX_ID, DecisionBody, EnableBody
+
+_REF = "#/components/schemas/{model}"
+
+
+def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for model in models:
+        schema = model.model_json_schema(by_alias=True, ref_template=_REF)
+        found.update(schema.pop("$defs", {}))
+        found[model.__name__] = schema
+    return found
+
+
+def _json(ref: str) -> dict[str, Any]:
+    return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
+
+
+def _responses(ok: str, *errors: int, ok_schema: str = "Object") -> dict[str, Any]:
+    texts = {
+        400: "bad input (never starts an action)",
+        401: "missing or wrong bearer token",
+        404: "not found",
+        409: "conflict with the current state",
+        413: "body larger than max_body_bytes",
+        415: "not application/json",
+        502: "the bot's database ignored the write",
+        503: "a database or the broker is unavailable; retry",
+    }
+    responses: dict[str, Any] = {"200": {"description": ok, "content": _json(ok_schema)}}
+    for status in errors:
+        responses[str(status)] = {"description": texts[status], "content": _json("Error")}
+    return responses
+
+
+def _id(name: str) -> dict[str, Any]:
+    schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def _body(ref: str) -> dict[str, Any]:
+    return {"required": True, "content": _json(ref)}
+
+
+OPERATOR: list[dict[str, list[str]]] = [{"operatorToken": []}]
+
+
+def document() -> dict[str, Any]:
+    schemas = _schemas(Notification, DecisionBody, EnableBody)
+    schemas["Error"] = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+    schemas["Object"] = {"type": "object"}
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "Trading-bot incident responder", "version": "1"},
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "webhookToken": {"type": "http", "scheme": "bearer", "description": "RESPONDER_WEBHOOK_TOKEN"},
+                "operatorToken": {"type": "http", "scheme": "bearer", "description": "RESPONDER_OPERATOR_TOKEN"},
+            },
+        },
+        "paths": {
+            "/alerts": {
+                "post": {
+                    "summary": "Alertmanager webhook (v4); 200 once every alert is durably recorded",
+                    "security": [{"webhookToken": []}],
+                    "requestBody": _body("Notification"),
+                    "responses": _responses("recorded", 400, 401, 413, 415, 503),
+                }
+            },
+            "/health/live": {"get": {"summary": "liveness", "responses": _responses("alive")}},
+            "/health/ready": {
+                "get": {"summary": "ledger reachable, playbooks loaded", "responses": _responses("ready", 503)}
+            },
+            "/metrics": {
+                "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "", "content": text}}}
+            },
+            "/openapi.json": {"get": {"summary": "this document", "responses": _responses("OpenAPI 3.0")}},
+            "/approvals": {
+                "get": {
+                    "summary": "steps awaiting approval",
+                    "security": OPERATOR,
+                    "responses": _responses("steps", 401, 503),
+                }
+            },
+            "/approvals/{step_id}": {
+                "post": {
+                    "summary": "approve or reject a step awaiting approval",
+                    "security": OPERATOR,
+                    "parameters": [_id("step_id")],
+                    "requestBody": _body("DecisionBody"),
+                    "responses": _responses("decided", 400, 401, 404, 409, 503),
+                }
+            },
+            "/runs": {
+                "get": {
+                    "summary": "recent playbook runs",
+                    "security": OPERATOR,
+                    "parameters": [
+                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+                        {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+                    ],
+                    "responses": _responses("runs", 401, 503),
+                }
+            },
+            "/runs/{run_id}": {
+                "get": {
+                    "summary": "one run with its steps",
+                    "security": OPERATOR,
+                    "parameters": [_id("run_id")],
+                    "responses": _responses("run", 401, 404, 503),
+                }
+            },
+            "/profiles/{profile_id}/enable": {
+                "post": {
+                    "summary": "re-enable a profile once position parity holds at the broker",
+                    "security": OPERATOR,
+                    "parameters": [
+                        {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                    ],
+                    "requestBody": _body("EnableBody"),
+                    "responses": _responses("enabled or already active", 400, 401, 404, 409, 502, 503),
+                }
+            },
+        },
+    }

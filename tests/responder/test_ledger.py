@@ -1,0 +1,205 @@
+"""The ledger's guarantees, on SQLite and PostgreSQL: each occurrence once, one run per new occurrence,
+resolved alerts never acted on, and every step executed once however many workers race for it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from responder.actions.context import ActionContext
+from responder.actions.defaults import default_registry
+from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.ledger import steps as ledger_steps
+from responder.ledger.schema import alerts, runs
+from responder.parity import profile_account
+from tests.responder.harness import Harness, harness, sections
+from tests.responder.payloads import alert, ghost_labels, notification
+from tests.responder.servers import SlackCapture
+from tests.support.botstate import add_account, add_profile
+
+
+def test_repeats_retries_and_duplicates_record_once_and_execute_once(
+    responder: Harness, slack: tuple[SlackCapture, str]
+) -> None:
+    body = notification(alert(ghost_labels()))
+    answers = Counter(responder.post(body).status_code for _ in range(100))
+    assert answers == {200: 100}
+    with responder.ledger.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(alerts)).scalar_one() == 1
+        assert conn.execute(select(func.count()).select_from(runs)).scalar_one() == 1
+    responder.drain()
+    (run_id,) = responder.run_ids()
+    deactivate = responder.step(run_id, "deactivate")
+    assert (deactivate.state, deactivate.outcome, deactivate.attempts) == ("succeeded", "changed", 1)
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "inactive")
+    assert len(slack[0].messages) == 1
+    assert "*Incident*" in slack[0].messages[0] and "SEV-1" in slack[0].messages[0]
+    for _ in range(5):
+        assert responder.post(body).json["new"] == 0
+    assert responder.drain() == 0
+
+
+def test_resolved_before_firing_suppresses_the_firing_run(responder: Harness) -> None:
+    labels = ghost_labels()
+    assert responder.post(notification(alert(labels, "resolved"))).status_code == 200
+    answer = responder.post(notification(alert(labels, "firing")))
+    assert answer.status_code == 200 and answer.json["runs"] == []
+    with responder.ledger.connect() as conn:
+        dispositions = dict(conn.execute(select(alerts.c.status, alerts.c.disposition)).all())
+    assert dispositions == {"resolved": "run", "firing": "suppressed_resolved"}
+    responder.drain()
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_a_resolve_cancels_the_firing_run_before_it_acts(responder: Harness) -> None:
+    labels = ghost_labels()
+    (firing_run,) = responder.post(notification(alert(labels))).json["runs"]
+    responder.post(notification(alert(labels, "resolved")))
+    assert responder.run_state(firing_run) == "cancelled"
+    assert {s.outcome for s in responder.steps(firing_run)} == {"alert_resolved"}
+    responder.drain()
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_claim_time_check_cancels_a_run_whose_alert_resolved_mid_step(responder: Harness) -> None:
+    labels = ghost_labels()
+    (firing_run,) = responder.post(notification(alert(labels))).json["runs"]
+    now = datetime.now(UTC)
+    (due,) = ledger_steps.find_due(responder.ledger, now)
+    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 30)
+    assert isinstance(claim, ledger_steps.Claim) and claim.step.name == "evidence"
+    responder.post(notification(alert(labels, "resolved")))  # a step is in flight: the run is left alone
+    assert responder.run_state(firing_run) == "active"
+    assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
+    responder.drain()
+    assert responder.run_state(firing_run) == "cancelled"
+    assert responder.step(firing_run, "deactivate").outcome == "alert_resolved"
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_unknown_alertnames_are_recorded_with_no_run(responder: Harness) -> None:
+    answer = responder.post(notification(alert({"alertname": "SomethingElse", "severity": "sev3"})))
+    assert answer.status_code == 200 and answer.json == {"status": "recorded", "alerts": 1, "new": 1, "runs": []}
+    with responder.ledger.connect() as conn:
+        assert conn.execute(select(alerts.c.disposition)).scalar_one() == "no_playbook"
+
+
+@pytest.mark.parametrize("mode", ["dry-run", "off"])
+def test_dry_run_and_off_change_nothing(tmp_path: Path, db_url: str, mode: str) -> None:
+    with harness(tmp_path, sections(tmp_path, db_url, responder={"mode": mode})) as h:
+        add_account(h.bot, "acct-1")
+        add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC))
+        answer = h.post(notification(alert(ghost_labels())))
+        assert answer.status_code == 200
+        h.drain()
+        assert profile_account(h.bot, "p-1") == ("acct-1", "active")
+        if mode == "off":
+            assert answer.json["runs"] == [] and h.steps() == []
+            return
+        states = {s.name: s.state for s in h.steps()}
+        assert states == {"evidence": "succeeded", "deactivate": "dry_run", "notify": "dry_run",
+                          "reconcile": "dry_run", "close": "failed"}  # close cannot size: no broker answers
+        metrics = h.client.get("/metrics").text
+        assert 'tradingbot_responder_mode{mode="dry-run"} 1.0' in metrics
+
+
+class CountParams(Params):
+    sleep: float = 0.02
+
+
+def counting_registry(counter: Counter[int], lock: threading.Lock) -> Any:
+    def count(ctx: ActionContext, params: CountParams) -> Outcome:
+        with lock:
+            counter[ctx.step_id] += 1
+        time.sleep(params.sleep)
+        return Outcome("succeeded", "changed")
+
+    return default_registry([ActionSpec("count", CountParams, count, "mutate", "count executions (test)")])
+
+
+def write_playbooks(tmp_path: Path, steps: list[dict[str, Any]], alertname: str = "TestAlert") -> Path:
+    path = tmp_path / "playbooks.yml"
+    path.write_text(yaml.safe_dump({"playbooks": {alertname: {"firing": steps}}}))
+    return path
+
+
+def test_racing_workers_execute_every_step_exactly_once(tmp_path: Path, db_url: str) -> None:
+    counter: Counter[int] = Counter()
+    registry = counting_registry(counter, threading.Lock())
+    book = write_playbooks(tmp_path, [{"name": f"s{i}", "action": "count"} for i in range(3)])
+    with harness(tmp_path, sections(tmp_path, db_url, responder={"playbooks": str(book)}), registry=registry) as h:
+        for n in range(4):
+            h.post(notification(alert({"alertname": "TestAlert", "n": str(n)})))
+        def work(owner: str) -> None:
+            for _ in range(30):
+                h.runtime.executor.run_once(owner)
+
+        workers = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(6)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(60)
+        h.drain()
+        assert len(counter) == 12 and set(counter.values()) == {1}
+        assert {(s.state, s.attempts) for s in h.steps()} == {("succeeded", 1)}
+
+
+def test_an_expired_lease_is_reclaimed_and_the_idempotent_action_sees_the_done_state(
+    tmp_path: Path, db_url: str
+) -> None:
+    with harness(tmp_path, sections(tmp_path, db_url, responder={"lease_seconds": 1})) as h:
+        add_account(h.bot, "acct-1")
+        add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC))
+        (run_id,) = h.post(notification(alert(ghost_labels()))).json["runs"]
+        h.runtime.executor.run_once()  # evidence
+        now = datetime.now(UTC)
+        (due,) = ledger_steps.find_due(h.ledger, now)
+        crashed = ledger_steps.claim(h.ledger, due, "crashed-worker", now, 0.2)
+        assert isinstance(crashed, ledger_steps.Claim) and crashed.step.name == "deactivate"
+        spec = h.runtime.services.registry.get("deactivate_profile")
+        ctx = ActionContext(h.runtime.services, crashed.alert, run_id, crashed.step.id)
+        assert spec.run(ctx, spec.params()).detail == "changed"  # acted, then "crashed" before recording
+        assert ledger_steps.find_due(h.ledger, datetime.now(UTC)) == []
+        time.sleep(0.3)
+        h.drain()
+        step = h.step(run_id, "deactivate")
+        assert (step.state, step.outcome, step.attempts) == ("succeeded", "unchanged", 2)
+        late = ledger_steps.StepEnd("failed", "late")
+        assert not ledger_steps.finish(h.ledger, crashed.lease, late, datetime.now(UTC))  # the lease is gone
+
+
+def test_budget_holds_parks_and_reports_and_an_approval_overrides_it(
+    tmp_path: Path, db_url: str, slack: tuple[SlackCapture, str]
+) -> None:
+    config = sections(tmp_path, db_url, responder={"budget": {"max_deactivations": 1, "window_seconds": 600}})
+    with harness(tmp_path, config, env={"SLACK_WEBHOOK_URL": slack[1]}) as h:
+        add_account(h.bot, "acct-1")
+        for profile in ("p-1", "p-2"):
+            add_profile(h.bot, profile, "acct-1", datetime.now(UTC))
+        first = h.post(notification(alert(ghost_labels("p-1")))).json["runs"][0]
+        second = h.post(notification(alert(ghost_labels("p-2")))).json["runs"][0]
+        h.drain()
+        assert h.step(first, "deactivate").state == "succeeded"
+        parked = h.step(second, "deactivate")
+        assert (parked.state, parked.approval_reason) == ("awaiting_approval", "budget_exhausted")
+        assert profile_account(h.bot, "p-2") == ("acct-1", "active")
+        assert any("budget exhausted" in message for message in slack[0].messages)
+        metrics = h.client.get("/metrics").text
+        assert 'tradingbot_responder_budget_remaining{budget="deactivate_profile"} 0.0' in metrics
+        assert 'tradingbot_responder_budget_exhausted_total{budget="deactivate_profile"} 1.0' in metrics
+        assert 'tradingbot_responder_ledger_backlog{state="awaiting_approval"} 2.0' in metrics  # + reconcile of run 1
+        listed = h.operator("GET", "/approvals").json["approvals"]
+        assert {item["reason"] for item in listed} == {"budget_exhausted", "policy"}
+        answer = h.operator("POST", f"/approvals/{parked.id}", {"decision": "approve", "by": "alice", "reason": "ok"})
+        assert answer.status_code == 200
+        h.drain()
+        assert h.step(second, "deactivate").state == "succeeded"
+        assert profile_account(h.bot, "p-2") == ("acct-1", "inactive")
