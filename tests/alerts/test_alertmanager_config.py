@@ -1,0 +1,117 @@
+"""Static checks of alerts/alertmanager.yml that amtool does not make.
+
+amtool (scripts/check-alerts.sh) validates the file, resolves the routes of every alert and renders the
+templates; here: no committed secret, the responder route's shape, template and alert names that exist.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = yaml.safe_load((REPO / "alerts" / "alertmanager.yml").read_text(encoding="utf-8"))
+TEMPLATES = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO / "alerts" / "templates").glob("*.tmpl")))
+ALERT_NAMES = {
+    rule["alert"]
+    for path in sorted((REPO / "alerts" / "rules").glob("*.yml"))
+    for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+    for rule in group["rules"]
+    if "alert" in rule
+}
+SECRETS_DIR = "/etc/alertmanager/secrets/"
+# Keys that would hold a secret inline; each has a *_file form that must be used instead.
+INLINE_SECRETS = {"api_url", "routing_key", "service_key", "credentials", "password", "bearer_token", "api_key"}
+
+
+def _walk(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
+    """Every (path, key, value) of the config tree."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield path, key, value
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, item in enumerate(node):
+            yield from _walk(item, f"{path}[{index}]")
+
+
+def _receiver(name: str) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in CONFIG["receivers"] if r["name"] == name)
+    return found
+
+
+def _matcher_alertnames(matchers: list[str]) -> set[str]:
+    names: set[str] = set()
+    for matcher in matchers:
+        match = re.fullmatch(r'\s*alertname\s*(=~|=)\s*"?([^"]*)"?\s*', matcher)
+        if match:
+            names.update(match.group(2).split("|") if match.group(1) == "=~" else [match.group(2)])
+    return names
+
+
+def test_no_secret_is_committed() -> None:
+    inline = [f"{path}.{key}" for path, key, _ in _walk(CONFIG) if key in INLINE_SECRETS]
+    assert inline == [], "use the *_file form"
+    files = [(f"{path}.{key}", value) for path, key, value in _walk(CONFIG) if key.endswith("_file")]
+    assert files, "expected credentials_file / routing_key_file / api_url_file"
+    assert [(where, value) for where, value in files if not str(value).startswith(SECRETS_DIR)] == []
+
+
+def test_the_first_route_sends_every_alert_to_the_responder() -> None:
+    first = CONFIG["route"]["routes"][0]
+    assert first["receiver"] == "responder"
+    assert not first.get("matchers")
+    assert first["continue"] is True
+    assert first["group_by"] == ["..."]
+    assert first["group_wait"] == "0s"
+
+
+def test_the_responder_webhook_gets_resolved_alerts_untruncated_with_a_bearer_token() -> None:
+    (webhook,) = _receiver("responder")["webhook_configs"]
+    assert webhook["url"].endswith("/alerts")
+    assert webhook["send_resolved"] is True
+    assert webhook["max_alerts"] == 0
+    assert webhook["http_config"]["authorization"]["credentials_file"] == f"{SECRETS_DIR}responder_token"
+
+
+def test_pages_and_chat_say_when_an_incident_is_resolved() -> None:
+    (slack,) = _receiver("slack")["slack_configs"]
+    (pagerduty,) = _receiver("pagerduty")["pagerduty_configs"]
+    assert slack["send_resolved"] is True  # Slack's default is false
+    assert pagerduty.get("send_resolved", True) is True
+
+
+def test_every_template_used_is_defined() -> None:
+    used = {
+        name
+        for _, _, value in _walk(CONFIG)
+        if isinstance(value, str)
+        for name in re.findall(r'\{\{\s*template\s+"([^"]+)"', value)
+    }
+    defined = set(re.findall(r'\{\{-?\s*define\s+"([^"]+)"', TEMPLATES))
+    assert used, "the receivers should use the communication templates"
+    assert used - defined == set()
+
+
+def test_inhibit_rules_name_existing_alerts() -> None:
+    for rule in CONFIG["inhibit_rules"]:
+        assert {"source_matchers", "target_matchers"} <= rule.keys(), "use the *_matchers forms"
+        assert not {"source_match", "source_match_re", "target_match", "target_match_re"} & rule.keys()
+        for side in ("source_matchers", "target_matchers"):
+            names = _matcher_alertnames(rule[side])
+            assert names, f"{side} should name alerts: {rule}"
+            assert names - ALERT_NAMES == set(), f"unknown alerts in {rule}"
+
+
+@pytest.mark.parametrize("route", CONFIG["route"]["routes"], ids=lambda r: f"{r['receiver']}")
+def test_routes_name_existing_alerts(route: dict[str, Any]) -> None:
+    assert _matcher_alertnames(route.get("matchers", [])) - ALERT_NAMES == set()
+
+
+def test_matcher_parsing_finds_alert_names() -> None:
+    assert _matcher_alertnames(['alertname=~"A|B"', 'severity="sev1"', "alertname=C"]) == {"A", "B", "C"}
