@@ -2,7 +2,8 @@
 
 The access log is read incrementally at each scrape; counters start at zero for every channel and code
 so that `rate()` works from the first scrape. A 403 carrying the broker's insufficient-funds code is
-a trading outcome, not an auth failure, and is not counted as one::
+a trading outcome, not an auth failure, and is not counted as one. The probes' own requests (marked
+by their User-Agent) are not counted at all: the unauthenticated trade probe is a 401 by design::
 
     tradingbot_auth_failures_total{channel="api",code="401"} 12.0
     tradingbot_requests_total{channel="api"} 530.0
@@ -47,6 +48,8 @@ class AuthFailureCollector:
             chunk = self._tail.read_new()
             self._malformed += chunk.malformed
             for event in chunk.events:
+                if event.from_probe:
+                    continue
                 self._requests[event.channel] += 1
                 if event.is_auth_failure:
                     self._failures[(event.channel, str(event.status))] += 1

@@ -3,12 +3,14 @@
 Line format (extra keys are ignored)::
 
     {"ts": "2026-11-24T23:23:28.426Z", "channel": "api", "method": "GET", "path": "/api/status",
-     "status": 401, "reason": "token_expired", "error_code": null, "token": "<bearer token, optional>"}
+     "status": 401, "reason": "token_expired", "error_code": null, "user_agent": "...",
+     "token": "<bearer token, optional>"}
 
 ``channel`` is ``api`` or ``websocket``. A 401/403 is an authentication failure unless it carries the
 broker's insufficient-funds code (403 ``40310000``): that is a trading outcome the bot passes through.
 ``token`` is present only on rejected requests when the bot logs them for diagnosis; this project
-decodes its claims and never stores it.
+decodes its claims and never stores it. Requests whose ``user_agent`` is this project's probe
+(`PROBE_USER_AGENT`) are the runbook's controlled checks, not users: they are left out of the counts.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from sources.broker import INSUFFICIENT_FUNDS_CODE, parse_timestamp
 
 CHANNELS = ("api", "websocket")
+PROBE_USER_AGENT = "tradingbot-incident-probe/1.0"
 AUTH_FAILURE_STATUSES = (401, 403)
 
 
@@ -34,6 +37,11 @@ class AccessEvent:
     reason: str
     error_code: int | None
     token: str | None
+    user_agent: str = ""
+
+    @property
+    def from_probe(self) -> bool:
+        return self.user_agent == PROBE_USER_AGENT
 
     @property
     def is_auth_failure(self) -> bool:
@@ -73,6 +81,7 @@ def parse_line(line: str) -> AccessEvent:
         reason=str(raw.get("reason") or ""),
         error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
         token=token if isinstance(token, str) and token else None,
+        user_agent=str(raw.get("user_agent") or ""),
     )
 
 

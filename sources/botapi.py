@@ -7,6 +7,8 @@ from typing import Any
 
 import requests
 
+from sources.accesslog import PROBE_USER_AGENT
+
 # A deliberately invalid order: even if the bot's auth layer is broken and lets this through,
 # validation rejects it, so the probe can never trade.
 INVALID_PROBE_ORDER: dict[str, Any] = {
@@ -48,7 +50,9 @@ class BotApi:
         return self._call("POST", "/api/trade", None, INVALID_PROBE_ORDER)
 
     def _call(self, method: str, path: str, token: str | None, body: Any = None) -> BotAnswer:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"User-Agent": PROBE_USER_AGENT}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
         try:
             response = self._session.request(
                 method, self._base + path, json=body, headers=headers, timeout=self._timeout

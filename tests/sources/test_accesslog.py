@@ -85,3 +85,10 @@ def test_read_recent_skips_the_cut_first_line(tmp_path: Path) -> None:
     chunk = read_recent(log, max_bytes=300)
     assert chunk.malformed == 0 and chunk.events
     assert chunk.events[-1].token == "t49"
+
+
+def test_probe_requests_are_recognised_by_user_agent() -> None:
+    from sources.accesslog import PROBE_USER_AGENT
+
+    assert parse_line(line(status=401, user_agent=PROBE_USER_AGENT)).from_probe
+    assert not parse_line(line(status=401, user_agent="dashboard/2.1")).from_probe

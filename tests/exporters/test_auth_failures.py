@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import json
+import time
+
+from tests.exporters.conftest import Exporter, Scrape
+
+
+def scrape_after(exporter: Exporter, seconds: float) -> Scrape:
+    """Scrape once to set the baseline offset, let traffic flow, then scrape again."""
+    time.sleep(seconds)
+    return exporter.scrape()
+
+
+def failures(scrape: Scrape, channel: str) -> float:
+    return sum(scrape.value("tradingbot_auth_failures_total", channel=channel, code=c) or 0 for c in ("401", "403"))
+
+
+def test_healthy_bot_passes_every_probe_and_counts_requests(exporter: Exporter) -> None:
+    first = exporter.scrape()
+    for probe in (
+        "health_live",
+        "health_ready",
+        "api_status_authenticated",
+        "api_trade_unauthenticated_rejected",
+        "supabase_auth_health",
+        "jwt_issuance",
+    ):
+        assert first.value("tradingbot_probe_success", probe=probe) == 1, probe
+    assert first.value("tradingbot_probe_http_status", probe="api_trade_unauthenticated_rejected") in (401, 403)
+    later = scrape_after(exporter, 1.5)
+    api = later.value("tradingbot_requests_total", channel="api")
+    websocket = later.value("tradingbot_requests_total", channel="websocket")
+    assert api is not None and api >= 3 and websocket is not None and websocket >= 1
+    assert failures(later, "api") == 0
+    assert later.value("tradingbot_access_log_malformed_lines_total") == 0
+
+
+def test_bad_client_tokens_are_counted_per_channel_and_code(exporter: Exporter) -> None:
+    exporter.scrape()
+    exporter.sim.inject("auth-failures", share=0.8, channel="both", reason="expired")
+    later = scrape_after(exporter, 2.0)
+    assert later.value("tradingbot_auth_failures_total", channel="api", code="401")
+    assert later.value("tradingbot_auth_failures_total", channel="websocket", code="401")
+    assert later.value("tradingbot_probe_success", probe="api_status_authenticated") == 1  # probes still get in
+
+
+def test_insufficient_funds_403_is_a_request_but_not_an_auth_failure(exporter: Exporter) -> None:
+    exporter.scrape()
+    exporter.sim.inject("insufficient-funds", share=1.0)
+    later = scrape_after(exporter, 2.5)
+    lines = [json.loads(line) for line in exporter.sim.access_log.read_text().splitlines()]
+    assert any(line["status"] == 403 and line["error_code"] == 40310000 for line in lines)
+    assert failures(later, "api") == 0
+
+
+def test_misconfigured_verification_key_fails_the_authenticated_probe(exporter: Exporter) -> None:
+    exporter.sim.inject("auth-failures", scope="all", reason="bad-signature")
+    scrape = exporter.scrape()
+    assert scrape.value("tradingbot_probe_success", probe="api_status_authenticated") == 0
+    assert scrape.value("tradingbot_probe_http_status", probe="api_status_authenticated") in (401, 403)
+    assert scrape.value("tradingbot_probe_success", probe="jwt_issuance") == 1
+
+
+def test_auth_bypass_is_seen_by_the_unauthenticated_trade_probe(exporter: Exporter) -> None:
+    exporter.sim.inject("auth-bypass")
+    scrape = exporter.scrape()
+    assert scrape.value("tradingbot_probe_success", probe="api_trade_unauthenticated_rejected") == 0
+    assert scrape.value("tradingbot_probe_http_status", probe="api_trade_unauthenticated_rejected") == 422
+
+
+def test_supabase_outage_fails_issuance_but_the_cached_token_still_works(exporter: Exporter) -> None:
+    exporter.scrape()  # issues the probe token
+    exporter.sim.inject("supabase-outage", mode="down")
+    scrape = exporter.scrape()
+    assert scrape.value("tradingbot_probe_success", probe="supabase_auth_health") == 0
+    assert scrape.value("tradingbot_probe_http_status", probe="supabase_auth_health") == 503
+    assert scrape.value("tradingbot_probe_success", probe="jwt_issuance") == 0
+    assert scrape.value("tradingbot_probe_success", probe="api_status_authenticated") == 1
+
+
+def test_bot_degraded_fails_readiness_only(exporter: Exporter) -> None:
+    exporter.sim.inject("bot-degraded")
+    scrape = exporter.scrape()
+    assert scrape.value("tradingbot_probe_success", probe="health_ready") == 0
+    assert scrape.value("tradingbot_probe_http_status", probe="health_ready") == 503
+    assert scrape.value("tradingbot_probe_success", probe="health_live") == 1
+
+
+def test_stale_orders_and_quarantine_are_counted(exporter: Exporter) -> None:
+    before = exporter.scrape()
+    assert sum(before.samples("tradingbot_stale_orders").values()) == 0
+    exporter.sim.inject("stale-orders", profile="p-2", count=6, age_seconds=1200)
+    scrape = exporter.scrape()
+    assert scrape.value("tradingbot_stale_orders", profile="p-2") == 6
+    age = scrape.value("tradingbot_stale_order_oldest_age_seconds", profile="p-2")
+    assert age is not None and 1200 <= age < 1260
+    assert sum(scrape.samples("tradingbot_stale_orders").values()) == 6
