@@ -96,8 +96,8 @@ class AccessLogTail:
 
     The first read starts at the end of the file (history before the exporter started is not
     re-counted); a missing file reads as empty. Rotation is seen as a new inode; truncation in place
-    (copytruncate) is seen once the file is shorter than what was already read. At most `max_bytes` are read per call so that a
-    scrape stays bounded; the rest is read by the next call.
+    (copytruncate) is seen once the file is shorter than what was already read. At most `max_bytes`
+    are read per call so that a scrape stays bounded; the rest is read by the next call.
     """
 
     def __init__(self, path: Path, max_bytes: int = 16 * 1024 * 1024, from_start: bool = False) -> None:
