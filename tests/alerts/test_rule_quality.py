@@ -23,6 +23,7 @@ RULES_DIR = REPO / "alerts" / "rules"
 TESTS_DIR = REPO / "promtool-tests"
 RUNBOOK = (REPO / "docs" / "runbooks.md").read_text(encoding="utf-8")
 ANCHORS = rulecheck.markdown_anchors(RUNBOOK)
+ALERTING_DOC = (REPO / "docs" / "alerting.md").read_text(encoding="utf-8")
 
 # CONTRACT.md's alert table: severity and the labels each alert carries (besides severity).
 CONTRACT = {
@@ -108,6 +109,13 @@ def test_runbook_section_states_the_severity(name: str) -> None:
     assert expected in section, f"docs/runbooks.md#{name.lower()} does not state {expected}"
     for other in {"SEV-1", "SEV-2", "SEV-3"} - {expected}:
         assert f"**Severity:** {other}" not in section
+
+
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_alerting_doc_lists_the_alert_with_its_severity(name: str) -> None:
+    severity = ALERTS[name][1].get("labels", {}).get("severity")
+    shown = f"SEV-{severity[-1]}" if severity else "none"
+    assert f"| `{name}` | {shown} |" in ALERTING_DOC, f"docs/alerting.md's alert table lacks {name} ({shown})"
 
 
 # --- the promtool tests cover every rule --------------------------------------------------------------
