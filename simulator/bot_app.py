@@ -78,6 +78,13 @@ def _client_routes(app: Flask, world: Simulator) -> None:
         return jsonify({"accepted": True}) if verdict.ok else reject(verdict)
 
 
+def startup_reconciliation(world: Simulator) -> dict[str, Any]:
+    """Reconcile against the broker; accounts the broker does not answer for are left alone."""
+    with world.mutation_lock:
+        unreachable = world.faults.broker_outage_for
+        return reconcile(world.engine, world.book, world.clock(), lambda a: unreachable(a) is not None).as_dict()
+
+
 def _admin_allowed(world: Simulator) -> bool:
     token = bearer_token() or ""
     return hmac.compare_digest(token.encode(), world.secrets.service_role_key.encode())
@@ -92,9 +99,7 @@ def _admin_routes(app: Flask, world: Simulator) -> None:
 
     @app.post("/admin/reconcile")
     def admin_reconcile() -> Response:
-        with world.mutation_lock:
-            result = reconcile(world.engine, world.book, world.clock())
-        return jsonify(result.as_dict())
+        return jsonify(startup_reconciliation(world))
 
     @app.post("/admin/restart")
     def admin_restart() -> Response:
@@ -104,12 +109,31 @@ def _admin_routes(app: Flask, world: Simulator) -> None:
                 world.faults.deactivate("auth-failures")
             body: dict[str, Any] = {"restarted": True, "auth_key_reloaded": reloaded}
             if request.args.get("reconcile", "").lower() in ("1", "true", "yes"):
-                body["reconciliation"] = reconcile(world.engine, world.book, world.clock()).as_dict()
+                body["reconciliation"] = startup_reconciliation(world)
         return jsonify(body)
+
+
+def _unrouted(app: Flask, world: Simulator) -> None:
+    """Unknown /api/* paths and wrong methods are requests too: they go to the access log."""
+
+    def logged(status: int, reason: str) -> Response:
+        if request.path.startswith("/api/") or request.path == "/ws":
+            channel = "websocket" if request.path == "/ws" else "api"
+            log_access(world, channel, status, reason)
+        return json_error(status, {"error": reason})
+
+    @app.errorhandler(404)
+    def not_found(_error: Exception) -> Response:
+        return logged(404, "not_found")
+
+    @app.errorhandler(405)
+    def not_allowed(_error: Exception) -> Response:
+        return logged(405, "method_not_allowed")
 
 
 def create_bot_app(world: Simulator) -> Flask:
     app = Flask("simulator.bot")
+    _unrouted(app, world)
     _health_routes(app, world)
     _client_routes(app, world)
     register_trade(app, world)

@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Literal, get_args, get_origin
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -28,12 +29,16 @@ log = logging.getLogger("simulator")
 
 
 def _fault_help() -> str:
-    lines = ["fault kinds and their options (defaults in brackets):"]
+    lines = ["fault kinds and their options:"]
     for kind in KINDS:
-        fields = OPTION_MODELS[kind].model_fields
-        described = [f"--{name.replace('_', '-')} [{field.get_default(call_default_factory=True)}]"
-                     for name, field in fields.items()]
-        lines.append(f"  {kind}: {' '.join(described) or '(no options)'}")
+        model = OPTION_MODELS[kind]
+        lines.append(f"  {kind}: {model.__doc__ or ''}".rstrip())
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
+            values = f" {{{'|'.join(map(str, choices))}}}" if choices else ""
+            shown = f" [default: {default}]" if default not in (None, []) else ""
+            lines.append(f"      --{name.replace('_', '-')}{values}: {field.description}{shown}")
     return "\n".join(lines)
 
 

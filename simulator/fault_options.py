@@ -27,25 +27,33 @@ def _comma_list(value: Any) -> Any:
 
 
 class GhostOptions(FaultOptions):
-    account: str | None = None
-    symbol: str | None = None
-    qty: float | None = Field(None, gt=0)
-    profile: str | None = None
-    cause: Literal["exchange-timeout", "rejected-exit", "stale-local-state"] = "exchange-timeout"
+    """The broker holds a position the bot records as closed."""
+
+    account: str | None = Field(None, description="account (default: the profile's)")
+    symbol: str | None = Field(None, description="symbol (default: the profile's open position)")
+    qty: float | None = Field(None, gt=0, description="book a NEW broker position of this size (default: orphan the "
+                              "profile's open position)")
+    profile: str | None = Field(None, description="profile (default: p-1, or the account's first)")
+    cause: Literal["exchange-timeout", "rejected-exit", "stale-local-state"] = Field(
+        "exchange-timeout", description="the exit-order evidence left behind")
 
 
 class PhantomOptions(FaultOptions):
-    profile: str | None = None
-    symbol: str | None = None
+    """The bot holds a position open that was closed by hand at the broker."""
+
+    profile: str | None = Field(None, description="profile (default p-2)")
+    symbol: str | None = Field(None, description="symbol (default: the profile's open position)")
 
 
 class StaleOrdersOptions(FaultOptions):
-    profile: list[str] = Field(default_factory=list)
-    count: int = Field(5, ge=1, le=100_000)
-    age_seconds: float = Field(900.0, gt=0)
-    missing_at_broker: int = Field(0, ge=0)
-    older_than_24h: int = Field(0, ge=0)
-    status: str = "pending_new"
+    """Working orders whose updates never arrive."""
+
+    profile: list[str] = Field(default_factory=list, description="profiles, repeatable or comma list (default p-1)")
+    count: int = Field(5, ge=1, le=100_000, description="how many orders")
+    age_seconds: float = Field(900.0, gt=0, description="age of their last update")
+    missing_at_broker: int = Field(0, ge=0, description="how many the broker does not know (the first N)")
+    older_than_24h: int = Field(0, ge=0, description="how many are 25 h old instead (the first N)")
+    status: str = Field("pending_new", description="their working status")
 
     _split_profiles = field_validator("profile", mode="before")(_comma_list)
 
@@ -64,43 +72,60 @@ class StaleOrdersOptions(FaultOptions):
 
 
 class AuthFailuresOptions(FaultOptions):
-    share: float = Field(0.6, gt=0, le=1)
-    channel: Literal["api", "websocket", "both"] = "both"
-    reason: Literal["expired", "wrong-audience", "bad-signature", "missing"] = "expired"
-    scope: Literal["clients", "all"] = "clients"
+    """Clients present bad tokens, or (scope all) the bot verifies with the wrong key."""
+
+    share: float = Field(0.6, gt=0, le=1, description="share of client requests with a bad token")
+    channel: Literal["api", "websocket", "both"] = Field("both", description="which client traffic")
+    reason: Literal["expired", "wrong-audience", "bad-signature", "missing"] = Field(
+        "expired", description="what is wrong with the bad tokens")
+    scope: Literal["clients", "all"] = Field("clients", description="all = every token rejected until restart")
 
 
-class NoOptions(FaultOptions):
-    pass
+class AuthBypassOptions(FaultOptions):
+    """The bot's /api/trade stops checking auth (no options)."""
+
+
+class ResetOptions(FaultOptions):
+    """Clear every fault, reseed the bot DB and rebuild the broker (no options)."""
 
 
 class BrokerOutageOptions(FaultOptions):
-    mode: Literal["5xx", "timeout", "429", "connection", "unauthorized"] = "5xx"
-    accounts: list[str] | None = None
-    share: float = Field(1.0, gt=0, le=1)
-    delay_seconds: float = Field(5.0, gt=0, le=60)
+    """The broker answers badly or not at all."""
+
+    mode: Literal["5xx", "timeout", "429", "connection", "unauthorized"] = Field("5xx", description="how it fails")
+    accounts: list[str] | None = Field(None, description="only these accounts, comma list (default all)")
+    share: float = Field(1.0, gt=0, le=1, description="share of requests that fail (flaky storms)")
+    delay_seconds: float = Field(5.0, gt=0, le=60, description="how long timeout mode stalls")
 
     _split_accounts = field_validator("accounts", mode="before")(_comma_list)
 
 
 class SupabaseOutageOptions(FaultOptions):
-    mode: Literal["down", "issuance"] = "down"
+    """Supabase auth is down, or up but not issuing tokens."""
+
+    mode: Literal["down", "issuance"] = Field("down", description="down = health and token 503; issuance = token 500")
 
 
 class FillRaceOptions(FaultOptions):
-    account: str | None = None
-    symbol: str | None = None
-    qty: float = Field(10.0, gt=0)
-    seconds: float = Field(3.0, gt=0, le=600)
-    profile: str | None = None
+    """The broker shows a fill before the bot records it."""
+
+    account: str | None = Field(None, description="account (default: the profile's)")
+    symbol: str | None = Field(None, description="symbol (default SPY)")
+    qty: float = Field(10.0, gt=0, description="quantity bought")
+    seconds: float = Field(3.0, gt=0, le=600, description="delay before the bot records the fill")
+    profile: str | None = Field(None, description="profile (default p-1, or the account's first)")
 
 
 class InsufficientFundsOptions(FaultOptions):
-    share: float = Field(1.0, gt=0, le=1)
+    """The broker refuses new orders with 403 40310000."""
+
+    share: float = Field(1.0, gt=0, le=1, description="share of orders refused")
 
 
 class BotDegradedOptions(FaultOptions):
-    field: list[str] = Field(default_factory=lambda: ["order_sync"])
+    """/health/ready answers 503 naming degraded fields."""
+
+    field: list[str] = Field(default_factory=lambda: ["order_sync"], description="degraded fields, comma list")
 
     _split_fields = field_validator("field", mode="before")(_comma_list)
 
@@ -110,13 +135,13 @@ OPTION_MODELS: dict[str, type[FaultOptions]] = {
     "phantom": PhantomOptions,
     "stale-orders": StaleOrdersOptions,
     "auth-failures": AuthFailuresOptions,
-    "auth-bypass": NoOptions,
+    "auth-bypass": AuthBypassOptions,
     "broker-outage": BrokerOutageOptions,
     "supabase-outage": SupabaseOutageOptions,
     "fill-race": FillRaceOptions,
     "insufficient-funds": InsufficientFundsOptions,
     "bot-degraded": BotDegradedOptions,
-    "reset": NoOptions,
+    "reset": ResetOptions,
 }
 KINDS = tuple(OPTION_MODELS)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,10 +24,12 @@ class Reconciliation:
     reopened: list[dict[str, Any]] = field(default_factory=list)
     closed: list[dict[str, Any]] = field(default_factory=list)
     adjusted: list[dict[str, Any]] = field(default_factory=list)
+    skipped_accounts: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         changed = len(self.reopened) + len(self.closed) + len(self.adjusted)
-        return {"reopened": self.reopened, "closed": self.closed, "adjusted": self.adjusted, "changed": changed}
+        return {"reopened": self.reopened, "closed": self.closed, "adjusted": self.adjusted, "changed": changed,
+                "skipped_accounts": self.skipped_accounts}
 
 
 def _open_rows(conn: Connection) -> dict[tuple[str, str], list[Any]]:
@@ -85,13 +88,21 @@ def _fix(conn: Connection, key: tuple[str, str], broker_qty: float, rows: list[A
                              "from_qty": newest.qty, "qty": qty, "position_id": newest.id})
 
 
-def reconcile(engine: Engine, book: BrokerBook, now: datetime) -> Reconciliation:
-    """Re-open ghosts with the broker's quantity, close phantoms, adjust differing quantities."""
+def reconcile(engine: Engine, book: BrokerBook, now: datetime,
+              unreachable: Callable[[str], bool] = lambda _account: False) -> Reconciliation:
+    """Re-open ghosts with the broker's quantity, close phantoms, adjust differing quantities.
+
+    Accounts whose broker read fails (`unreachable`) are skipped: a failed read is not "flat".
+    """
     out = Reconciliation()
-    broker = {(account, p.symbol): p.qty for account in book.accounts() for p in book.positions(account)}
+    readable = [account for account in book.accounts() if not unreachable(account)]
+    out.skipped_accounts = sorted(set(book.accounts()) - set(readable))
+    broker = {(account, p.symbol): p.qty for account in readable for p in book.positions(account)}
     with write_transaction(engine) as conn:
         bot = _open_rows(conn)
         for key in sorted(set(broker) | set(bot)):
+            if key[0] in out.skipped_accounts:
+                continue
             broker_qty = broker.get(key, 0.0)
             rows = bot.get(key, [])
             if abs(broker_qty - sum(row.qty for row in rows)) > EPSILON:

@@ -137,3 +137,11 @@ def test_order_sync_keeps_healthy_working_orders_fresh(sim: RunningSimulator) ->
         before = working_updates()
         assert len(before) == 6
         wait_for(all_touched, timeout=10)
+
+
+def test_unknown_api_paths_are_logged_too(sim: RunningSimulator, session: requests.Session) -> None:
+    log = AccessLog(sim.access_log)
+    assert session.get(f"{sim.bot_url}/api/nope", timeout=5).status_code == 404
+    assert session.delete(f"{sim.bot_url}/api/status", timeout=5).status_code == 405
+    assert session.get(f"{sim.bot_url}/not-api", timeout=5).status_code == 404
+    assert [(line["path"], line["status"]) for line in log.lines()] == [("/api/nope", 404), ("/api/status", 405)]

@@ -69,3 +69,14 @@ def test_flaky_storm_fails_about_its_share(sim: RunningSimulator, session: reque
 def test_unknown_account_in_the_subset_is_rejected(sim: RunningSimulator) -> None:
     answer = requests.post(f"{sim.control_url}/faults/broker-outage", json={"accounts": "acct-99"}, timeout=5)
     assert answer.status_code == 400 and "acct-99" in answer.json()["error"]
+
+
+def test_reconcile_leaves_unreachable_accounts_alone(sim: RunningSimulator, session: requests.Session) -> None:
+    phantom = sim.inject("phantom", profile="p-1")
+    sim.inject("broker-outage", mode="5xx", accounts="acct-1")
+    service = {"Authorization": f"Bearer {sim.env['SUPABASE_SERVICE_ROLE_KEY']}"}
+    result = session.post(f"{sim.bot_url}/admin/reconcile", headers=service, timeout=5).json()
+    assert result["skipped_accounts"] == ["acct-1"] and result["changed"] == 0
+    sim.inject("broker-outage", mode="5xx", accounts="acct-2")
+    result = session.post(f"{sim.bot_url}/admin/reconcile", headers=service, timeout=5).json()
+    assert [(c["profile"], c["symbol"]) for c in result["closed"]] == [(phantom["profile"], phantom["symbol"])]
