@@ -10,10 +10,11 @@ import threading
 from pathlib import Path
 from typing import Literal, get_args, get_origin
 
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import Config, ConfigError, load_config
-from common.db import describe_url, make_engine
+from common.db import describe_url, make_engine, normalise_url
 from simulator.book_load import load_book
 from simulator.cli_inject import DEFAULT_CONTROL_URL, control_url_from, run_inject
 from simulator.fault_options import KINDS, OPTION_MODELS
@@ -81,8 +82,16 @@ def _seed_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
     seed.add_argument("--rng-seed", type=int, default=7, help="random seed (default 7)")
 
 
+def ensure_sqlite_directory(url: str) -> None:
+    """SQLite creates the database file but not its directory: create that."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
+
+
 def _serve(config: Config, latency_ms: float) -> int:
     secrets = load_secrets(config)
+    ensure_sqlite_directory(config.bot_db.url)
     world = build_simulator(config, secrets)
     world.settings.broker_latency_ms = latency_ms
     try:
@@ -121,6 +130,7 @@ def _seed(config: Config, args: argparse.Namespace) -> int:
         return 2
     plan = ScalePlan(args.profiles, args.accounts, args.orders, args.working_share, args.stale_share, symbols,
                      config.bot_db.stale_after_seconds, args.rng_seed)
+    ensure_sqlite_directory(config.bot_db.url)
     engine = make_engine(config.bot_db.url)
     try:
         result = scale_seed(engine, plan, utc_now())

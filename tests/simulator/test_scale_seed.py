@@ -70,3 +70,11 @@ def test_seed_is_reproducible_and_replaces_what_was_there(db_url: str) -> None:
     assert len(snapshots[0]) == 500 and snapshots[0] == snapshots[1]
     assert other["orders"] == 500 and different != snapshots[0]
     assert snapshots[0][0].updated_at.tzinfo is not None
+
+
+def test_seed_creates_the_sqlite_directory(tmp_path: Path) -> None:
+    db_url = f"sqlite:///{tmp_path / 'not' / 'yet' / 'bot.sqlite3'}"
+    path = write_config(tmp_path / "sim.yml", simulator_sections(tmp_path, db_url))
+    result = run_cli("seed", "--config", str(path), "--profiles", "3", "--accounts", "2", "--orders", "30")
+    assert result.returncode == 0, result.stderr
+    assert _counts(db_url)["orders"] == 30
