@@ -20,12 +20,13 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import ResponderConfig
 from responder.ledger import budget, queries
 from responder.ledger.schema import DEACTIVATION_BUDGET
+from responder.ledger.store import ledger_writable
 
 DELIVERY_OUTCOMES = (
     "accepted",
@@ -103,10 +104,10 @@ class LedgerCollector(Collector):
         for name in MODES:
             mode.add_metric([name], 1.0 if name == self._config.mode else 0.0)
         yield mode
-        up = GaugeMetricFamily("tradingbot_responder_ledger_up", "1 if the ledger answered this scrape")
+        up = GaugeMetricFamily("tradingbot_responder_ledger_up", "1 if the ledger could be written at this scrape")
         try:
-            with self._engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            if not ledger_writable(self._engine):
+                raise SQLAlchemyError("ledger not writable")
             counts = queries.backlog(self._engine)
             left = budget.remaining(
                 self._engine,

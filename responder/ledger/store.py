@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 
 from common.db import make_engine, write_transaction
 from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
@@ -58,3 +59,13 @@ def dumps(value: Any) -> str:
 
 def loads(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def ledger_writable(engine: Engine) -> bool:
+    """True when a write transaction can be opened (SQLite: the write lock can be taken) and answers."""
+    try:
+        with write_transaction(engine) as conn:
+            conn.execute(text("SELECT 1"))
+    except SQLAlchemyError:
+        return False
+    return True

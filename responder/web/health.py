@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
+from responder.ledger.store import ledger_writable
 from responder.web.common import runtime
 from responder.web.openapi import document
 
@@ -21,12 +20,7 @@ def live() -> Response:
 @blueprint.get("/health/ready")
 def ready() -> tuple[Response, int]:
     rt = runtime()
-    checks = {"playbooks_loaded": len(rt.playbooks) > 0, "ledger_reachable": True}
-    try:
-        with rt.ledger.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        checks["ledger_reachable"] = False
+    checks = {"playbooks_loaded": len(rt.playbooks) > 0, "ledger_reachable": ledger_writable(rt.ledger)}
     ok = all(checks.values())
     return jsonify({"status": "ready" if ok else "not ready", "checks": checks, "mode": rt.settings.responder.mode}), (
         200 if ok else 503

@@ -47,7 +47,8 @@ def alert(
 
 def notification(*alerts: dict[str, Any], truncated: int = 0, group: dict[str, str] | None = None) -> dict[str, Any]:
     firing = any(a["status"] == "firing" for a in alerts)
-    group = group if group is not None else {"alertname": alerts[0]["labels"]["alertname"]} if alerts else {}
+    first = alerts[0]["labels"] if alerts and isinstance(alerts[0]["labels"], dict) else {}
+    group = group if group is not None else {"alertname": str(first.get("alertname", ""))}
     common = dict(alerts[0]["labels"]) if alerts else {}
     for item in alerts[1:]:
         common = {k: v for k, v in common.items() if item["labels"].get(k) == v}
