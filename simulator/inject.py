@@ -32,9 +32,8 @@ def reset(world: Simulator) -> dict[str, Any]:
     return {"kind": "reset", "seeded": seeded, "broker": broker}
 
 
-def _switch(world: Simulator, kind: str, options: FaultOptions) -> dict[str, Any]:
-    """Faults that are a mode of a service: remember them; the services consult them per request."""
-    world.faults.activate(kind, options)
+def _switch(_world: Simulator, _options: FaultOptions) -> dict[str, Any]:
+    """Faults that are a mode of a service change nothing now: the services consult them per request."""
     return {}
 
 
@@ -43,7 +42,6 @@ def _broker_outage(world: Simulator, options: BrokerOutageOptions) -> dict[str, 
     unknown = [account for account in options.accounts or [] if account not in known]
     if unknown:
         raise FaultError(f"broker-outage: --accounts: unknown account {unknown[0]!r}")
-    world.faults.activate("broker-outage", options)
     return {"accounts": options.accounts if options.accounts is not None else sorted(known)}
 
 
@@ -66,7 +64,7 @@ def _handler(kind: str) -> Callable[[Simulator, FaultOptions], dict[str, Any]]:
         "broker-outage": _typed(BrokerOutageOptions, _broker_outage),
         "reset": lambda world, _options: reset(world),
     }
-    return handlers.get(kind) or (lambda world, options: _switch(world, kind, options))
+    return handlers.get(kind, _switch)
 
 
 def apply_fault(world: Simulator, kind: str, raw: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -74,8 +72,8 @@ def apply_fault(world: Simulator, kind: str, raw: Mapping[str, Any] | None) -> d
     options = parse_options(kind, raw)
     with world.mutation_lock:
         changed = _handler(kind)(world, options)
-    if kind == "reset":
-        return changed
-    if kind not in ("fill-race",):
-        world.faults.activate(kind, options)
+        if kind == "reset":
+            return changed
+        if kind != "fill-race":  # a fill race activates itself and clears itself when the bot catches up
+            world.faults.activate(kind, options)
     return {"kind": kind, "options": options.model_dump(mode="json"), **changed}

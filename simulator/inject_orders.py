@@ -51,7 +51,6 @@ def inject_stale_orders(world: Simulator, options: StaleOrdersOptions) -> dict[s
     for order in broker_orders:
         world.book.add_order(order)
     world.faults.hold_stuck([row["id"] for row in created])
-    world.faults.activate("stale-orders", options)
     return {
         "orders": created,
         "order_ids": [row["id"] for row in created],
