@@ -159,6 +159,9 @@ class Executor:
             self._finish(claim, StepEnd("failed", "invalid_step", error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR]))
             return
         ctx = ActionContext(self._services, claim.alert, claim.run.id, step.id, claim.history, claim.later)
+        if claim.run.failed and not step.run_on_failure:
+            self._finish(claim, StepEnd(SKIPPED, "run_failed"))
+            return
         if step.policy == "off":
             self._finish(claim, StepEnd(SKIPPED, "policy_off"))
             return
