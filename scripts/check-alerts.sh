@@ -11,7 +11,7 @@
 # lives in tests/alerts/test_rule_quality.py.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-PYTHON=${PYTHON:-.venv/bin/python}
+PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 AM_CONFIG=alerts/alertmanager.yml
 TEMPLATES='alerts/templates/*.tmpl'
 failures=()
@@ -37,7 +37,8 @@ run "amtool check-config" amtool check-config "$AM_CONFIG"
 
 # ---------------------------------------------------------------------------------------------------------
 step "amtool config routes test"
-# route LABELS... -> RECEIVERS: the receivers amtool resolves, in routing-tree order, must be exactly these.
+# route LABELS... RECEIVERS: the receivers amtool 0.25 resolves must be exactly these. amtool prints them
+# comma-separated in routing-tree order, and --verify.receivers compares the whole list, order included.
 route() {
   local receivers=${*: -1} labels=("${@:1:$#-1}") got
   got=$(amtool config routes test --config.file="$AM_CONFIG" "${labels[@]}" 2>/dev/null)
@@ -110,14 +111,14 @@ printf 'ok   every template renders against every payload (%d templates)\n' "${#
 
 ghost_title='Ghost position: broker holds AAPL on acct-1, profile p-42 records it closed'
 ghost_impact='account=acct-1 profile=p-42 symbol=AAPL: The broker reports a net quantity of 10 AAPL on account acct-1 while profile p-42 records the position as closed, for more than 30s. While the account'"'"'s broker cannot be read the alert keeps its last verdict instead of resolving.'
-ghost_mitigation='Captures evidence (orders, timestamps, quantities), deactivates profile p-42, triggers a reconciliation and opens an RCA; closing or hedging AAPL awaits approval.'
+ghost_mitigation='Captures evidence (broker and bot orders and positions, a suggested root cause), deactivates profile p-42 and notifies; reconciliation and closing AAPL at the broker await approval; the RCA is drafted once resolved.'
 expect ghost-firing.json tradingbot.slack.title "[FIRING:1] SEV-1 $ghost_title"
 expect ghost-firing.json tradingbot.slack.text \
   "*Incident:* $ghost_title" \
   "*Severity:* SEV-1" \
   "*Impact:* $ghost_impact" \
   "*Mitigation:* $ghost_mitigation" \
-  "*Next Update:* 2026-11-25 00:29 UTC (start + 30 min)" \
+  "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
   "*Runbook:* docs/runbooks.md#ghostposition"
 expect ghost-firing.json tradingbot.pagerduty.description "[FIRING] SEV-1: $ghost_title"
 expect ghost-firing.json tradingbot.impact "$ghost_impact"
@@ -126,21 +127,22 @@ expect ghost-firing.json tradingbot.component "profile p-42"
 expect ghost-firing.json tradingbot.slack.color danger
 expect ghost-resolved.json tradingbot.slack.title "[RESOLVED] SEV-1 $ghost_title"
 expect ghost-resolved.json tradingbot.pagerduty.description "[RESOLVED] SEV-1: $ghost_title"
-expect ghost-resolved.json tradingbot.next_update "none: resolved at 2026-11-24 23:59 UTC"
+expect ghost-resolved.json tradingbot.next_update "none: resolved at 2026-11-25 00:09 UTC"
 expect ghost-resolved.json tradingbot.slack.color good
 expect escalation-firing.json tradingbot.slack.text \
   "*Incident:* Stale order backlog above 20 for 15 minutes (21 orders)" \
   "*Severity:* SEV-1" \
   "*Impact:* 21 stale orders across all profiles, more than 20 for more than 15 minutes (the runbook's escalation criterion). Stale orders per profile: p-1 12, p-2 9." \
-  "*Next Update:* 2026-11-25 00:29 UTC (start + 30 min)" \
+  "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
   "*Runbook:* docs/runbooks.md#stalebacklogescalation"
 expect escalation-firing.json tradingbot.component tradingbot
+# Two alerts started 10 minutes apart; the earlier one (second in the payload) sets the Next Update.
 expect mismatch-group-firing.json tradingbot.slack.title "[FIRING:2] SEV-2 PositionMismatch (2 alerts)"
 expect mismatch-group-firing.json tradingbot.slack.text \
   "*Severity:* SEV-2" \
   "- account=acct-3 symbol=BTCUSD: For more than 2 minutes the broker has reported a net quantity of 0.5 BTCUSD on account acct-3 while the bot records 0.25 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
   "- account=acct-3 symbol=ETHUSD: For more than 2 minutes the broker has reported a net quantity of 0 ETHUSD on account acct-3 while the bot records 2.5 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
-  "*Mitigation:* Captures evidence (orders, timestamps, both quantities) and triggers a reconciliation; any change to positions or orders is left to a person." \
+  "*Mitigation:* Captures evidence (bot and broker positions of the account) and notifies; any change to positions or orders is left to a person." \
   "*Next Update:* 2026-11-25 01:59 UTC (start + 2 h)"
 expect mismatch-group-firing.json tradingbot.slack.color warning
 

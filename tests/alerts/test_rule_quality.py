@@ -118,6 +118,28 @@ def test_alerting_doc_lists_the_alert_with_its_severity(name: str) -> None:
     assert f"| `{name}` | {shown} |" in ALERTING_DOC, f"docs/alerting.md's alert table lacks {name} ({shown})"
 
 
+# The responder's playbooks (responder/playbooks.yml): each alert's `automation` annotation must tell the
+# truth about them. These two describe the responder's own behaviour, not a playbook.
+RESPONDER_BEHAVIOUR = {"MitigationBudgetExhausted", "ResponderLedgerUnavailable"}
+PLAYBOOKS: dict[str, Any] = _load(REPO / "responder" / "playbooks.yml")["playbooks"]
+
+
+def test_every_playbook_is_for_an_alert_of_the_rules() -> None:
+    assert set(PLAYBOOKS) - set(ALERTS) == set()
+
+
+@pytest.mark.parametrize("name", sorted(ALERTS))
+def test_automation_annotation_matches_the_playbook(name: str) -> None:
+    automation = ALERTS[name][1]["annotations"]["automation"]
+    steps = (PLAYBOOKS.get(name) or {}).get("firing") or []
+    if not steps:
+        assert automation.startswith("None") or name in RESPONDER_BEHAVIOUR, f"{name} has no firing playbook"
+        return
+    assert not automation.startswith("None"), f"{name} has a playbook: {[s['action'] for s in steps]}"
+    approvals = [step["action"] for step in steps if step.get("policy") == "approval"]
+    assert ("approval" in automation) == bool(approvals), f"approval steps: {approvals}"
+
+
 # --- the promtool tests cover every rule --------------------------------------------------------------
 
 
