@@ -157,6 +157,7 @@ def test_a_ghost_reaches_chat_with_the_communication_template(
     assert "*Severity:* SEV-1" in lines
 
 
+# Last in the module: it resolves the ghost in the shared Alertmanager (which lifts its inhibition).
 def test_a_resolved_ghost_is_sent_to_the_responder(stack: tuple[Alertmanager, CaptureServer, dict[str, str]]) -> None:
     alertmanager, capture, _ = stack
     alertmanager.post_alerts([{**GHOST, "endsAt": datetime.now(UTC).isoformat()}])
