@@ -12,6 +12,8 @@ from tests.support import databases
 from tests.support.simulator import RunningSimulator, start_simulator
 
 SHARED_STALE_AFTER_SECONDS = 8
+QUIET = {"bot_db": {"stale_after_seconds": SHARED_STALE_AFTER_SECONDS},
+         "simulator": {"traffic": {"api_requests_per_second": 0, "websocket_connects_per_second": 0}}}
 
 
 @pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -20,20 +22,17 @@ def shared_simulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.Te
     """One running simulator per backend for the whole session (starting one takes a second or two)."""
     tmp_path: Path = tmp_path_factory.mktemp(f"sim-{request.param}")
     if request.param == "sqlite":
-        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}",
-                             bot_db={"stale_after_seconds": SHARED_STALE_AFTER_SECONDS}) as sim:
+        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **QUIET) as sim:
             yield sim
         return
     request.getfixturevalue("postgres_available")
-    with databases.temporary_database() as url, start_simulator(
-        tmp_path, url, bot_db={"stale_after_seconds": SHARED_STALE_AFTER_SECONDS}
-    ) as sim:
+    with databases.temporary_database() as url, start_simulator(tmp_path, url, **QUIET) as sim:
         yield sim
 
 
 @pytest.fixture
 def sim(shared_simulator: RunningSimulator) -> RunningSimulator:
-    """The shared simulator, reset to its seed, with no client traffic and no broker latency."""
+    """The shared simulator, reset to its seed, with no client traffic (tests turn it on) and no broker latency."""
     shared_simulator.reset()
     shared_simulator.settings(broker_latency_ms=0, api_requests_per_second=0, websocket_connects_per_second=0)
     return shared_simulator

@@ -115,3 +115,25 @@ def wait_for_lines(log: AccessLog, enough: Callable[[list[dict[str, Any]]], bool
         return lines if enough(lines) else None
 
     return wait_for(check, timeout=timeout)
+
+
+@contextmanager
+def client_traffic(sim: RunningSimulator, api: float = 0, websocket: float = 0) -> Iterator[None]:
+    """Run the simulator's client traffic at these rates; afterwards stop it and let the access log settle."""
+    sim.settings(api_requests_per_second=api, websocket_connects_per_second=websocket)
+    try:
+        yield
+    finally:
+        sim.settings(api_requests_per_second=0, websocket_connects_per_second=0)
+        _settle(sim.access_log)
+
+
+def _settle(path: Path, quiet: float = 0.3, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    size = path.stat().st_size if path.exists() else 0
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = path.stat().st_size if path.exists() else 0
+        if now == size:
+            return
+        size = now

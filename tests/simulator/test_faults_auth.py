@@ -13,7 +13,7 @@ from sources.accesslog import parse_line
 from sources.botapi import INVALID_PROBE_ORDER, BotApi
 from sources.supabase import SupabaseError
 from sources.tokens import decode_claims
-from tests.simulator.helpers import AccessLog, bearer, probe_token, supabase, wait_for_lines
+from tests.simulator.helpers import AccessLog, bearer, client_traffic, probe_token, supabase, wait_for_lines
 from tests.support.simulator import RunningSimulator
 
 
@@ -24,9 +24,8 @@ def _traffic_lines(log: AccessLog, count: int, timeout: float = 20) -> list[dict
 def test_client_auth_failures_hit_the_share_on_the_channel(sim: RunningSimulator) -> None:
     sim.inject("auth-failures", share=0.5, channel="api", reason="wrong-audience")
     log = AccessLog(sim.access_log)
-    sim.settings(api_requests_per_second=40, websocket_connects_per_second=20)
-    lines = _traffic_lines(log, 60)
-    sim.settings(api_requests_per_second=0, websocket_connects_per_second=0)
+    with client_traffic(sim, api=40, websocket=20):
+        lines = _traffic_lines(log, 60)
     api = [line for line in lines if line["channel"] == "api"]
     websocket = [line for line in lines if line["channel"] == "websocket"]
     assert websocket and all(line["status"] == 200 for line in websocket)
@@ -45,9 +44,8 @@ def _dumps(line: dict[str, Any]) -> str:
 def test_missing_token_trickle_on_the_websocket(sim: RunningSimulator) -> None:
     sim.inject("auth-failures", share=0.25, channel="websocket", reason="missing")
     log = AccessLog(sim.access_log)
-    sim.settings(websocket_connects_per_second=40)
-    lines = _traffic_lines(log, 40)
-    sim.settings(websocket_connects_per_second=0)
+    with client_traffic(sim, websocket=40):
+        lines = _traffic_lines(log, 40)
     rejected = [line for line in lines if line["status"] == 401]
     assert all(line["reason"] == "missing_token" and "token" not in line for line in rejected)
     assert abs(len(rejected) - 10) <= 1
@@ -124,9 +122,8 @@ def test_insufficient_funds_is_a_403_with_the_broker_code(sim: RunningSimulator,
 def test_insufficient_funds_traffic_adds_403_lines(sim: RunningSimulator) -> None:
     sim.inject("insufficient-funds")
     log = AccessLog(sim.access_log)
-    sim.settings(api_requests_per_second=40)
-    lines = wait_for_lines(log, lambda lines: sum(1 for x in lines if x["path"] == "/api/trade") >= 3, 15)
-    sim.settings(api_requests_per_second=0)
+    with client_traffic(sim, api=40):
+        lines = wait_for_lines(log, lambda lines: sum(1 for x in lines if x["path"] == "/api/trade") >= 3, 15)
     trades = [line for line in lines if line["path"] == "/api/trade"]
     assert all((line["status"], line["error_code"]) == (403, 40310000) for line in trades)
     assert INVALID_PROBE_ORDER["symbol"] == "PROBE-INVALID"

@@ -88,6 +88,7 @@ class RunningSimulator:
     control_url: str
     sections: dict[str, Any]
     process: subprocess.Popen[bytes]
+    stopped: bool = False
 
     def inject(self, kind: str, **options: Any) -> dict[str, Any]:
         """Inject fault `kind` (options as keyword arguments, ``_`` or ``-`` in names); return the answer."""
@@ -110,6 +111,12 @@ class RunningSimulator:
         response.raise_for_status()
         body: dict[str, Any] = response.json()
         return body
+
+    def stop(self) -> int:
+        """Stop the simulator now (SIGTERM, bounded wait, then kill); return its exit status."""
+        self.stopped = True
+        stop_process(self.process)
+        return int(self.process.returncode)
 
     def faults(self) -> dict[str, Any]:
         response = requests.get(self.control_url + "/faults", timeout=CONTROL_TIMEOUT)
@@ -182,13 +189,14 @@ def start_simulator(tmp_path: Path, db_url: str, *, startup_timeout: float = STA
         ports = [sim["broker_port"], sim["bot_port"], sim["supabase_port"], sim["control_port"]]
         _wait_ready(process, ports, stderr_path, startup_timeout)
         host = sim["host"]
-        yield RunningSimulator(
+        running = RunningSimulator(
             config_path=config_path, env=dict(secrets), db_url=db_url, access_log=Path(sections["bot"]["access_log"]),
             broker_url=f"http://{host}:{sim['broker_port']}", bot_url=f"http://{host}:{sim['bot_port']}",
             supabase_url=f"http://{host}:{sim['supabase_port']}", control_url=f"http://{host}:{sim['control_port']}",
             sections=sections, process=process,
         )
-        if process.poll() is not None:
+        yield running
+        if process.poll() is not None and not running.stopped:
             raise RuntimeError(f"simulator died during the test (exit {process.returncode}):\n"
                                f"{_stderr_tail(stderr_path)}")
     finally:
