@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
@@ -13,7 +14,7 @@ from typing import Any
 
 import requests
 
-from common.config import ConfigError, load_config, read_secret
+from common.config import ConfigError, load_config, read_secret, split_listen
 from responder.settings import OPERATOR_TOKEN, load_settings
 
 DEFAULT_CONFIG = "config/local.yml"
@@ -82,8 +83,7 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 
 def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = load_settings(Path(args.config), env, insecure_local=args.insecure_local)
-    # Before anything imports prometheus_client: every gunicorn worker shares this directory's metric files.
-    metrics_dir = Path(tempfile.mkdtemp(prefix="responder-metrics-"))
+    metrics_dir = _metrics_dir(settings.responder.listen)
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     from responder.runtime import prepare
 
@@ -100,6 +100,19 @@ def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
     serve(settings, metrics_dir, args.log_level)
     return 0
+
+
+def _metrics_dir(listen: str) -> Path:
+    """A fresh directory for this instance's metric files, set before anything imports prometheus_client.
+
+    It is named after the listen port, so a restart after a crash (SIGKILL leaves it behind) starts from an
+    empty one instead of summing a dead instance's counters into the new one's.
+    """
+    _, port = split_listen(listen)
+    path = Path(tempfile.gettempdir()) / f"responder-metrics-{os.getuid()}-{port}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return path
 
 
 def _client(args: argparse.Namespace, env: Mapping[str, str]) -> int:

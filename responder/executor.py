@@ -156,7 +156,7 @@ class Executor:
             spec = self._services.registry.get(step.action)
             params = spec.params.model_validate(step.params)
         except (UnknownAction, ValueError) as exc:
-            self._finish(claim, StepEnd("failed", "invalid_step", error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR]))
+            self._finish(claim, StepEnd("failed", "invalid_step", error=describe(exc)))
             return
         ctx = ActionContext(self._services, claim.alert, claim.run.id, step.id, claim.history, claim.later)
         if claim.run.failed and not step.run_on_failure:
@@ -208,7 +208,8 @@ class Executor:
         if duration is not None:
             self._metrics.step_duration.labels(action).observe(duration)
         fields = {"step_id": claim.step.id, "run_id": claim.run.id, "action": action, "attempt": claim.lease.attempts}
-        log(logger, logging.INFO, f"step {end.state}", outcome=end.outcome, error=end.error, **fields)
+        level = logging.WARNING if end.state == "failed" else logging.INFO
+        log(logger, level, f"step {end.state}", outcome=end.outcome, error=end.error, **fields)
         self._wakeup.notify()  # the run's next step is due now
 
     def _park(self, claim: Claim, reason: str, output: Any = None) -> None:
@@ -245,11 +246,18 @@ class Executor:
 
 
 def _guarded(function: Any, ctx: ActionContext, params: Any) -> Any:
-    """Call an action hook; any exception becomes a failed Outcome (type and message, capped)."""
+    """Call an action hook; any exception becomes a failed Outcome (type and first line of the message)."""
     try:
         return function(ctx, params)
     except Exception as exc:
-        return Outcome.failed(f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
+        return Outcome.failed(describe(exc))
+
+
+def describe(exc: BaseException) -> str:
+    """``Type: first line`` (a database error's driver message, without the SQL and its parameters)."""
+    origin = getattr(exc, "orig", None)
+    lines = str(origin if origin is not None else exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:MAX_ERROR]
 
 
 class _LeaseKeeper:

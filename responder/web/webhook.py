@@ -42,16 +42,31 @@ def receive_alerts() -> tuple[Response, int]:
     limit = settings.responder.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
         return _reject(rt, "too_large", 413, f"body exceeds {limit} bytes")
-    try:
-        request.max_content_length = limit
-        body = request.get_data(cache=False)
-    except RequestEntityTooLarge:
+    body = _read_body(limit)
+    if body is None:
         return _reject(rt, "too_large", 413, f"body exceeds {limit} bytes")
     try:
         notification = parse_notification(body)
     except PayloadError as exc:
         return _reject(rt, "bad_request", 400, f"not an Alertmanager v4 payload: {exc}")
     return _record(rt, notification)
+
+
+def _read_body(limit: int) -> bytes | None:
+    """The body, or None when it is longer than `limit` (also for chunked bodies without Content-Length)."""
+    request.max_content_length = limit + 1
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while size <= limit:
+            chunk = request.stream.read(min(65_536, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except RequestEntityTooLarge:
+        return None
+    return None if size > limit else b"".join(chunks)
 
 
 def _record(rt: Runtime, notification: Notification) -> tuple[Response, int]:
