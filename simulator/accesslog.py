@@ -23,11 +23,11 @@ class AccessLogWriter:
         return self._path
 
     def write(self, channel: str, method: str, path: str, status: int, reason: str,
-              error_code: int | None = None, token: str | None = None) -> None:
+              error_code: int | None = None, token: str | None = None, user_agent: str = "") -> None:
         """Append one line; `token` is logged only on rejected requests (401/403)."""
         line: dict[str, object] = {
             "ts": rfc3339(self._clock()), "channel": channel, "method": method, "path": path,
-            "status": status, "reason": reason, "error_code": error_code,
+            "status": status, "reason": reason, "error_code": error_code, "user_agent": user_agent[:200],
         }
         if token and status in (401, 403) and error_code is None:
             line["token"] = token

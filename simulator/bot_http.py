@@ -23,7 +23,8 @@ def verify_request(world: Simulator, token: str | None) -> Verdict:
 
 def log_access(world: Simulator, channel: str, status: int, reason: str, error_code: int | None = None,
                token: str | None = None) -> None:
-    world.access_log.write(channel, request.method, request.path, status, reason, error_code, token)
+    world.access_log.write(channel, request.method, request.path, status, reason, error_code, token,
+                           request.headers.get("User-Agent", ""))
 
 
 def json_error(status: int, body: dict[str, object]) -> Response:

@@ -23,6 +23,7 @@ REFRESH_MARGIN = timedelta(seconds=60)
 MAX_BURST = 50
 REQUEST_TIMEOUT = (1.0, 3.0)
 TRADE_EVERY = 2  # while insufficient-funds is active: one trade per this many status calls
+CLIENT_USER_AGENT = "tradingbot-dashboard/1.0 (simulated client)"
 IOC_TRADE = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time_in_force": "ioc",
              "limit_price": "1.00"}
 
@@ -64,7 +65,10 @@ class TrafficGenerator:
         return self._world.tokens.bad_token(fault.reason, user, self._world.clock())
 
     def _headers(self, token: str | None) -> dict[str, str]:
-        return {"Authorization": f"Bearer {token}"} if token else {}
+        headers = {"User-Agent": CLIENT_USER_AGENT}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return headers
 
     def send_api(self) -> None:
         self._sent += 1
@@ -79,7 +83,7 @@ class TrafficGenerator:
         self._sent += 1
         token = self.token_for("websocket")
         params = {"token": token} if token else {}
-        self._session.get(f"{self._bot}/ws", params=params, timeout=REQUEST_TIMEOUT)
+        self._session.get(f"{self._bot}/ws", params=params, headers=self._headers(None), timeout=REQUEST_TIMEOUT)
 
     def _due(self, channel: str, rate: float, elapsed: float) -> int:
         self._debt[channel] = min(self._debt[channel] + rate * elapsed, float(MAX_BURST))

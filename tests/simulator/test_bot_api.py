@@ -56,6 +56,7 @@ def test_api_status_checks_the_token_and_logs_it(sim: RunningSimulator, session:
     (line,) = log.lines()
     event = parse_line(json.dumps(line))
     assert (event.channel, event.path, event.status, event.reason) == ("api", "/api/status", status, reason)
+    assert event.from_probe, "BotApi identifies itself as the probe and the bot logs its User-Agent"
     if status == 200:
         assert "token" not in line and answer.body["active_profiles"] == 6
     else:
@@ -86,6 +87,7 @@ def test_websocket_handshake_is_checked_and_logged(sim: RunningSimulator, sessio
     assert good.json() == {"accepted": True} and by_header.status_code == 200 and bad.status_code == 401
     lines = log.lines()
     assert [(line["channel"], line["status"]) for line in lines] == [("websocket", 200)] * 2 + [("websocket", 401)]
+    assert all(line["user_agent"].startswith("python-requests/") for line in lines)
     assert lines[2]["token"] == expired and lines[2]["path"] == "/ws"
     assert all("token" not in line for line in lines[:2])
 
