@@ -84,18 +84,15 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
 def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     settings = load_settings(Path(args.config), env, insecure_local=args.insecure_local)
     metrics_dir = _metrics_dir(settings.responder.listen)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)  # before anything imports prometheus_client
     from responder.runtime import prepare
 
-    try:
-        prepare(settings)
-    except ConfigError:
-        os.rmdir(metrics_dir)
-        raise
+    prepare(settings)
     if args.check:
-        os.rmdir(metrics_dir)
         print("responder: configuration, secrets, playbooks and ledger are OK")
         return 0
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(mode=0o700)
     from responder.server import serve
 
     serve(settings, metrics_dir, args.log_level)
@@ -103,16 +100,13 @@ def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
 
 
 def _metrics_dir(listen: str) -> Path:
-    """A fresh directory for this instance's metric files, set before anything imports prometheus_client.
+    """Where every gunicorn worker of this instance keeps its metric files (emptied when serving starts).
 
     It is named after the listen port, so a restart after a crash (SIGKILL leaves it behind) starts from an
     empty one instead of summing a dead instance's counters into the new one's.
     """
     _, port = split_listen(listen)
-    path = Path(tempfile.gettempdir()) / f"responder-metrics-{os.getuid()}-{port}"
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(mode=0o700)
-    return path
+    return Path(tempfile.gettempdir()) / f"responder-metrics-{os.getuid()}-{port}"
 
 
 def _client(args: argparse.Namespace, env: Mapping[str, str]) -> int:
