@@ -147,7 +147,12 @@ def post_admin_hook(ctx: ActionContext, url: str, body: Mapping[str, Any], done:
         return Outcome.failed(f"admin hook unreachable: {type(exc).__name__}")
     if not 200 <= response.status_code < 300:
         return Outcome.failed(f"admin hook answered HTTP {response.status_code}", http_status=response.status_code)
-    return Outcome("succeeded", "changed", {"http_status": response.status_code, "summary": done})
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    output = {"http_status": response.status_code, "response": answer if isinstance(answer, dict) else None}
+    return Outcome("succeeded", "changed", {**output, "summary": done})
 
 
 class CloseParams(Params):

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import select, update
@@ -52,7 +52,7 @@ def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
     for row in rows:
         broker = brokers.get(row.account_id) or brokers.setdefault(row.account_id, ctx.services.broker(row.account_id))
         lookup = lookup_order(broker, row.broker_order_id, row.client_order_id)
-        reference = broker.last_server_time or now  # ages against the broker's clock when it told us
+        reference = _broker_clock(broker, now)
         view = {**bot_order_view(row), "account": row.account_id, **lookup.as_dict()}
         view["age_seconds"] = round((reference - row.created_at).total_seconds(), 3)
         checked.append(view)
@@ -64,6 +64,14 @@ def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
     )
     output = {"orders": checked, "counts": counts, "summary": summary, "scope": params.scope}
     return Outcome("succeeded", "partial" if counts["unavailable"] else "captured", output)
+
+
+def _broker_clock(broker: BrokerClient, now: datetime) -> datetime:
+    """Ages are measured against the broker's clock (its Date header) when it sent one: no local clock skew."""
+    seen = broker.last_server_time
+    if seen is None:
+        return now
+    return seen if seen.tzinfo else seen.replace(tzinfo=UTC)
 
 
 class FromCheckParams(Params):
