@@ -70,13 +70,16 @@ def _daemon(name: str, target: Callable[[], object]) -> threading.Thread:
 
 def serve(world: Simulator, servers: dict[str, BaseWSGIServer]) -> None:
     """Serve until `world.stop` is set, then shut everything down (bounded)."""
-    threads = [_daemon(f"http-{name}", server.serve_forever) for name, server in servers.items()]
+    threads = [
+        _daemon(f"http-{name}", lambda server=server: server.serve_forever(poll_interval=0.05))  # type: ignore[misc]
+        for name, server in servers.items()
+    ]
     session = requests.Session()
     threads.append(_daemon("order-sync", OrderStatusSync(world).run))
     threads.append(_daemon("client-traffic", TrafficGenerator(world, world.url(world.sim.bot_port), session).run))
     for name, server in servers.items():
         log.info("simulator %s listening on http://%s:%d", name, server.host, server.port)
-    while not world.stop.wait(0.5):
+    while not world.stop.wait(0.1):
         pass
     log.info("simulator stopping")
     world.delayed.cancel_all()

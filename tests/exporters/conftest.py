@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,10 +15,11 @@ from common.config import load_config
 from common.db import make_engine
 from exporters.app import Secrets, build_collector, build_registry, http_session
 from exporters.collector import ExporterCollector
-from sources.broker import BrokerClient
+from tests.support import databases
 from tests.support.simulator import RunningSimulator, start_simulator
 
-Wrap = Callable[[Callable[[str], BrokerClient]], Callable[[str], BrokerClient]]
+TRAFFIC = {"api_requests_per_second": 5, "websocket_connects_per_second": 2}
+SETTINGS = {"bot_db": {"stale_after_seconds": 300}, "simulator": {"traffic": TRAFFIC}}
 
 
 @dataclass
@@ -58,10 +59,25 @@ class Scrape:
         return {tuple(sorted(s.labels.items())): s.value for s in self.all if s.name == name}
 
 
-@pytest.fixture
-def sim(tmp_path: Path, db_url: str) -> Iterator[RunningSimulator]:
-    with start_simulator(tmp_path, db_url, bot_db={"stale_after_seconds": 300}) as running:
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """One simulator per backend and test module (starting one takes a second or two)."""
+    tmp_path: Path = tmp_path_factory.mktemp(f"exporters-{request.param}")
+    if request.param == "sqlite":
+        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **SETTINGS) as running:
+            yield running
+        return
+    request.getfixturevalue("postgres_available")
+    with databases.temporary_database() as url, start_simulator(tmp_path, url, **SETTINGS) as running:
         yield running
+
+
+@pytest.fixture
+def sim(shared_sim: RunningSimulator) -> RunningSimulator:
+    """The shared simulator reset to its seed, with client traffic and no broker latency."""
+    shared_sim.reset()
+    shared_sim.settings(broker_latency_ms=0, **TRAFFIC)
+    return shared_sim
 
 
 def make_exporter(sim: RunningSimulator, **exporters: object) -> Exporter:

@@ -20,7 +20,9 @@ def add_account(engine: Engine, account_id: str, api_key_id: str | None = None) 
 def add_profile(engine: Engine, profile_id: str, account_id: str, now: datetime, status: str = "active") -> None:
     with engine.begin() as conn:
         conn.execute(
-            insert(profiles).values(id=profile_id, name=profile_id, status=status, account_id=account_id, updated_at=now)
+            insert(profiles).values(
+                id=profile_id, name=profile_id, status=status, account_id=account_id, updated_at=now
+            )
         )
 
 
