@@ -21,6 +21,33 @@ def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
     return found
 
 
+NO_NUL = "^[^\\u0000]*$"  # text a database can store (the webhook answers 400 otherwise)
+LABEL_NAMES = {"minLength": 1, "maxLength": 256}
+
+
+def _storable_strings(node: Any) -> None:
+    """Say in the schema what parsing enforces: no NUL characters in any free-text string."""
+    if isinstance(node, dict):
+        free = node.get("type") == "string" and not {"pattern", "format", "enum", "const"} & set(node)
+        if free:
+            node["pattern"] = NO_NUL
+        for value in node.values():
+            _storable_strings(value)
+    elif isinstance(node, list):
+        for value in node:
+            _storable_strings(value)
+
+
+def _label_maps(schemas: dict[str, Any]) -> None:
+    """Label maps: names of 1 to 256 characters; an alert's labels must carry an alertname."""
+    for model, fields in (("Alert", ("labels", "annotations")), ("Notification", ("groupLabels", "commonLabels"))):
+        for name in fields:
+            schemas[model]["properties"][name]["propertyNames"] = LABEL_NAMES
+    labels = schemas["Alert"]["properties"]["labels"]
+    labels["properties"] = {"alertname": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": NO_NUL}}
+    labels["required"] = ["alertname"]
+
+
 def _json(ref: str) -> dict[str, Any]:
     return {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}
 
@@ -54,83 +81,95 @@ def _body(ref: str) -> dict[str, Any]:
 OPERATOR: list[dict[str, list[str]]] = [{"operatorToken": []}]
 
 
+def _service_paths() -> dict[str, Any]:
+    text = {"text/plain": {"schema": {"type": "string"}}}
+    return {
+        "/alerts": {
+            "post": {
+                "summary": "Alertmanager webhook (v4); 200 once every alert is durably recorded",
+                "security": [{"webhookToken": []}],
+                "requestBody": _body("Notification"),
+                "responses": _responses("recorded", 400, 401, 413, 415, 503),
+            }
+        },
+        "/health/live": {"get": {"summary": "liveness", "responses": _responses("alive")}},
+        "/health/ready": {
+            "get": {"summary": "ledger writable, playbooks loaded", "responses": _responses("ready", 503)}
+        },
+        "/metrics": {
+            "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "", "content": text}}}
+        },
+        "/openapi.json": {"get": {"summary": "this document", "responses": _responses("OpenAPI 3.0")}},
+    }
+
+
+def _operator_paths() -> dict[str, Any]:
+    runs_query = [
+        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+        {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+    ]
+    profile = {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    return {
+        "/approvals": {
+            "get": {
+                "summary": "steps awaiting approval",
+                "security": OPERATOR,
+                "responses": _responses("steps", 401, 503),
+            }
+        },
+        "/approvals/{step_id}": {
+            "post": {
+                "summary": "approve or reject a step awaiting approval",
+                "security": OPERATOR,
+                "parameters": [_id("step_id")],
+                "requestBody": _body("DecisionBody"),
+                "responses": _responses("decided", 400, 401, 404, 409, 503),
+            }
+        },
+        "/runs": {
+            "get": {
+                "summary": "recent playbook runs",
+                "security": OPERATOR,
+                "parameters": runs_query,
+                "responses": _responses("runs", 401, 503),
+            }
+        },
+        "/runs/{run_id}": {
+            "get": {
+                "summary": "one run with its steps",
+                "security": OPERATOR,
+                "parameters": [_id("run_id")],
+                "responses": _responses("run", 401, 404, 503),
+            }
+        },
+        "/profiles/{profile_id}/enable": {
+            "post": {
+                "summary": "re-enable a profile once position parity holds at the broker",
+                "security": OPERATOR,
+                "parameters": [profile],
+                "requestBody": _body("EnableBody"),
+                "responses": _responses("enabled or already active", 400, 401, 404, 409, 502, 503),
+            }
+        },
+    }
+
+
 def document() -> dict[str, Any]:
     schemas = _schemas(Notification, DecisionBody, EnableBody)
+    _storable_strings(schemas)
+    _label_maps(schemas)
     schemas["Error"] = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
     schemas["Object"] = {"type": "object"}
-    text = {"text/plain": {"schema": {"type": "string"}}}
+    bearer = {"type": "http", "scheme": "bearer"}
     return {
         "openapi": "3.0.3",
         "info": {"title": "Trading-bot incident responder", "version": "1"},
         "components": {
             "schemas": schemas,
             "securitySchemes": {
-                "webhookToken": {"type": "http", "scheme": "bearer", "description": "RESPONDER_WEBHOOK_TOKEN"},
-                "operatorToken": {"type": "http", "scheme": "bearer", "description": "RESPONDER_OPERATOR_TOKEN"},
+                "webhookToken": {**bearer, "description": "RESPONDER_WEBHOOK_TOKEN"},
+                "operatorToken": {**bearer, "description": "RESPONDER_OPERATOR_TOKEN"},
             },
         },
-        "paths": {
-            "/alerts": {
-                "post": {
-                    "summary": "Alertmanager webhook (v4); 200 once every alert is durably recorded",
-                    "security": [{"webhookToken": []}],
-                    "requestBody": _body("Notification"),
-                    "responses": _responses("recorded", 400, 401, 413, 415, 503),
-                }
-            },
-            "/health/live": {"get": {"summary": "liveness", "responses": _responses("alive")}},
-            "/health/ready": {
-                "get": {"summary": "ledger reachable, playbooks loaded", "responses": _responses("ready", 503)}
-            },
-            "/metrics": {
-                "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "", "content": text}}}
-            },
-            "/openapi.json": {"get": {"summary": "this document", "responses": _responses("OpenAPI 3.0")}},
-            "/approvals": {
-                "get": {
-                    "summary": "steps awaiting approval",
-                    "security": OPERATOR,
-                    "responses": _responses("steps", 401, 503),
-                }
-            },
-            "/approvals/{step_id}": {
-                "post": {
-                    "summary": "approve or reject a step awaiting approval",
-                    "security": OPERATOR,
-                    "parameters": [_id("step_id")],
-                    "requestBody": _body("DecisionBody"),
-                    "responses": _responses("decided", 400, 401, 404, 409, 503),
-                }
-            },
-            "/runs": {
-                "get": {
-                    "summary": "recent playbook runs",
-                    "security": OPERATOR,
-                    "parameters": [
-                        {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-                        {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200}},
-                    ],
-                    "responses": _responses("runs", 401, 503),
-                }
-            },
-            "/runs/{run_id}": {
-                "get": {
-                    "summary": "one run with its steps",
-                    "security": OPERATOR,
-                    "parameters": [_id("run_id")],
-                    "responses": _responses("run", 401, 404, 503),
-                }
-            },
-            "/profiles/{profile_id}/enable": {
-                "post": {
-                    "summary": "re-enable a profile once position parity holds at the broker",
-                    "security": OPERATOR,
-                    "parameters": [
-                        {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
-                    ],
-                    "requestBody": _body("EnableBody"),
-                    "responses": _responses("enabled or already active", 400, 401, 404, 409, 502, 503),
-                }
-            },
-        },
+        "paths": {**_service_paths(), **_operator_paths()},
     }

@@ -93,10 +93,15 @@ def decide(step_id: int) -> tuple[Response, int]:
 
 
 @blueprint.get("/runs")
-def list_runs() -> Response:
-    limit = min(max(request.args.get("limit", 50, type=int) or 50, 1), 500)
+def list_runs() -> tuple[Response, int]:
+    raw_limit = request.args.get("limit", "50")
     alertname = request.args.get("alertname") or None
-    return jsonify({"runs": [view.as_dict() for view in queries.recent_runs(runtime().ledger, limit, alertname)]})
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+        return error(400, "limit must be an integer from 1 to 500")
+    if alertname is not None and (len(alertname) > 200 or "\x00" in alertname):
+        return error(400, "alertname must have at most 200 characters")
+    views = queries.recent_runs(runtime().ledger, int(raw_limit), alertname)
+    return jsonify({"runs": [view.as_dict() for view in views]}), 200
 
 
 @blueprint.get("/runs/<int:run_id>")
