@@ -115,12 +115,15 @@ def alertmanager_config(hook: str, token_file: Path) -> dict[str, Any]:
 
 
 @contextmanager
-def alertmanager(binary: str, hook: str, workdir: Path) -> Iterator[str]:
+def alertmanager(
+    binary: str, hook: str, workdir: Path, token: str = RECORDING_TOKEN, port: int | None = None
+) -> Iterator[str]:
+    """Run the real Alertmanager (no clustering) with the capture/responder receivers; yield its URL."""
     token_file = workdir / "token"
-    token_file.write_text(RECORDING_TOKEN)
+    token_file.write_text(token)
     config = workdir / "alertmanager.yml"
     config.write_text(yaml.safe_dump(alertmanager_config(hook, token_file)))
-    port = free_port()
+    port = port or free_port()
     process = subprocess.Popen(
         [
             binary,
@@ -149,6 +152,11 @@ def alertmanager(binary: str, hook: str, workdir: Path) -> Iterator[str]:
 def post_alerts(url: str, alerts: list[dict[str, Any]]) -> None:
     response = requests.post(f"{url}/api/v2/alerts", json=alerts, timeout=10)
     response.raise_for_status()
+
+
+def api_alert(labels: dict[str, str], starts: datetime, ends: datetime | None = None) -> dict[str, Any]:
+    """An alert as Prometheus posts it to ``/api/v2/alerts``."""
+    return _alert(labels, starts, ends)
 
 
 def _alert(labels: dict[str, str], starts: datetime, ends: datetime | None = None) -> dict[str, Any]:
