@@ -1,30 +1,21 @@
-"""Structured JSON logs on stderr. Only the message and explicitly passed ``fields`` are written, so a
-request's headers (Authorization) or a secret can only reach the log if code passes it on purpose —
-and nothing here does."""
+"""Structured JSON logs on stderr, with the project's formatter (`common.logs`): only the message and
+explicitly passed ``fields`` are written (bearer tokens and JWTs are masked on top), so a request's
+headers or a secret can only reach the log if code passes it on purpose — and nothing here does."""
 
 from __future__ import annotations
 
-import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+from common.logs import JsonFormatter
 
-class JsonFormatter(logging.Formatter):
+
+class ProcessJsonFormatter(JsonFormatter):
+    """The project's JSON lines plus the process id (several gunicorn workers share one stderr)."""
+
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-            "pid": record.process,
-        }
-        fields = getattr(record, "fields", None)
-        if isinstance(fields, dict):
-            entry.update({key: value for key, value in fields.items() if key not in entry})
-        if record.exc_info and record.exc_info[0] is not None:
-            entry["error"] = f"{record.exc_info[0].__name__}: {record.exc_info[1]}"[:500]
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        record.fields = {"pid": record.process, **getattr(record, "fields", {})}
+        return super().format(record)
 
 
 def logging_config(level: str = "INFO") -> dict[str, Any]:
@@ -33,7 +24,7 @@ def logging_config(level: str = "INFO") -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": JsonFormatter}},
+        "formatters": {"json": {"()": ProcessJsonFormatter}},
         "handlers": {"stderr": handler},
         "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {

@@ -62,10 +62,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
-class Alert(_Model):
-    """One alert of a notification: its identity is (fingerprint, startsAt, status)."""
+class _AlertFields(_Model):
+    """What a webhook alert and an API alert share."""
 
-    status: Literal["firing", "resolved"]
     labels: dict[StrictStr, StrictStr]
     annotations: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     starts_at: datetime = Field(alias="startsAt")
@@ -77,6 +76,12 @@ class Alert(_Model):
     _url = field_validator("generator_url")(storable_text)
     _raw_times = field_validator("starts_at", "ends_at", mode="before")(_timestamp)
     _times = field_validator("starts_at", "ends_at")(_utc)
+
+
+class Alert(_AlertFields):
+    """One alert of a notification: its identity is (fingerprint, startsAt, status)."""
+
+    status: Literal["firing", "resolved"]
 
     @field_validator("labels")
     @classmethod
@@ -135,21 +140,10 @@ def describe_error(exc: ValidationError) -> str:
     return f"{where}: {err['msg']}"[:400]
 
 
-class ApiAlert(_Model):
+class ApiAlert(_AlertFields):
     """An alert as Alertmanager's ``GET /api/v2/alerts`` lists it (only active ones are listed)."""
 
-    labels: dict[StrictStr, StrictStr]
-    annotations: dict[StrictStr, StrictStr] = Field(default_factory=dict)
-    starts_at: datetime = Field(alias="startsAt")
-    ends_at: datetime = Field(alias="endsAt")
-    generator_url: Text = Field("", alias="generatorURL")
-    fingerprint: StrictStr = Field(min_length=1, max_length=MAX_FINGERPRINT, pattern=r"^[A-Za-z0-9_.:-]+$")
     status: dict[StrictStr, Any] = Field(default_factory=dict)
-
-    _maps = field_validator("labels", "annotations")(_storable_mapping)
-    _url = field_validator("generator_url")(storable_text)
-    _raw_times = field_validator("starts_at", "ends_at", mode="before")(_timestamp)
-    _times = field_validator("starts_at", "ends_at")(_utc)
 
     @property
     def state(self) -> str:

@@ -51,13 +51,16 @@ def _body(model: type[_Body]) -> _Body | tuple[Response, int]:
 
 @blueprint.get("/approvals")
 def list_approvals() -> Response:
-    waiting = queries.awaiting_approval(runtime().ledger)
+    rt = runtime()
+    waiting = queries.awaiting_approval(rt.ledger)
+    registry = rt.services.registry
     items = [
         {
             "step_id": step.id,
             "run_id": step.run_id,
             "name": step.name,
             "action": step.action,
+            "does": registry.get(step.action).summary if step.action in registry else None,
             "params": step.params,
             "reason": step.approval_reason,
             "alertname": alert.alertname,
