@@ -172,6 +172,12 @@ def restart_bot(ctx: ActionContext, params: RestartParams) -> Outcome:
     return Outcome("succeeded", "changed", {**outcome.output, **after}, after=after)
 
 
+def bot_health(ctx: ActionContext, params: RestartParams) -> dict[str, Any]:
+    """The before-state of a restart: what /health/live and /health/ready answer."""
+    bot = ctx.services.bot_api()
+    return {"health_live": bot.get("/health/live").status, "health_ready": bot.get("/health/ready").status}
+
+
 def _wait_until_live(ctx: ActionContext, wait_seconds: float) -> dict[str, Any]:
     """Poll /health/live (bounded), then read /health/ready once: the runbook's post-restart checks."""
     bot = ctx.services.bot_api()
@@ -198,5 +204,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "observe",
         "Supabase health, JWT issuance, SUPABASE_URL, service-role key, fresh token against the bot; a category",
     ),
-    ActionSpec("restart_bot", RestartParams, restart_bot, "mutate", "POST the bot's restart hook"),
+    ActionSpec(
+        "restart_bot", RestartParams, restart_bot, "mutate", "POST the bot's restart hook", snapshot=bot_health
+    ),
 )

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from responder.actions.context import ActionContext, ActionError
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
+from responder.parity import account_parity
 from sources.botdb import POSITION_CLOSED, orders, positions
 from sources.broker import BrokerClient, BrokerUnavailable
 
@@ -130,7 +131,21 @@ def request_reconciliation(ctx: ActionContext, params: BotHookParams) -> Outcome
     if not url:
         return Outcome("skipped", "not_configured", {"summary": "bot.reconcile_url is not configured"})
     body = {name: ctx.label(label) for name, label in _hook_labels(params).items()}
-    return post_admin_hook(ctx, url, body, "reconciliation requested")
+    outcome = post_admin_hook(ctx, url, body, "reconciliation requested")
+    if outcome.result != "succeeded":
+        return outcome
+    return Outcome(outcome.result, outcome.detail, outcome.output, after=account_positions(ctx, params))
+
+
+def account_positions(ctx: ActionContext, params: BotHookParams) -> Mapping[str, Any]:
+    """Position parity for the alert's account (the before/after state of a reconciliation)."""
+    account = ctx.label(params.account_label)
+    if account is None:
+        return {"parity": None}
+    try:
+        return {"parity": account_parity(ctx.services.bot_engine, ctx.services.broker(account), account).as_dict()}
+    except BrokerUnavailable as exc:
+        return {"parity": None, "broker_error": exc.kind}
 
 
 def _hook_labels(params: BotHookParams) -> dict[str, str]:
@@ -207,7 +222,12 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "broker position and orders, bot orders and positions, suggested root cause",
     ),
     ActionSpec(
-        "request_reconciliation", BotHookParams, request_reconciliation, "mutate", "POST the bot's reconcile hook"
+        "request_reconciliation",
+        BotHookParams,
+        request_reconciliation,
+        "mutate",
+        "POST the bot's reconcile hook (parity of the account before and after)",
+        snapshot=account_positions,
     ),
     ActionSpec(
         "close_position",

@@ -160,10 +160,18 @@ def cancel_stuck_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
         broker = ctx.services.broker(order["account"])
         results[_cancel_one(broker, order["broker_id"])].append(order["id"])
     summary = f"cancellation requested for {len(results['cancel_requested'])} stuck orders at the broker"
+    after = {"results": {order_id: kind for kind, ids in results.items() for order_id in ids}}
     failed = bool(results["unavailable"] or results["refused"])
-    error = "some cancellations could not be requested" if failed else None
+    error = "some cancellations could not be requested"
     output = {**results, "summary": summary}
-    return Outcome("failed" if failed else "succeeded", "partial" if failed else "changed", output, error=error)
+    if failed:
+        return Outcome("failed", "partial", output, after=after, error=error)
+    return Outcome("succeeded", "changed", output, after=after)
+
+
+def cancel_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str, Any]:
+    """The broker statuses the check saw for the orders about to be cancelled."""
+    return {"broker_statuses": {o["id"]: o["broker_status"] for o in _cancel_candidates(ctx, params)}}
 
 
 def _cancel_one(broker: BrokerClient, broker_id: str) -> str:
@@ -205,5 +213,6 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "mutate",
         "cancel stale orders that are still working at the broker",
         precheck=cancel_needed,
+        snapshot=cancel_snapshot,
     ),
 )

@@ -119,7 +119,10 @@ def test_stale_orders_quarantine_only_old_orders_the_broker_twice_does_not_know(
     assert fake.cancelled == []
     h.operator("POST", f"/approvals/{cancel.id}", {"decision": "approve", "by": "alice"})
     h.drain()
-    assert fake.cancelled == ["b-1"] and h.step(run_id, "cancel").state == "succeeded"
+    cancelled = h.step(run_id, "cancel")
+    assert fake.cancelled == ["b-1"] and cancelled.state == "succeeded"
+    assert cancelled.before_state == {"broker_statuses": {old_known: "new"}}
+    assert cancelled.after_state == {"results": {old_known: "cancel_requested"}}
 
 
 @pytest.mark.parametrize("failure", ["5xx", "429", "timeout"])

@@ -91,7 +91,9 @@ def test_ghost_position_playbook_for_each_cause_through_resolve_and_rca(stack: S
         assert h.step(run_id, "reconcile").state == "awaiting_approval"
         if cause == "exchange-timeout":
             stack.approve(h.step(run_id, "reconcile").id)
-            assert h.step(run_id, "reconcile").output["http_status"] == 200
+            reconciled = h.step(run_id, "reconcile")
+            assert reconciled.output["http_status"] == 200
+            assert any(m["symbol"] == ghost["symbol"] for m in reconciled.before_state["parity"]["mismatches"])
             close = h.step(run_id, "close")  # the notional is above max_close_notional: a person decides
             assert close.state == "awaiting_approval", close
         resolved = stack.resolve(labels)
