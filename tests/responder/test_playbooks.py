@@ -1,0 +1,62 @@
+"""Playbooks are data validated at start: the default file is valid and every error names the file,
+the playbook and the step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from common.config import ConfigError
+from responder.actions.defaults import default_registry
+from responder.playbooks import load_playbooks
+from tests.responder.harness import PLAYBOOKS
+
+RUNBOOK_ALERTS = {
+    "GhostPosition", "StalePendingOrders", "StaleBacklogEscalation", "StaleBacklogGrowingAcrossProfiles",
+    "QuarantinedOrdersNeedReview", "AuthFailureSpike", "TradingControlEndpointsDown", "UnauthenticatedTradeAccepted",
+}
+
+
+def test_the_default_playbooks_cover_the_runbook_and_gate_what_must_be_gated() -> None:
+    playbooks = load_playbooks(PLAYBOOKS, default_registry())
+    assert {p.alertname for p in playbooks.all()} >= RUNBOOK_ALERTS
+    ghost = playbooks.get("GhostPosition", "firing")
+    assert ghost is not None
+    policies = {step.action: step.policy for step in ghost.steps}
+    assert policies["deactivate_profile"] == "auto"
+    assert policies["request_reconciliation"] == policies["close_position"] == "approval"
+    for alertname in ("StalePendingOrders", "StaleBacklogEscalation", "AuthFailureSpike"):
+        book = playbooks.get(alertname, "firing")
+        assert book is not None
+        gated = [s.action for s in book.steps if s.policy == "approval"]
+        assert gated in (["cancel_stuck_orders"], ["restart_bot"])
+        assert any(s.action == "notify" and s.run_on_failure for s in book.steps)
+    resolved = playbooks.get("GhostPosition", "resolved")
+    assert resolved is not None and "deactivate_profile" not in {s.action for s in resolved.steps}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("playbooks: []\n", "expected a mapping with the single key 'playbooks'"),
+        ("playbooks: {A: {firing: []}}\n", "playbook A/firing: expected a non-empty list of steps"),
+        ("playbooks: {A: {pending: [{action: notify}]}}\n", "playbook A: expected a mapping with 'firing'"),
+        ("playbooks: {A: {firing: [{action: nope}]}}\n", "playbook A/firing, step 1 (nope): action 'nope' is not"),
+        ("playbooks: {A: {firing: [{action: notify, when: x}]}}\n", "step 1 (notify): when: unknown key"),
+        ("playbooks: {A: {firing: [{action: notify, policy: maybe}]}}\n", "step 1 (notify): policy: Input should be"),
+        ("playbooks: {A: {firing: [{name: d, action: deactivate_profile, params: {profile_label: [1]}}]}}\n",
+         "step 1 (d): params.profile_label: Input should be a valid string"),
+        ("playbooks: {A: {firing: [{action: notify, params: {colour: red}}]}}\n", "params.colour: unknown key"),
+        ("playbooks: {A: {firing: [{action: notify}, {action: notify}]}}\n", "step 2 (notify): step name is used"),
+        ("playbooks: {A: {firing: [oops]}}\n", "step 1: expected a mapping with at least 'action'"),
+        ("playbooks: {A: [unclosed\n", "malformed YAML at line"),
+    ],
+)
+def test_errors_name_the_file_the_playbook_and_the_step(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "playbooks.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_playbooks(path, default_registry())
+    assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
+    assert "\n" not in str(err.value)
