@@ -2,8 +2,9 @@
 
 Each scrape reads the bot's open positions (one statement), every broker account's positions
 (concurrently, bounded pool, per-call timeouts, an overall deadline) and, only when ghosts exist,
-which profiles last held the symbol (one more statement). An account whose broker read fails gets
-`tradingbot_broker_up 0` and no quantity or ghost series at all: no verdict, neither ghost nor clear::
+which profile most recently closed the symbol on that account (one more statement). An account whose
+broker read fails gets `tradingbot_broker_up 0` and no quantity or ghost series at all: no verdict,
+neither ghost nor clear::
 
     tradingbot_broker_up{account="acct-1"} 1.0
     tradingbot_broker_position_quantity{account="acct-1",symbol="TSLA"} 10.0
@@ -18,11 +19,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import Engine, select, tuple_
+from sqlalchemy import Engine, func, select, tuple_, type_coerce
 
-from sources.botdb import POSITION_CLOSED, POSITION_OPEN, broker_accounts, positions, profiles
+from sources.botdb import POSITION_CLOSED, POSITION_OPEN, UTCDateTime, broker_accounts, positions, profiles
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable
 
 ERROR_KINDS = ("timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response", "deadline")
@@ -133,26 +135,40 @@ class GhostPositionCollector:
             self._errors[kind] = self._errors.get(kind, 0) + 1
 
     def _impacted_profiles(self, ghosts: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
-        """Profiles that held each ghost's symbol on its account; all the account's profiles if none did."""
+        """The profile that most recently closed each ghost's symbol on its account (all if tied);
+        every profile of the account when none ever held it."""
         if not ghosts:
             return {}
-        held = (
-            select(profiles.c.account_id, positions.c.symbol, profiles.c.id)
+        last_close = (
+            select(
+                profiles.c.account_id,
+                positions.c.symbol,
+                profiles.c.id,
+                type_coerce(func.max(positions.c.closed_at), UTCDateTime()),
+            )
             .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
             .where(positions.c.status == POSITION_CLOSED)
             .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(ghosts))
-            .distinct()
+            .group_by(profiles.c.account_id, positions.c.symbol, profiles.c.id)
         )
         accounts = {account for account, _ in ghosts}
         everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(accounts))
-        impacted: dict[tuple[str, str], set[str]] = defaultdict(set)
+        closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
         by_account: dict[str, set[str]] = defaultdict(set)
         with self._engine.connect() as conn:
-            for account_id, symbol, profile in conn.execute(held):
-                impacted[(account_id, symbol)].add(profile)
+            for account_id, symbol, profile, closed_at in conn.execute(last_close):
+                closes[(account_id, symbol)][profile] = closed_at
             for account_id, profile in conn.execute(everyone):
                 by_account[account_id].add(profile)
-        return {ghost: sorted(impacted.get(ghost) or by_account[ghost[0]]) for ghost in ghosts}
+        return {ghost: _latest(closes.get(ghost, {})) or sorted(by_account[ghost[0]]) for ghost in ghosts}
+
+
+def _latest(closed_at_by_profile: dict[str, datetime | None]) -> list[str]:
+    """The profiles whose last close is the most recent one (a close without a time counts as oldest)."""
+    if not closed_at_by_profile:
+        return []
+    latest = max(closed_at_by_profile.values(), key=lambda at: at or datetime.min.replace(tzinfo=UTC))
+    return sorted(profile for profile, at in closed_at_by_profile.items() if at == latest)
 
 
 class _Families:

@@ -114,3 +114,12 @@ def test_broker_reads_are_concurrent_bounded_and_one_per_account(exporter: Expor
     assert [s.value for s in up.samples] == [1.0, 1.0, 1.0]
     assert stats["peak"] == 2  # concurrent, and never beyond the pool
     assert sorted(stats["reads"].values()) == [1, 1, 1]  # type: ignore[attr-defined]
+
+
+def test_ghost_is_attributed_to_the_profile_that_closed_the_symbol_last(exporter: Exporter) -> None:
+    first = exporter.sim.inject("ghost", profile="p-1", symbol="AMD", qty=2)
+    # p-4 shares the account; it closes AMD later, with the broker still holding both quantities
+    second = exporter.sim.inject("ghost", profile="p-4", symbol="AMD", qty=3)
+    assert first["account"] == second["account"]
+    found = ghosts(exporter)
+    assert found == {(("account", first["account"]), ("profile", "p-4"), ("symbol", "AMD")): 1.0}

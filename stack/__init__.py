@@ -1,0 +1,1 @@
+"""The local stack: simulator, exporters, responder, real Prometheus and Alertmanager, receiver sinks."""

@@ -1,0 +1,114 @@
+"""python -m stack run|demo: the whole system on one machine (what `make run` and `make demo` call)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from common.config import ConfigError
+from common.db import make_engine
+from stack.demo import Demo
+from stack.local import LocalStack, StackOptions
+from stack.observe import Observer
+from stack.services import StackError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
+    parser.add_argument("command", choices=["run", "demo"], help="run: until Ctrl-C; demo: inject, watch, report")
+    parser.add_argument("--config", default=str(REPO / "config" / "local.yml"), help="the YAML (%(default)s)")
+    parser.add_argument("--state-dir", default=str(REPO / "var" / "stack"), help="data, logs, secrets")
+    parser.add_argument("--prometheus-port", type=int, default=9090)
+    parser.add_argument("--alertmanager-port", type=int, default=9093)
+    parser.add_argument("--sink-port", type=int, default=9805, help="PagerDuty/Slack/ticket stand-ins")
+    parser.add_argument("--interval", type=float, default=2.0, help="scrape and evaluation interval, seconds")
+    parser.add_argument("--timeout", type=float, default=300.0, help="demo: give up after this many seconds")
+    parser.add_argument("--fresh", action="store_true", help="run: forget the previous run's data first")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    options = StackOptions(
+        config_path=Path(args.config).resolve(),
+        state_dir=Path(args.state_dir).resolve(),
+        prometheus_ports=(args.prometheus_port,),
+        alertmanager_ports=(args.alertmanager_port,),
+        sink_port=args.sink_port,
+        interval_seconds=args.interval,
+        fresh=args.fresh or args.command == "demo",
+    )
+    try:
+        stack = LocalStack(options)
+        print(f"starting the stack (logs in {options.state_dir / 'logs'}) ...", flush=True)
+        with stack:
+            _print_urls(stack)
+            return run(stack) if args.command == "run" else demo(stack, args.timeout, args.interval)
+    except (ConfigError, StackError) as exc:
+        print(f"stack: {exc}", file=sys.stderr)
+        return 2
+
+
+def _print_urls(stack: LocalStack) -> None:
+    width = max(len(name) for name, _ in stack.urls.table())
+    for name, url in stack.urls.table():
+        print(f"  {name.ljust(width)}  {url}")
+    print(f"  {'secrets (local only)'.ljust(width)}  {stack.state / 'secrets.env'}", flush=True)
+
+
+def run(stack: LocalStack) -> int:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    print("running; inject faults with `.venv/bin/python -m simulator inject KIND` (Ctrl-C stops)", flush=True)
+    while not stop.wait(2.0):
+        stack.group.check_alive()
+    print("\nstopping ...", flush=True)
+    return 0
+
+
+def demo(stack: LocalStack, timeout: float, interval: float) -> int:
+    engine = make_engine(stack.config.bot_db.url)
+    with requests.Session() as session:
+        assert stack.sinks is not None
+        observer = Observer(
+            stack.urls.prometheus[0],
+            stack.urls.responders[0],
+            stack.env["RESPONDER_OPERATOR_TOKEN"],
+            engine,
+            stack.sinks,
+            session,
+        )
+        _wait_for_targets(observer, timeout=60)
+        show = Demo(observer, stack.urls.simulator_control)
+        show.note("stack up: Prometheus scrapes the exporters and the responder")
+        show.inject_all()
+        finished = show.watch(timeout)
+        print()
+        print(show.report(interval))
+    engine.dispose()
+    if not finished:
+        print("demo FAILED: not every incident was detected and mitigated in time", file=sys.stderr)
+    return 0 if finished and show.succeeded else 1
+
+
+def _wait_for_targets(observer: Observer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        up = observer.query('up{job=~"tradingbot-.*"} == 1')
+        if len(up) >= 2:
+            return
+        time.sleep(0.5)
+    raise StackError("Prometheus does not see the exporters and the responder up")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

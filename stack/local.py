@@ -1,0 +1,231 @@
+"""The whole loop on one machine: simulator, exporters, responder(s), Prometheus, Alertmanager(s), sinks.
+
+`LocalStack` starts every part as a real process on loopback (the sinks run in this process), using the
+project's YAML for the three services and local copies of alerts/prometheus.yml and
+alerts/alertmanager.yml (stack/render.py). Secrets are generated once into ``<state>/secrets.env``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from common.config import Config, load_config, split_listen
+from stack.render import PrometheusTargets, alertmanager_config, prometheus_config, write_yaml
+from stack.secrets import load_or_create_secrets
+from stack.services import Service, ServiceGroup, StackError
+from stack.sinks import SinkServer
+
+REPO = Path(__file__).resolve().parents[1]
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class StackOptions:
+    config_path: Path
+    state_dir: Path
+    prometheus_ports: tuple[int, ...] = (9090,)
+    alertmanager_ports: tuple[int, ...] = (9093,)
+    alertmanager_cluster_ports: tuple[int, ...] = ()
+    responder_ports: tuple[int, ...] = ()  # empty: one responder on responder.listen
+    sink_port: int = 9805
+    interval_seconds: float = 2.0
+    fresh: bool = False
+    extra_env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StackUrls:
+    simulator_control: str
+    bot: str
+    broker: str
+    supabase: str
+    exporters: str
+    responders: list[str]
+    prometheus: list[str]
+    alertmanagers: list[str]
+    sinks: str
+
+    def table(self) -> list[tuple[str, str]]:
+        rows = [
+            ("simulator control (faults)", self.simulator_control),
+            ("bot API", self.bot),
+            ("broker (Alpaca stand-in)", self.broker),
+            ("Supabase auth stand-in", self.supabase),
+            ("exporters /metrics", self.exporters + "/metrics"),
+        ]
+        rows += [(f"responder {n + 1}", url) for n, url in enumerate(self.responders)]
+        rows += [(f"Prometheus {n + 1}", url) for n, url in enumerate(self.prometheus)]
+        rows += [(f"Alertmanager {n + 1}", url) for n, url in enumerate(self.alertmanagers)]
+        rows.append(("receiver sinks (PagerDuty/Slack/tickets)", self.sinks + "/received/<receiver>"))
+        return rows
+
+
+class LocalStack:
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.config: Config = load_config(options.config_path)
+        self.state = options.state_dir
+        self.group = ServiceGroup()
+        self.sinks: SinkServer | None = None
+        self.env: dict[str, str] = {}
+        self.urls = self._urls()
+
+    def _urls(self) -> StackUrls:
+        sim = self.config.section("simulator")
+        exporters_host, exporters_port = split_listen(self.config.section("exporters").listen)
+        return StackUrls(
+            simulator_control=f"http://{sim.host}:{sim.control_port}",
+            bot=self.config.bot.base_url,
+            broker=self.config.broker.base_url,
+            supabase=self.config.supabase.url,
+            exporters=f"http://{exporters_host}:{exporters_port}",
+            responders=[f"http://{HOST}:{port}" for port in self._responder_ports()],
+            prometheus=[f"http://{HOST}:{port}" for port in self.options.prometheus_ports],
+            alertmanagers=[f"http://{HOST}:{port}" for port in self.options.alertmanager_ports],
+            sinks=f"http://{HOST}:{self.options.sink_port}",
+        )
+
+    def _responder_ports(self) -> tuple[int, ...]:
+        if self.options.responder_ports:
+            return self.options.responder_ports
+        return (split_listen(self.config.section("responder").listen)[1],)
+
+    def start(self) -> LocalStack:
+        """Start every part in dependency order; on any failure stop what started and raise."""
+        try:
+            self._prepare()
+            self.sinks = _start_sinks(self.options.sink_port)
+            self._start_simulator()
+            self._start_exporters()
+            self._start_responders()
+            self._start_alertmanagers()
+            self._start_prometheus()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        self.group.stop()
+        if self.sinks is not None:
+            self.sinks.stop()
+            self.sinks = None
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def service(self, name: str) -> Service:
+        return next(s for s in self.group.services if s.name == name)
+
+    def _prepare(self) -> None:
+        self.state.mkdir(parents=True, exist_ok=True)
+        if self.options.fresh:
+            self._wipe()
+        self.env = {
+            **load_or_create_secrets(self.state / "secrets.env"),
+            "SLACK_WEBHOOK_URL": f"http://{HOST}:{self.options.sink_port}/slack-responder",
+            "PYTHONUNBUFFERED": "1",
+            **self.options.extra_env,
+        }
+
+    def _wipe(self) -> None:
+        """Forget the previous run: databases (SQLite), access log, Prometheus/Alertmanager data, logs."""
+        config = self.config
+        responder = config.section("responder")
+        for url in (config.bot_db.url, responder.ledger_url):
+            if url.startswith("sqlite:///"):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+        config.bot.access_log.unlink(missing_ok=True)
+        if responder.rca_dir is not None:
+            shutil.rmtree(responder.rca_dir, ignore_errors=True)
+        for child in ("prometheus", "alertmanager", "logs", "config"):
+            shutil.rmtree(self.state / child, ignore_errors=True)
+
+    def _python(self, name: str, module: str, config: Path, port: int | None, *args: str) -> Service:
+        argv = [sys.executable, "-m", module, "--config", str(config), *args]
+        return Service(name, argv, self.state / "logs" / f"{name}.log", port, self.env, REPO)
+
+    def _start_simulator(self) -> None:
+        control = self.config.section("simulator").control_port
+        self.group.start(self._python("simulator", "simulator", self.options.config_path, control, "serve"))
+
+    def _start_exporters(self) -> None:
+        port = split_listen(self.config.section("exporters").listen)[1]
+        self.group.start(self._python("exporters", "exporters", self.options.config_path, port))
+
+    def _start_responders(self) -> None:
+        for n, port in enumerate(self._responder_ports()):
+            config = self._responder_config(port) if self.options.responder_ports else self.options.config_path
+            self.group.start(self._python(f"responder-{n + 1}", "responder", config, port), timeout=60)
+
+    def _responder_config(self, port: int) -> Path:
+        """A copy of the YAML whose responder listens on `port` (several replicas on one machine)."""
+        raw: dict[str, Any] = self.config.model_dump(mode="json", exclude={"source"})  # paths already absolute
+        raw["responder"]["listen"] = f"{HOST}:{port}"
+        raw["responder"]["alertmanager_urls"] = self.urls.alertmanagers
+        return write_yaml(self.state / "config" / f"responder-{port}.yml", raw)
+
+    def _start_alertmanagers(self) -> None:
+        directory = self.state / "config"
+        webhook = [f"{url}/alerts" for url in self.urls.responders]
+        token = self.env["RESPONDER_WEBHOOK_TOKEN"]
+        config = alertmanager_config(directory, {"responder": webhook}, self.urls.sinks, {"responder_token": token})
+        path = write_yaml(directory / "alertmanager.yml", config)
+        cluster = self.options.alertmanager_cluster_ports
+        for n, port in enumerate(self.options.alertmanager_ports):
+            argv = [
+                "prometheus-alertmanager",
+                f"--config.file={path}",
+                f"--storage.path={self.state / 'alertmanager' / str(n + 1)}",
+                f"--web.listen-address={HOST}:{port}",
+                f"--web.external-url=http://{HOST}:{port}",
+                "--log.level=warn",
+                *_cluster_flags(cluster, n),
+            ]
+            log = self.state / "logs" / f"alertmanager-{n + 1}.log"
+            self.group.start(Service(f"alertmanager-{n + 1}", argv, log, port))
+
+    def _start_prometheus(self) -> None:
+        targets = PrometheusTargets(
+            exporters=[self.urls.exporters.removeprefix("http://")],
+            responders=[url.removeprefix("http://") for url in self.urls.responders],
+            alertmanagers=[url.removeprefix("http://") for url in self.urls.alertmanagers],
+        )
+        path = write_yaml(
+            self.state / "config" / "prometheus.yml", prometheus_config(targets, self.options.interval_seconds)
+        )
+        for n, port in enumerate(self.options.prometheus_ports):
+            argv = [
+                "prometheus",
+                f"--config.file={path}",
+                f"--storage.tsdb.path={self.state / 'prometheus' / str(n + 1)}",
+                f"--web.listen-address={HOST}:{port}",
+                "--storage.tsdb.retention.time=1d",
+                "--log.level=warn",
+            ]
+            log = self.state / "logs" / f"prometheus-{n + 1}.log"
+            self.group.start(Service(f"prometheus-{n + 1}", argv, log, port))
+
+
+def _start_sinks(port: int) -> SinkServer:
+    try:
+        return SinkServer(HOST, port).start()
+    except (OSError, SystemExit):  # werkzeug exits when the port is taken
+        raise StackError(f"receiver sinks: port {port} is in use (choose another with --sink-port)") from None
+
+
+def _cluster_flags(cluster_ports: tuple[int, ...], n: int) -> list[str]:
+    """Gossip flags: no cluster for one Alertmanager, every other peer listed otherwise."""
+    if not cluster_ports:
+        return ["--cluster.listen-address="]
+    peers = [f"--cluster.peer={HOST}:{port}" for i, port in enumerate(cluster_ports) if i != n]
+    return [f"--cluster.listen-address={HOST}:{cluster_ports[n]}", "--cluster.reconnect-timeout=1m", *peers]

@@ -1,0 +1,104 @@
+"""Read what the stack did: alerts in Prometheus, runs in the responder, the bot's state, the sinks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import requests
+from sqlalchemy import Engine, func, select
+
+from sources.botdb import QUARANTINED_STATUS, orders, profiles
+from stack.sinks import SinkServer
+
+
+@dataclass(frozen=True)
+class FiringAlert:
+    name: str
+    severity: str
+    labels: dict[str, str]
+    active_at: datetime | None
+
+
+class Observer:
+    def __init__(
+        self,
+        prometheus_url: str,
+        responder_url: str,
+        operator_token: str,
+        bot_engine: Engine,
+        sinks: SinkServer,
+        session: requests.Session,
+    ) -> None:
+        self._prometheus = prometheus_url
+        self._responder = responder_url
+        self._headers = {"Authorization": f"Bearer {operator_token}"}
+        self._bot = bot_engine
+        self.sinks = sinks
+        self._session = session
+
+    def alerts(self, state: str = "firing") -> list[FiringAlert]:
+        """Alerts in `state` (firing or pending) according to Prometheus."""
+        answer = self._session.get(f"{self._prometheus}/api/v1/alerts", timeout=5)
+        answer.raise_for_status()
+        found = []
+        for alert in answer.json()["data"]["alerts"]:
+            if alert["state"] != state:
+                continue
+            labels = dict(alert["labels"])
+            active = alert.get("activeAt")
+            found.append(
+                FiringAlert(
+                    labels.get("alertname", ""),
+                    labels.get("severity", ""),
+                    labels,
+                    datetime.fromisoformat(active.replace("Z", "+00:00")) if active else None,
+                )
+            )
+        return found
+
+    def rule_durations(self) -> dict[str, float]:
+        """The `for` of every alerting rule Prometheus loaded, in seconds, by alert name."""
+        answer = self._session.get(f"{self._prometheus}/api/v1/rules", params={"type": "alert"}, timeout=5)
+        answer.raise_for_status()
+        return {
+            rule["name"]: float(rule.get("duration", 0))
+            for group in answer.json()["data"]["groups"]
+            for rule in group["rules"]
+        }
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        answer = self._session.get(f"{self._prometheus}/api/v1/query", params={"query": expr}, timeout=5)
+        answer.raise_for_status()
+        result: list[dict[str, Any]] = answer.json()["data"]["result"]
+        return result
+
+    def runs(self, alertname: str) -> list[dict[str, Any]]:
+        answer = self._session.get(
+            f"{self._responder}/runs", params={"alertname": alertname, "limit": "50"}, headers=self._headers, timeout=5
+        )
+        answer.raise_for_status()
+        runs: list[dict[str, Any]] = answer.json()["runs"]
+        return runs
+
+    def profile_status(self, profile: str) -> str | None:
+        with self._bot.connect() as conn:
+            status = conn.execute(select(profiles.c.status).where(profiles.c.id == profile)).scalar_one_or_none()
+        return status
+
+    def quarantined(self, profile: str) -> int:
+        with self._bot.connect() as conn:
+            count = conn.execute(
+                select(func.count()).where(orders.c.profile_id == profile, orders.c.status == QUARANTINED_STATUS)
+            ).scalar_one()
+        return int(count)
+
+
+def step(run: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The step called `name` in a run view, if it has one."""
+    return next((s for s in run["steps"] if s["name"] == name), None)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None

@@ -1,0 +1,88 @@
+"""Local copies of alerts/prometheus.yml and alerts/alertmanager.yml for the stack and the tests.
+
+The copies change only what a deployment changes (docs/alerting.md): Prometheus gets local targets, the
+repository's rule files and short intervals; Alertmanager gets local receiver URLs (the responder's
+real URL, sinks standing in for PagerDuty, Slack, tickets and the heartbeat), local secret files and the
+repository's templates. Rules, routes, grouping, timings and inhibitions are the committed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+ALERTS = REPO / "alerts"
+
+
+@dataclass(frozen=True)
+class PrometheusTargets:
+    exporters: list[str]
+    responders: list[str]
+    alertmanagers: list[str]
+
+
+def prometheus_config(targets: PrometheusTargets, interval_seconds: float = 1.0) -> dict[str, Any]:
+    """The committed Prometheus config with local targets and a short scrape/evaluation interval."""
+    config: dict[str, Any] = yaml.safe_load((ALERTS / "prometheus.yml").read_text(encoding="utf-8"))
+    interval = f"{int(interval_seconds * 1000)}ms"
+    config["global"].update({"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval})
+    config["rule_files"] = [str(ALERTS / "rules" / "*.yml")]
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": targets.alertmanagers}]}]}
+    jobs = {
+        "tradingbot-exporters": targets.exporters,
+        "tradingbot-responder": targets.responders,
+        "alertmanager": targets.alertmanagers,
+    }
+    for job in config["scrape_configs"]:
+        job["static_configs"] = [{"targets": jobs[job["job_name"]]}]
+    return config
+
+
+def alertmanager_config(
+    directory: Path, real_urls: dict[str, list[str]], sink_url: str, secrets: dict[str, str]
+) -> dict[str, Any]:
+    """The committed Alertmanager config with local receivers; secret files are written under `directory`.
+
+    `real_urls` maps a receiver name to the real URLs it delivers to (the responder replicas: one webhook
+    config each); every other receiver posts to ``<sink_url>/<receiver>``. `secrets` gives the content
+    of secret files by file name (e.g. the responder's bearer token); other files get a throwaway value.
+    """
+    config: dict[str, Any] = yaml.safe_load((ALERTS / "alertmanager.yml").read_text(encoding="utf-8"))
+    secrets_dir = directory / "secrets"
+    secrets_dir.mkdir(parents=True, exist_ok=True)
+
+    def rewrite(node: Any, receiver: str) -> None:
+        if isinstance(node, list):
+            for item in node:
+                rewrite(item, receiver)
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if key == "url":
+                    node[key] = f"{sink_url}/{receiver}"
+                elif key.endswith("_file"):
+                    name = Path(value).name
+                    default = f"{sink_url}/{receiver}" if key == "api_url_file" else f"local-{name}"
+                    path = secrets_dir / name
+                    path.write_text(secrets.get(name, default), encoding="utf-8")
+                    path.chmod(0o600)
+                    node[key] = str(path)
+                else:
+                    rewrite(value, receiver)
+
+    for receiver in config["receivers"]:
+        rewrite(receiver, receiver["name"])
+        if receiver["name"] in real_urls:
+            template = receiver["webhook_configs"][0]
+            receiver["webhook_configs"] = [{**template, "url": url} for url in real_urls[receiver["name"]]]
+    config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
+    return config
+
+
+def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
