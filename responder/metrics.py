@@ -12,7 +12,7 @@ Two sources, one exposition:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -43,7 +43,7 @@ MODES = ("live", "dry-run", "off")
 class ResponderMetrics:
     """The event metrics; `registry` is None in multiprocess mode (values live in the directory's files)."""
 
-    def __init__(self, registry: CollectorRegistry | None) -> None:
+    def __init__(self, registry: CollectorRegistry | None, actions: Iterable[str] = ()) -> None:
         self.notifications = Counter(
             "tradingbot_responder_notifications",
             "Webhook deliveries by outcome",
@@ -80,6 +80,9 @@ class ResponderMetrics:
         )
         for outcome in DELIVERY_OUTCOMES:
             self.notifications.labels(outcome)
+        for action in actions:  # from 0, so that increase() sees the first failure of each action
+            for result in STEP_RESULTS:
+                self.steps.labels(action, result)
         for outcome in ("recovered", "unrecovered"):
             self.truncated.labels(outcome)
         self.budget_exhausted.labels(DEACTIVATION_BUDGET)
@@ -141,8 +144,8 @@ class Exposition:
         self._dir = multiprocess_dir
         self.local = CollectorRegistry(auto_describe=True)
 
-    def metrics(self) -> ResponderMetrics:
-        return ResponderMetrics(None if self._dir else self.local)
+    def metrics(self, actions: Iterable[str] = ()) -> ResponderMetrics:
+        return ResponderMetrics(None if self._dir else self.local, actions)
 
     def render(self) -> bytes:
         registry = CollectorRegistry()

@@ -70,7 +70,7 @@ def build_runtime(
     bot = make_engine(settings.config.bot_db.url)
     services = Services(settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry)
     exposition = Exposition(LedgerCollector(ledger, config, clock), multiprocess_dir)
-    metrics = exposition.metrics()
+    metrics = exposition.metrics(registry.names())
     wakeup = Wakeup()
     executor = Executor(ledger, services, ExecutorSettings.from_config(config), metrics, wakeup)
     return Runtime(settings, ledger, services, playbooks, metrics, exposition, wakeup, executor)

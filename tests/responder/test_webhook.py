@@ -233,6 +233,8 @@ def test_health_metrics_and_openapi(responder: Harness) -> None:
     metrics = responder.client.get("/metrics").text
     for name in ("notifications_total", "ledger_backlog", "budget_remaining", "mode", "ledger_up"):
         assert f"tradingbot_responder_{name}" in metrics
+    # every action's failure counter starts at 0, so MitigationFailed's increase() sees the first failure
+    assert 'tradingbot_responder_steps_total{action="deactivate_profile",result="failed"} 0.0' in metrics
 
 
 def test_notifications_never_leak_the_webhook_url_or_crash_when_slack_fails(
