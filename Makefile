@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= config/local.yml
 
-.PHONY: help setup tools test test-python check-alerts lint demo run bench clean
+.PHONY: help setup tools test test-python check-alerts lint demo run bench clean prometheusrule
 
 help:
 	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
@@ -45,6 +45,10 @@ run: setup
 
 bench: setup
 	$(BIN)/python -m bench --config $(CONFIG)
+
+# deploy/kubernetes/prometheusrule.yaml from alerts/rules/*.yml (tests/deploy checks it is current)
+prometheusrule: $(STAMP)
+	$(BIN)/python scripts/prometheusrule.py
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
