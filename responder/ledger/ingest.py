@@ -3,15 +3,36 @@
 Everything happens in one write transaction, so a 2xx is only answered once all of it is durable.
 An occurrence is keyed by (fingerprint, startsAt, status): repeats, retries and HA duplicates insert
 nothing (``ON CONFLICT DO NOTHING``) and so create no second run.
+
+The hot path costs one statement per alert: the insert decides "suppressed by an already recorded
+resolved occurrence" itself (a ``CASE WHEN EXISTS`` in the same statement, so the same snapshot), and
+the statements are built once per dialect with bound parameters, so SQLAlchemy's compiled cache is hit
+instead of rebuilding and re-keying a statement per alert (docs/performance.md).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    String,
+    and_,
+    bindparam,
+    case,
+    exists,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.exc import DBAPIError
 
 from common.db import write_transaction
 from responder.ledger.schema import (
@@ -61,37 +82,44 @@ def record_alerts(
     mode: str,
     now: datetime,
 ) -> list[Recorded]:
-    """Record every alert in one transaction; raise SQLAlchemyError if the ledger cannot be written."""
-    with write_transaction(engine) as conn:
-        return [_record(conn, alert, delivery, playbooks, mode, now) for alert in items]
+    """Record every alert in one transaction; raise SQLAlchemyError if the ledger cannot be written.
+
+    A connection found dead on its first use (the database restarted since it was pooled) is retried
+    once on a fresh one: nothing was committed, and the inserts are idempotent.
+    """
+    for attempt in (1, 2):
+        try:
+            with write_transaction(engine) as conn:
+                return [_record(conn, alert, delivery, playbooks, mode, now) for alert in items]
+        except DBAPIError as exc:
+            if attempt == 2 or not exc.connection_invalidated:
+                raise
+    raise AssertionError("unreachable")
 
 
 def _record(
     conn: Connection, alert: Alert, delivery: Delivery, playbooks: PlaybookLookup, mode: str, now: datetime
 ) -> Recorded:
     playbook = playbooks(alert.alertname, alert.status)
-    disposition = _disposition(conn, alert, playbook, mode)
-    row = conn.execute(
-        insert_ignoring_conflicts(conn, alerts)
-        .values(
-            fingerprint=alert.fingerprint,
-            starts_at=alert.starts_at,
-            status=alert.status,
-            alertname=alert.alertname,
-            ends_at=alert.end,
-            labels=dumps(alert.labels),
-            annotations=dumps(alert.annotations),
-            generator_url=alert.generator_url,
-            group_key=delivery.group_key,
-            receiver=delivery.receiver,
-            source=delivery.source,
-            disposition=disposition,
-            received_at=now,
-        )
-        .returning(alerts.c.id)
-    ).first()
+    values = {
+        "fingerprint": alert.fingerprint,
+        "starts_at": alert.starts_at,
+        "status": alert.status,
+        "alertname": alert.alertname,
+        "ends_at": alert.end,
+        "labels": dumps(alert.labels),
+        "annotations": dumps(alert.annotations),
+        "generator_url": alert.generator_url,
+        "group_key": delivery.group_key,
+        "receiver": delivery.receiver,
+        "source": delivery.source,
+        "disposition": _disposition(playbook, mode),
+        "received_at": now,
+    }
+    row = conn.execute(_insert_alert(conn.dialect.name, alert.status == "firing"), values).first()
     if row is None:
         return Recorded(alert.status, False, "repeat", None)
+    disposition = str(row.disposition)
     cancelled: list[str] = []
     if alert.status == "resolved":
         cancelled = cancel_firing_runs(conn, alert.fingerprint, alert.starts_at, now)
@@ -99,12 +127,34 @@ def _record(
     return Recorded(alert.status, True, disposition, run_id, tuple(cancelled))
 
 
-def _disposition(conn: Connection, alert: Alert, playbook: Playbook | None, mode: str) -> str:
-    if alert.status == "firing" and resolved_exists(conn, alert.fingerprint, alert.starts_at):
-        return "suppressed_resolved"
+def _disposition(playbook: Playbook | None, mode: str) -> str:
+    """The disposition unless a resolved occurrence was recorded first (the insert checks that)."""
     if mode == "off":
         return "mode_off"
     return "run" if playbook else "no_playbook"
+
+
+SUPPRESSED = "suppressed_resolved"
+
+
+@functools.cache
+def _insert_alert(dialect: str, firing: bool) -> Insert:
+    """``INSERT .. ON CONFLICT DO NOTHING RETURNING id, disposition`` with every value a bound parameter.
+
+    For a firing alert the disposition is ``suppressed_resolved`` when its resolved occurrence is already
+    recorded, decided in the same statement. Built once per dialect (immutable, so safe to share).
+    """
+    params: dict[str, ColumnElement[Any]] = {
+        column.name: bindparam(column.name, type_=column.type) for column in alerts.c if column.name != "id"
+    }
+    if firing:
+        resolved = exists().where(
+            alerts.c.fingerprint == params["fingerprint"],
+            alerts.c.starts_at == params["starts_at"],
+            alerts.c.status == "resolved",
+        )
+        params["disposition"] = case((resolved, literal(SUPPRESSED, String)), else_=params["disposition"])
+    return insert_ignoring_conflicts(dialect, alerts).values(params).returning(alerts.c.id, alerts.c.disposition)
 
 
 def resolved_exists(conn: Connection, fingerprint: str, starts_at: datetime) -> bool:
@@ -117,23 +167,24 @@ def resolved_exists(conn: Connection, fingerprint: str, starts_at: datetime) -> 
     return bool(conn.execute(query).scalar())
 
 
+INSERT_RUN = runs.insert().returning(runs.c.id)  # values are bound at execution: one cached compilation
+INSERT_STEPS = steps.insert()
+
+
 def create_run(conn: Connection, alert_id: int, playbook: Playbook, mode: str, now: datetime) -> int:
-    run_id: int = conn.execute(
-        runs.insert()
-        .values(
-            alert_id=alert_id,
-            playbook=playbook.key,
-            state=RUN_ACTIVE,
-            mode=mode,
-            current_position=0,
-            step_count=len(playbook.steps),
-            failed=False,
-            created_at=now,
-        )
-        .returning(runs.c.id)
-    ).scalar_one()
+    run = {
+        "alert_id": alert_id,
+        "playbook": playbook.key,
+        "state": RUN_ACTIVE,
+        "mode": mode,
+        "current_position": 0,
+        "step_count": len(playbook.steps),
+        "failed": False,
+        "created_at": now,
+    }
+    run_id: int = conn.execute(INSERT_RUN, run).scalar_one()
     conn.execute(
-        steps.insert(),
+        INSERT_STEPS,
         [
             {
                 "run_id": run_id,
@@ -155,25 +206,27 @@ def create_run(conn: Connection, alert_id: int, playbook: Playbook, mode: str, n
     return run_id
 
 
+FIRING_RUNS = (
+    select(runs.c.id)
+    .join(alerts, alerts.c.id == runs.c.alert_id)
+    .where(
+        alerts.c.fingerprint == bindparam("fingerprint", type_=alerts.c.fingerprint.type),
+        alerts.c.starts_at == bindparam("starts_at", type_=alerts.c.starts_at.type),
+        alerts.c.status == "firing",
+        runs.c.state == RUN_ACTIVE,
+        ~exists().where(steps.c.run_id == runs.c.id, steps.c.state == RUNNING),
+    )
+)
+
+
 def cancel_firing_runs(conn: Connection, fingerprint: str, starts_at: datetime, now: datetime) -> list[str]:
     """Cancel the firing runs of a now-resolved occurrence unless a step is executing right now.
 
     A run with a step in flight is left alone: the claim-time check cancels it before its next step.
     """
-    busy = exists().where(steps.c.run_id == runs.c.id, steps.c.state == RUNNING)
-    query = (
-        select(runs.c.id)
-        .join(alerts, alerts.c.id == runs.c.alert_id)
-        .where(
-            alerts.c.fingerprint == fingerprint,
-            alerts.c.starts_at == starts_at,
-            alerts.c.status == "firing",
-            runs.c.state == RUN_ACTIVE,
-            ~busy,
-        )
-    )
     skipped: list[str] = []
-    for run_id in conn.execute(query).scalars().all():
+    found = conn.execute(FIRING_RUNS, {"fingerprint": fingerprint, "starts_at": starts_at})
+    for run_id in found.scalars().all():
         skipped += cancel_run(conn, run_id, "alert_resolved", now)
     return skipped
 

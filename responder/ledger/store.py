@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 
 from common.db import make_engine, write_transaction
 from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
@@ -17,9 +18,15 @@ from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
 LEDGER_SQLITE_BUSY_MS = 3000
 
 
+# A pooled connection is pinged before use only when it sat idle this long: a webhook burst then costs
+# no extra round trip per delivery, while a connection left over from before a database restart is still
+# found dead before use (one used a moment ago that broke is retried by the webhook: record_alerts).
+PING_IF_IDLE_SECONDS = 1.0
+
+
 def make_ledger_engine(url: str) -> Engine:
     """An engine for the ledger; SQLite waits at most LEDGER_SQLITE_BUSY_MS for the write lock."""
-    engine = make_engine(url)
+    engine = make_engine(url, pool_pre_ping=False)
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine, "connect")
@@ -28,16 +35,35 @@ def make_ledger_engine(url: str) -> Engine:
             cursor.execute(f"PRAGMA busy_timeout = {LEDGER_SQLITE_BUSY_MS}")
             cursor.close()
 
+    _ping_if_idle(engine)
     return engine
 
 
-def insert_ignoring_conflicts(conn: Connection, table: Table) -> Insert:
-    """``INSERT .. ON CONFLICT DO NOTHING`` in the connection's dialect."""
-    if conn.dialect.name == "postgresql":
+def _ping_if_idle(engine: Engine) -> None:
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_IF_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool replaces the connection and tries again (what pool_pre_ping does).
+            raise DisconnectionError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
+
+
+def insert_ignoring_conflicts(conn: Connection | str, table: Table) -> Insert:
+    """``INSERT .. ON CONFLICT DO NOTHING`` in the connection's dialect (or the dialect named)."""
+    dialect = conn if isinstance(conn, str) else conn.dialect.name
+    if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing()
-    if conn.dialect.name == "sqlite":
+    if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing()
-    raise NotImplementedError(f"ledger dialect {conn.dialect.name!r} is not supported")
+    raise NotImplementedError(f"ledger dialect {dialect!r} is not supported")
 
 
 SCHEMA_LOCK = 7_406_001  # PostgreSQL advisory lock: replicas starting together create the schema one at a time
