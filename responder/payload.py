@@ -8,6 +8,7 @@ Alertmanager versions add (``notification_reason``, ``routeLabels``), are ignore
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -43,16 +44,30 @@ def _storable_mapping(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+# RFC 3339 date-time (Alertmanager writes Go's RFC3339Nano); not the Unix seconds pydantic would also take
+RFC3339 = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})")
+
+
 def _timestamp(value: Any) -> Any:
-    if not isinstance(value, str):
-        raise ValueError("timestamps must be RFC 3339 strings")
+    if not isinstance(value, str) or not RFC3339.fullmatch(value):
+        raise ValueError("timestamps must be RFC 3339 strings with a time zone")
+    return value
+
+
+def _integral(value: Any) -> Any:
+    """JSON does not tell 3 from 3.0 (JSON Schema's "integer" accepts both): take an integral float as an int."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
     return value
 
 
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a time zone")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise ValueError("timestamp out of range in UTC") from None
 
 
 Text = Annotated[StrictStr, Field(max_length=1_048_576)]
@@ -116,6 +131,7 @@ class Notification(_Model):
 
     _maps = field_validator("group_labels", "common_labels")(_storable_mapping)
     _texts = field_validator("receiver", "external_url", "group_key")(storable_text)
+    _count = field_validator("truncated_alerts", mode="before")(_integral)
 
 
 def parse_notification(body: bytes) -> Notification:

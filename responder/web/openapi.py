@@ -1,4 +1,8 @@
-"""The OpenAPI 3.0 description of the responder's HTTP API (served at ``/openapi.json``)."""
+"""The OpenAPI 3.1 description of the responder's HTTP API (served at ``/openapi.json``).
+
+3.1 because its schemas are JSON Schema 2020-12, what pydantic emits: ``const`` (``version: "4"``) and
+``propertyNames`` (label names) mean there what parsing enforces; OpenAPI 3.0 has neither.
+"""
 
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ def _schemas(*models: type[BaseModel]) -> dict[str, Any]:
 
 
 NO_NUL = "^[^\\u0000]*$"  # text a database can store (the webhook answers 400 otherwise)
-LABEL_NAMES = {"minLength": 1, "maxLength": 256}
+LABEL_NAMES = {"minLength": 1, "maxLength": 256, "pattern": NO_NUL}
 
 
 def _storable_strings(node: Any) -> None:
@@ -99,14 +103,14 @@ def _service_paths() -> dict[str, Any]:
         "/metrics": {
             "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "", "content": text}}}
         },
-        "/openapi.json": {"get": {"summary": "this document", "responses": _responses("OpenAPI 3.0")}},
+        "/openapi.json": {"get": {"summary": "this document", "responses": _responses("OpenAPI 3.1")}},
     }
 
 
 def _operator_paths() -> dict[str, Any]:
     runs_query = [
         {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
-        {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200}},
+        {"name": "alertname", "in": "query", "schema": {"type": "string", "maxLength": 200, "pattern": NO_NUL}},
     ]
     profile = {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
     return {
@@ -131,7 +135,7 @@ def _operator_paths() -> dict[str, Any]:
                 "summary": "recent playbook runs",
                 "security": OPERATOR,
                 "parameters": runs_query,
-                "responses": _responses("runs", 401, 503),
+                "responses": _responses("runs", 400, 401, 503),
             }
         },
         "/runs/{run_id}": {
@@ -162,7 +166,7 @@ def document() -> dict[str, Any]:
     schemas["Object"] = {"type": "object"}
     bearer = {"type": "http", "scheme": "bearer"}
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "Trading-bot incident responder", "version": "1"},
         "components": {
             "schemas": schemas,

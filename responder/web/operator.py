@@ -95,14 +95,19 @@ def decide(step_id: int) -> tuple[Response, int]:
     return jsonify({"step": result.step.as_dict()}), 200
 
 
+RUNS_QUERY = frozenset({"limit", "alertname"})
+
+
 @blueprint.get("/runs")
 def list_runs() -> tuple[Response, int]:
+    if any(name not in RUNS_QUERY or len(values) > 1 for name, values in request.args.lists()):
+        return error(400, "the query takes limit and alertname, each at most once")
     raw_limit = request.args.get("limit", "50")
     alertname = request.args.get("alertname") or None
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 500:
+    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 500:
         return error(400, "limit must be an integer from 1 to 500")
     if alertname is not None and (len(alertname) > 200 or "\x00" in alertname):
-        return error(400, "alertname must have at most 200 characters")
+        return error(400, "alertname must have at most 200 characters and no NUL")
     views = queries.recent_runs(runtime().ledger, int(raw_limit), alertname)
     return jsonify({"runs": [view.as_dict() for view in views]}), 200
 
