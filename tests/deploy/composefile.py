@@ -136,7 +136,8 @@ def listen_ports(name: str, service: dict[str, Any]) -> set[int]:
         if name == "simulator":
             sim = config.section("simulator")
             return {sim.broker_port, sim.bot_port, sim.supabase_port, sim.control_port}
-        return {split_listen(config.section(name).listen)[1]}
+        section = config.section("exporters") if name == "exporters" else config.section("responder")
+        return {split_listen(section.listen)[1]}
     if name in ("prometheus", "alertmanager"):
         default = {"prometheus": "0.0.0.0:9090", "alertmanager": "0.0.0.0:9093"}[name]
         return {split_listen(flag(command, "--web.listen-address") or default)[1]}

@@ -9,9 +9,11 @@ documented external); each service gets exactly the secrets its code asks for. `
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -293,8 +295,11 @@ def test_files_the_config_names_are_in_the_image_or_on_volumes(services: dict[st
     for name in cf.APP_SERVICES:
         config_mount = {m.target: m.source for m in cf.mounts(services[name])}
         assert config_mount.get(cf.CONTAINER_CONFIG) == "./config/compose.yml"
-        listen = config.section(name)
-        host = listen.host if name == "simulator" else split_listen(listen.listen)[0]
+        if name == "simulator":
+            host = config.section("simulator").host
+        else:
+            section = config.section("exporters") if name == "exporters" else config.section("responder")
+            host = split_listen(section.listen)[0]
         assert host == "0.0.0.0", f"{name}: listens on {host}: unreachable from the other containers"
 
 
@@ -303,8 +308,11 @@ def test_commands_run_real_modules_with_options_they_accept(services: dict[str, 
     from responder.cli import build_parser as responder_parser
     from simulator.cli import build_parser as simulator_parser
 
-    parse = {"simulator": simulator_parser().parse_args, "responder": responder_parser().parse_args,
-             "exporters": exporters_args}
+    parse: dict[str, Callable[[list[str]], argparse.Namespace]] = {
+        "simulator": simulator_parser().parse_args,
+        "responder": responder_parser().parse_args,
+        "exporters": exporters_args,
+    }
     for name in cf.APP_SERVICES:
         command = services[name]["command"]
         assert command[:3] == ["python", "-m", name], command

@@ -1,7 +1,8 @@
 """What docker-compose.yml runs besides the project's services, run for real here.
 
 scripts/compose-secrets.py, the image's entry point (PGPASSWORD_FILE), the receivers stand-in, and the
-PostgreSQL init script (against TEST_DATABASE_URL, with throwaway names).
+PostgreSQL init script (against TEST_DATABASE_URL, with throwaway names), with the project's services
+then running on the roles it created.
 """
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jwt
 import psycopg
 import pytest
 import requests
+import yaml
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from common.config import SeedConfig
+from common.db import make_engine
 from simulator.secrets import api_key_jwt, generate_local_secrets
+from simulator.seed import ensure_seeded
 from tests.deploy import composefile as cf
 from tests.support import databases
 from tests.support.ports import free_port, wait_for_port
@@ -168,8 +174,46 @@ def test_postgres_init_script_creates_the_databases_and_roles(postgres_available
         result = subprocess.run(["bash", str(INIT_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
         assert result.returncode == 0, result.stderr
         check_init_result(admin.host or "127.0.0.1", admin.port or 5432, names)
+        services_run_on_the_roles(admin.host or "127.0.0.1", admin.port or 5432, names, tmp_path)
     finally:
         drop_init_result(names)
+
+
+def services_run_on_the_roles(host: str, port: int, names: dict[str, str], tmp_path: Path) -> None:
+    """The simulator seeds as the owner, the exporters scrape as the read-only role, the responder's
+    start-up check creates its ledger: config/compose.yml with this server's host and the test's names."""
+    raw = yaml.safe_load(cf.COMPOSE_CONFIG.read_text(encoding="utf-8"))
+    raw["bot"]["access_log"] = str(tmp_path / "access.log")
+    raw["responder"].update(playbooks=str(cf.REPO / "responder" / "playbooks.yml"), rca_dir=str(tmp_path / "rca"))
+    config = tmp_path / "compose.yml"
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+
+    def url(role: str, database: str) -> str:
+        return f"postgresql://{names[role]}@{host}:{port}/{names[database]}"
+
+    app_url = url("TRADINGBOT_DB_USER", "TRADINGBOT_BOT_DB")
+    engine = make_engine(app_url.replace("@", ":app-pw@", 1))
+    try:
+        assert ensure_seeded(engine, SeedConfig(), datetime.now(UTC)) is not None
+    finally:
+        engine.dispose()
+    unreachable = "http://127.0.0.1:9"
+    env = {**os.environ, "APCA_API_SECRET_KEY": "k", "PROBE_USER_EMAIL": "p@example.com", "PROBE_USER_PASSWORD": "p",
+           "RESPONDER_WEBHOOK_TOKEN": "t", "BROKER_BASE_URL": unreachable, "SUPABASE_URL": unreachable}
+    scrape = subprocess.run(
+        [sys.executable, "-m", "exporters", "--config", str(config), "--once"], cwd=cf.REPO, capture_output=True,
+        text=True, timeout=120,
+        env={**env, "BOT_DB_URL": url("TRADINGBOT_EXPORTERS_DB_USER", "TRADINGBOT_BOT_DB"), "PGPASSWORD": "ro-pw"},
+    )
+    assert scrape.returncode == 0, scrape.stderr
+    assert 'tradingbot_collector_up{collector="stale_backlog"} 1.0' in scrape.stdout
+    check = subprocess.run(
+        [sys.executable, "-m", "responder", "--config", str(config), "--check"], cwd=cf.REPO, capture_output=True,
+        text=True, timeout=120,
+        env={**env, "BOT_DB_URL": app_url, "LEDGER_DB_URL": url("TRADINGBOT_DB_USER", "TRADINGBOT_LEDGER_DB"),
+             "PGPASSWORD": "app-pw"},
+    )
+    assert check.returncode == 0, check.stderr
 
 
 def admin_connection() -> psycopg.Connection[tuple[object, ...]]:
@@ -186,14 +230,14 @@ def check_init_result(host: str, port: int, names: dict[str, str]) -> None:
     app, reader = names["TRADINGBOT_DB_USER"], names["TRADINGBOT_EXPORTERS_DB_USER"]
     bot, ledger = names["TRADINGBOT_BOT_DB"], names["TRADINGBOT_LEDGER_DB"]
     with connect(host, port, app, "app-pw", bot) as conn:  # the bot's owner creates tables later (the simulator)
-        conn.execute("CREATE TABLE profiles (id text PRIMARY KEY, status text)")
-        conn.execute("INSERT INTO profiles VALUES ('p-1', 'active')")
+        conn.execute("CREATE TABLE init_check (id text PRIMARY KEY, status text)")
+        conn.execute("INSERT INTO init_check VALUES ('p-1', 'active')")
     with connect(host, port, app, "app-pw", ledger) as conn:  # the responder creates its ledger schema
         conn.execute("CREATE TABLE responder_alerts (id serial PRIMARY KEY)")
     with connect(host, port, reader, "ro-pw", bot) as conn:
-        assert conn.execute("SELECT status FROM profiles").fetchall() == [("active",)]
+        assert conn.execute("SELECT status FROM init_check").fetchall() == [("active",)]
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            conn.execute("UPDATE profiles SET status = 'inactive'")
+            conn.execute("UPDATE init_check SET status = 'inactive'")
     with pytest.raises(psycopg.OperationalError):
         connect(host, port, reader, "ro-pw", ledger).close()
     with admin_connection() as conn:
@@ -202,7 +246,7 @@ def check_init_result(host: str, port: int, names: dict[str, str]) -> None:
         owners = conn.execute("SELECT datname, pg_get_userbyid(datdba) FROM pg_database WHERE datname IN (%s, %s)",
                               (bot, ledger)).fetchall()
     assert sorted(rows) == sorted([(app, True, False), (reader, True, False)])
-    assert dict(owners) == {bot: app, ledger: app}
+    assert {row[0]: row[1] for row in owners} == {bot: app, ledger: app}
 
 
 def drop_init_result(names: dict[str, str]) -> None:
