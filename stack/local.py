@@ -192,7 +192,7 @@ class LocalStack:
                 *_cluster_flags(cluster, n),
             ]
             log = self.state / "logs" / f"alertmanager-{n + 1}.log"
-            self.group.start(Service(f"alertmanager-{n + 1}", argv, log, port))
+            self.group.start(Service(f"alertmanager-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
     def _start_prometheus(self) -> None:
         targets = PrometheusTargets(
@@ -213,7 +213,7 @@ class LocalStack:
                 "--log.level=warn",
             ]
             log = self.state / "logs" / f"prometheus-{n + 1}.log"
-            self.group.start(Service(f"prometheus-{n + 1}", argv, log, port))
+            self.group.start(Service(f"prometheus-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
 
 def _start_sinks(port: int) -> SinkServer:

@@ -11,6 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import requests
+
 
 class StackError(Exception):
     """A process of the stack failed to start or died; the message says which and why."""
@@ -32,6 +34,7 @@ class Service:
     ready_port: int | None = None
     env: Mapping[str, str] = field(default_factory=dict)
     cwd: Path | None = None
+    ready_path: str | None = None  # also wait for GET http://127.0.0.1:<port><path> to answer 200
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
@@ -52,10 +55,19 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            if self.ready_port is None or port_open("127.0.0.1", self.ready_port):
+            if self.ready_port is None or (port_open("127.0.0.1", self.ready_port) and self._answers()):
                 return
             time.sleep(0.1)
         raise StackError(f"{self.name} did not open port {self.ready_port} within {timeout:.0f} s; see {self.log_path}")
+
+    def _answers(self) -> bool:
+        if self.ready_path is None:
+            return True
+        try:
+            url = f"http://127.0.0.1:{self.ready_port}{self.ready_path}"
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
 
     def check_alive(self) -> None:
         if self.process is not None and self.process.poll() is not None:

@@ -1,0 +1,171 @@
+"""The whole loop for real: simulator, exporters, responder(s), Prometheus, Alertmanager(s) on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import Engine
+
+from common.db import make_engine
+from stack.local import LocalStack, StackOptions
+from stack.observe import Observer
+from tests.support.ports import free_port
+from tests.support.simulator import simulator_sections, write_config
+
+REPO = Path(__file__).resolve().parents[2]
+INTERVAL_SECONDS = 2.0  # scrape and evaluation interval of the e2e Prometheus, as in `make demo`
+SEED = {"profiles": 8, "accounts": 4}  # p-1..p-8 round-robin on acct-1..acct-4: p-n and p-(n+4) share one
+
+
+def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanagers: list[str]) -> dict[str, Any]:
+    sections = simulator_sections(tmp_path, bot_db_url)
+    sections["broker"].update(read_timeout_seconds=1.0)
+    sections["simulator"]["seed"] = SEED
+    sections["exporters"] = {"listen": f"127.0.0.1:{free_port()}", "ghost_scrape_budget_seconds": 1.5}
+    sections["responder"] = {
+        "listen": f"127.0.0.1:{free_port()}",
+        "ledger_url": ledger_url,
+        "playbooks": str(REPO / "responder" / "playbooks.yml"),
+        "alertmanager_urls": alertmanagers,
+        "rca_dir": str(tmp_path / "rca"),
+        "poll_seconds": 0.2,
+    }
+    return sections
+
+
+@dataclass
+class E2E:
+    stack: LocalStack
+    observer: Observer
+    bot: Engine
+    session: requests.Session
+
+    def inject(self, kind: str, **options: Any) -> dict[str, Any]:
+        answer = self.session.post(f"{self.stack.urls.simulator_control}/faults/{kind}", json=options, timeout=30)
+        assert answer.status_code == 200, answer.text
+        result: dict[str, Any] = answer.json()
+        return result
+
+    def reset(self) -> None:
+        self.inject("reset")
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> float:
+        """Poll `check` every half second; return the seconds it took; fail naming `what` on timeout."""
+        started = time.monotonic()
+        while not check():
+            self.stack.group.check_alive()
+            if time.monotonic() - started > timeout:
+                pytest.fail(f"e2e: {what} did not happen within {timeout:.0f} s\n{self.describe()}")
+            time.sleep(0.5)
+        return time.monotonic() - started
+
+    def firing(self, alertname: str, **labels: str) -> list[Any]:
+        return [
+            a
+            for a in self.observer.alerts("firing")
+            if a.name == alertname and all(a.labels.get(k) == v for k, v in labels.items())
+        ]
+
+    def fired_since(self, since: datetime, severity: str | None = None) -> set[str]:
+        """Alert names that became active after `since` and were firing at some point since then.
+
+        ALERTS_FOR_STATE holds each active alert's activation time, so alerts still firing from an earlier
+        phase (activated before `since`) do not count.
+        """
+        window = max(int((datetime.now(UTC) - since).total_seconds()) + 1, 1)
+        selector = 'alertstate="firing"' + (f',severity="{severity}"' if severity else "")
+        result = self.observer.query(
+            f"max_over_time(ALERTS{{{selector}}}[{window}s]) and ignoring(alertstate) "
+            f"(max_over_time(ALERTS_FOR_STATE[{window}s]) >= {since.timestamp():.3f})"
+        )
+        return {series["metric"]["alertname"] for series in result}
+
+    def runs(self, alertname: str, **labels: str) -> list[dict[str, Any]]:
+        return [
+            run
+            for run in self.observer.runs(alertname)
+            if all(run["alert"]["labels"].get(k) == v for k, v in labels.items())
+        ]
+
+    def describe(self) -> str:
+        alerts = [
+            (a.name, a.labels.get("profile") or a.labels.get("account") or a.labels.get("channel"))
+            for a in self.observer.alerts("firing")
+        ]
+        return f"firing now: {alerts}"
+
+
+def start_e2e(
+    tmp_path: Path, bot_db_url: str, ledger_url: str, *, alertmanagers: int = 1, responders: int = 1
+) -> Iterator[E2E]:
+    """Start the stack on free ports (every Alertmanager in one gossip cluster when there are several)."""
+    am_ports = tuple(free_port() for _ in range(alertmanagers))
+    config = write_config(
+        tmp_path / "config.yml",
+        stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in am_ports]),
+    )
+    options = StackOptions(
+        config_path=config,
+        state_dir=tmp_path / "state",
+        prometheus_ports=(free_port(),),
+        alertmanager_ports=am_ports,
+        alertmanager_cluster_ports=tuple(free_port() for _ in am_ports) if alertmanagers > 1 else (),
+        responder_ports=tuple(free_port() for _ in range(responders)) if responders > 1 else (),
+        sink_port=free_port(),
+        interval_seconds=INTERVAL_SECONDS,
+        fresh=True,
+    )
+    stack = LocalStack(options)
+    bot = make_engine(bot_db_url)
+    with stack, requests.Session() as session:
+        assert stack.sinks is not None
+        observer = Observer(
+            stack.urls.prometheus[0],
+            stack.urls.responders[0],
+            stack.env["RESPONDER_OPERATOR_TOKEN"],
+            bot,
+            stack.sinks,
+            session,
+        )
+        e2e = E2E(stack, observer, bot, session)
+        e2e.wait_for(
+            "Prometheus scraping the exporters and every responder",
+            lambda: len(observer.query('up{job=~"tradingbot-.*"} == 1')) == 1 + responders,
+            60,
+        )
+        yield e2e
+    bot.dispose()
+
+
+def write_time_to_mitigate(seconds: float, floor_seconds: float) -> Path:
+    """Leave the measured ghost time-to-mitigate where `make bench` reports it from."""
+    path = REPO / "var" / "e2e" / "time_to_mitigate.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "floor_seconds": floor_seconds,
+                "interval_seconds": INTERVAL_SECONDS,
+                "measured_at": datetime.now(UTC).isoformat(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
+def e2e(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
+    """One stack on SQLite (the embedded default) for a whole test module."""
+    tmp_path = tmp_path_factory.mktemp("e2e")
+    yield from start_e2e(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", f"sqlite:///{tmp_path / 'ledger.sqlite3'}")

@@ -1,0 +1,170 @@
+"""Every fault KIND through the real pipeline: which alerts fire, who is notified, what is mitigated.
+
+The stack runs once for the module; each test is one phase: reset the simulator, inject faults that do not
+interfere with each other (different profiles and accounts), wait for the alerts and mitigations they
+must cause, then check what must NOT have happened (no other sev1, no false ghost, no action).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import requests
+
+from stack.observe import step
+from tests.e2e.conftest import E2E, INTERVAL_SECONDS, write_time_to_mitigate
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+REPO = Path(__file__).resolve().parents[2]
+GHOST_FOR_SECONDS = 30.0
+GHOST_FLOOR_SECONDS = GHOST_FOR_SECONDS + 0.0 + 2 * INTERVAL_SECONDS  # for + group_wait + scrape + evaluation
+
+
+def received(e2e: E2E, receiver: str, alertname: str) -> bool:
+    return any(alertname.lower() in json.dumps(body).lower() for body in e2e.observer.sinks.bodies(receiver))
+
+
+def succeeded(run: dict[str, object], name: str) -> bool:
+    found = step(run, name)  # type: ignore[arg-type]
+    return found is not None and found["state"] == "succeeded"
+
+
+def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
+    """ghost, phantom, stale-orders, broker-outage, fill-race and insufficient-funds at once."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    ghost = e2e.inject("ghost", profile="p-1", cause="rejected-exit")
+    injected = time.monotonic()
+    phantom = e2e.inject("phantom", profile="p-2")
+    e2e.inject("stale-orders", profile="p-3", count=5, age_seconds=1200, missing_at_broker=2, older_than_24h=2)
+    e2e.inject("broker-outage", mode="5xx", accounts="acct-4")
+    race = e2e.inject("fill-race", profile="p-6", symbol="SPY", qty=5, seconds=3)
+    e2e.inject("insufficient-funds", share=1.0)
+
+    # GhostPosition (sev1): paged, p-1 deactivated by the responder within the pipeline's floor + slack
+    e2e.wait_for("GhostPosition for p-1", lambda: bool(e2e.firing("GhostPosition", profile="p-1")), 90)
+    e2e.wait_for("p-1 deactivated", lambda: e2e.observer.profile_status("p-1") == "inactive", 30)
+    run = e2e.runs("GhostPosition", profile="p-1")[0]
+    assert succeeded(run, "evidence") and succeeded(run, "deactivate") and succeeded(run, "notify")
+    deactivated = datetime.fromisoformat(step(run, "deactivate")["finished_at"])  # type: ignore[index]
+    took = (deactivated - started).total_seconds()
+    write_time_to_mitigate(took, GHOST_FLOOR_SECONDS)
+    assert GHOST_FOR_SECONDS <= took <= GHOST_FLOOR_SECONDS + 10, took
+    assert {s["name"]: s["state"] for s in run["steps"]}["reconcile"] == "awaiting_approval"
+    e2e.wait_for("the page for GhostPosition", lambda: received(e2e, "pagerduty", "GhostPosition"), 30)
+
+    # StalePendingOrders (sev2): the two >24 h orders the broker does not know are quarantined
+    e2e.wait_for("StalePendingOrders for p-3", lambda: bool(e2e.firing("StalePendingOrders", profile="p-3")), 120)
+    e2e.wait_for("2 orders of p-3 quarantined", lambda: e2e.observer.quarantined("p-3") == 2, 30)
+    # PositionMismatch (phantom, sev2) and BrokerUnreachable (sev2) after their 2 minutes
+    account = phantom["account"]
+    e2e.wait_for("PositionMismatch (phantom)", lambda: bool(e2e.firing("PositionMismatch", account=account)), 200)
+    e2e.wait_for("BrokerUnreachable acct-4", lambda: bool(e2e.firing("BrokerUnreachable", account="acct-4")), 60)
+    e2e.wait_for("chat for StalePendingOrders", lambda: received(e2e, "slack", "StalePendingOrders"), 60)
+
+    # ... and nothing else: no other sev1, no ghost from the fill race or the blind account, no auth alert
+    assert e2e.fired_since(started, "sev1") == {"GhostPosition"}
+    window = _since(started)
+    fired = e2e.observer.query(f'max_over_time(ALERTS{{alertname="GhostPosition",alertstate="firing"}}[{window}s])')
+    assert {(s["metric"]["account"], s["metric"]["profile"]) for s in fired} == {(ghost["account"], "p-1")}
+    assert race["account"] != ghost["account"]  # the fill race's ghost (pending at most) never fired
+    assert "AuthFailureSpike" not in e2e.fired_since(started)
+    statuses = {p: e2e.observer.profile_status(p) for p in ("p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8")}
+    assert set(statuses.values()) == {"active"}, statuses
+    assert not e2e.runs("GhostPosition", profile="p-6")
+    assert time.monotonic() - injected < 400
+    # while ghosts, stale orders, mismatches and broker errors are all present: the dashboards show them
+    assert_every_dashboard_panel_has_data(e2e)
+
+
+def test_supabase_outage_and_a_trickle_of_bad_tokens(e2e: E2E) -> None:
+    """supabase-outage (sev2) while a trickle of bad tokens never becomes an AuthFailureSpike."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    e2e.inject("supabase-outage", mode="down")
+    e2e.inject("auth-failures", share=0.02, channel="both", reason="expired", scope="clients")
+    e2e.wait_for("SupabaseAuthUnavailable", lambda: bool(e2e.firing("SupabaseAuthUnavailable")), 200)
+    assert e2e.fired_since(started, "sev1") == set()
+    assert "AuthFailureSpike" not in e2e.fired_since(started)
+    failures = e2e.observer.query("sum(increase(tradingbot_auth_failures_total[2m]))")
+    assert failures and float(failures[0]["value"][1]) > 0  # the trickle was there, and ignored
+
+
+def test_auth_spike_and_unauthenticated_trade(e2e: E2E) -> None:
+    """auth-failures from clients (sev2, diagnosed) and auth-bypass (sev1), without the control-endpoint sev1."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    e2e.inject("auth-failures", share=0.6, channel="both", reason="wrong-audience", scope="clients")
+    e2e.inject("auth-bypass")
+    e2e.wait_for("UnauthenticatedTradeAccepted", lambda: bool(e2e.firing("UnauthenticatedTradeAccepted")), 90)
+    e2e.wait_for("AuthFailureSpike api", lambda: bool(e2e.firing("AuthFailureSpike", channel="api")), 150)
+    e2e.wait_for("AuthFailureSpike websocket", lambda: bool(e2e.firing("AuthFailureSpike", channel="websocket")), 60)
+
+    def diagnosed() -> bool:
+        runs = [r for r in e2e.runs("AuthFailureSpike", channel="api") if _after(r, started)]
+        return bool(runs) and succeeded(runs[0], "diagnosis")
+
+    e2e.wait_for("the auth diagnosis", diagnosed, 30)
+    run = next(r for r in e2e.runs("AuthFailureSpike", channel="api") if _after(r, started))
+    diagnosis = step(run, "diagnosis")
+    assert diagnosis is not None and diagnosis["output"]["category"] == "app regression"
+    evidence = step(run, "evidence")
+    assert evidence is not None and evidence["output"]["claims"], "failing token claims captured"
+    assert all(claim["aud"] != "authenticated" for claim in evidence["output"]["claims"])
+    assert all(claim["fingerprint"].startswith("sha256:") for claim in evidence["output"]["claims"])
+    assert "eyJ" not in json.dumps(run), "no token stored in the ledger"
+    assert {s["name"]: s["state"] for s in run["steps"]}["restart"] == "awaiting_approval"
+    e2e.wait_for(
+        "the page for UnauthenticatedTradeAccepted",
+        lambda: received(e2e, "pagerduty", "UnauthenticatedTradeAccepted"),
+        30,
+    )
+    assert e2e.fired_since(started, "sev1") == {"UnauthenticatedTradeAccepted"}
+    assert "TradingControlEndpointsDown" not in e2e.fired_since(started)
+
+
+def test_all_control_endpoints_failing_pages_and_diagnoses_config(e2e: E2E) -> None:
+    """auth-failures scope=all: TradingControlEndpointsDown (sev1) pages; the spike it explains is inhibited."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    e2e.inject("auth-failures", scope="all", reason="bad-signature")
+    e2e.wait_for("TradingControlEndpointsDown", lambda: bool(e2e.firing("TradingControlEndpointsDown")), 120)
+
+    def diagnosed() -> bool:
+        runs = [r for r in e2e.runs("TradingControlEndpointsDown") if _after(r, started)]
+        return bool(runs) and succeeded(runs[0], "diagnosis")
+
+    e2e.wait_for("the control-endpoint diagnosis", diagnosed, 30)
+    run = next(r for r in e2e.runs("TradingControlEndpointsDown") if _after(r, started))
+    assert step(run, "diagnosis")["output"]["category"] == "config"  # type: ignore[index]
+    e2e.wait_for("the page", lambda: received(e2e, "pagerduty", "TradingControlEndpointsDown"), 30)
+    assert e2e.fired_since(started, "sev1") == {"TradingControlEndpointsDown"}
+
+
+def assert_every_dashboard_panel_has_data(e2e: E2E) -> None:
+    """Each Grafana panel's query, run against the e2e Prometheus, returns data."""
+    empty = []
+    for path in sorted((REPO / "dashboards").glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        for panel in dashboard["panels"]:
+            for target in panel.get("targets", []):
+                answer = requests.get(
+                    f"{e2e.stack.urls.prometheus[0]}/api/v1/query", params={"query": target["expr"]}, timeout=10
+                )
+                assert answer.status_code == 200, (path.name, panel["title"], answer.text)
+                if not answer.json()["data"]["result"]:
+                    empty.append(f"{path.name}: {panel['title']}: {target['expr']}")
+    assert not empty, "panels without data:\n" + "\n".join(empty)
+
+
+def _since(started: datetime) -> int:
+    return max(int((datetime.now(UTC) - started).total_seconds()) + 1, 1)
+
+
+def _after(run: dict[str, object], started: datetime) -> bool:
+    return datetime.fromisoformat(str(run["created_at"])) >= started
