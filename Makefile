@@ -44,6 +44,7 @@ run: setup
 	$(BIN)/python -m stack run --config $(CONFIG)
 
 bench: setup
+	@scripts/ensure-bench-tools.sh
 	$(BIN)/python -m bench --config $(CONFIG)
 
 # deploy/kubernetes/prometheusrule.yaml from alerts/rules/*.yml (tests/deploy checks it is current)

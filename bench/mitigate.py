@@ -1,0 +1,67 @@
+"""Ghost time-to-mitigate against its pipeline floor.
+
+Taken from the end-to-end suite's measurement (var/e2e/time_to_mitigate.json) when it is fresh;
+otherwise measured here by running the demo (`python -m stack demo`) on free ports and reading its
+report line: ``ghost time-to-mitigate 41.2s against a pipeline floor of 34s (...)``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.services import REPO, child_env, free_port, python
+from bench.setup import bench_sections, write_config
+from common.config import load_config
+
+E2E_FILE = REPO / "var" / "e2e" / "time_to_mitigate.json"
+REPORT = re.compile(r"ghost time-to-mitigate ([\d.]+)s against a pipeline floor of ([\d.]+)s \((.*)\)")
+
+
+def from_e2e(path: Path, max_age: timedelta) -> dict[str, Any] | None:
+    """The e2e suite's figure, or None when the file is absent, unreadable or older than `max_age`."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        measured = datetime.fromisoformat(str(raw["measured_at"]).replace("Z", "+00:00"))
+        if measured.tzinfo is None:
+            measured = measured.replace(tzinfo=UTC)
+        seconds, floor = float(raw["seconds"]), float(raw["floor_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if datetime.now(UTC) - measured > max_age:
+        return None
+    return {"seconds": seconds, "floor_seconds": floor, "interval_seconds": raw.get("interval_seconds"),
+            "measured_at": measured.isoformat(), "source": f"end-to-end suite ({path.relative_to(REPO)})"}
+
+
+def from_demo(config: Path, workdir: Path, interval: float = 2.0, timeout: float = 300.0) -> dict[str, Any]:
+    """Run the demo on free ports with its own SQLite databases; return the ghost's figure."""
+    state = workdir / "stack"
+    sections = bench_sections(config, workdir, f"sqlite:///{workdir / 'demo-bot.sqlite3'}",
+                              f"sqlite:///{workdir / 'demo-ledger.sqlite3'}")
+    base = load_config(config)
+    sections["simulator"]["traffic"] = base.section("simulator").traffic.model_dump()  # the auth incident needs it
+    path = write_config(workdir, sections, "demo.yml")
+    argv = python("stack", "demo", "--config", str(path), "--state-dir", str(state),
+                  "--prometheus-port", str(free_port()), "--alertmanager-port", str(free_port()),
+                  "--sink-port", str(free_port()), "--interval", f"{interval:g}", "--timeout", f"{timeout:g}")
+    done = subprocess.run(argv, cwd=REPO, env=child_env({}), capture_output=True, text=True, timeout=timeout + 120,
+                          check=False)
+    (workdir / "demo.out").write_text(done.stdout + done.stderr, encoding="utf-8")
+    found = REPORT.search(done.stdout)
+    if found is None:
+        tail = (done.stdout + done.stderr).strip()[-1500:]
+        raise RuntimeError(f"the demo did not report the ghost's time-to-mitigate (exit {done.returncode}):\n{tail}")
+    return {"seconds": float(found.group(1)), "floor_seconds": float(found.group(2)), "interval_seconds": interval,
+            "floor_terms": found.group(3), "measured_at": datetime.now(UTC).isoformat(),
+            "source": "python -m stack demo (run by the benchmark)", "demo_exit": done.returncode}
+
+
+def run(config: Path, workdir: Path, max_age: timedelta) -> dict[str, Any]:
+    result = from_e2e(E2E_FILE, max_age) or from_demo(config, workdir)
+    result["ratio_to_floor"] = result["seconds"] / result["floor_seconds"] if result["floor_seconds"] else None
+    return result

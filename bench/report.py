@@ -1,0 +1,131 @@
+"""The results table: one row per figure, each with its peer or floor, the ratio, the target and a verdict."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MET, MISSED, INFO = "met", "MISSED", "-"
+
+
+@dataclass(frozen=True)
+class Row:
+    figure: str
+    measured: str
+    against: str
+    ratio: str
+    target: str
+    verdict: str
+    command: str
+
+
+def _ms(value: float) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.1f} ms"
+
+
+def _x(value: float | None) -> str:
+    return "n/a" if value is None or math.isnan(value) else f"{value:.2f}x"
+
+
+def _verdict(ok: bool) -> str:
+    return MET if ok else MISSED
+
+
+def scrape_rows(r: dict[str, Any]) -> list[Row]:
+    ours, peer, db = r["collector"], r["sql_exporter"], r["database_ms_per_evaluation"]
+    scale = r.get("scale", {})
+    at = (f"{scale.get('profiles', 0):,} profiles, {scale.get('orders', 0):,} orders, "
+          f"{scale.get('working_share', 0):.0%} working")
+    cmd = "python -m bench --only scrape"
+    p95 = ours["scrape_ms"]["p95"]
+    fresh = peer["evaluation_ms"]["p95"] + peer["scrape_ms"]["p95"]
+    return [
+        Row(f"stale-backlog scrape p95 ({at})", _ms(p95), "-", "-", "<= 250 ms",
+            _verdict(p95 <= 250), cmd),
+        Row("stale-backlog scrape vs the same SQL bare (p95)", _ms(p95), f"bare SQL {_ms(ours['bare_sql_ms']['p95'])}",
+            _x(ours["ratio_p95"]), "<= 1.5x", _verdict(ours["ratio_p95"] <= 1.5), cmd),
+        Row("database time per evaluation (EXPLAIN ANALYZE, median)", _ms(db["collector"]["median"]),
+            f"sql-exporter {_ms(db['sql_exporter']['median'])}", _x(r["ratio_database_time"]), "<= 1.0x (no slower)",
+            _verdict(r["ratio_database_time"] <= 1.1), cmd),
+        Row("fresh exposition: our scrape p95 vs sql-exporter evaluation p95 + scrape p95", _ms(p95),
+            f"sql-exporter {_ms(fresh)}", _x(r["ratio_fresh_exposition"]), "<= 1.0x (no slower)",
+            _verdict(r["ratio_fresh_exposition"] <= 1.0), cmd),
+        Row("process CPU per refresh (median)", _ms(ours["cpu_ms_per_scrape"]["median"]),
+            f"sql-exporter {_ms(peer['cpu_ms_per_refresh'])}", _x(r["ratio_cpu_per_refresh"]), "(reported)", INFO, cmd),
+    ]
+
+
+def ghost_rows(r: dict[str, Any]) -> list[Row]:
+    cmd = "python -m bench --only ghost"
+    p95 = r["scrape_s"]["p95"]
+    return [
+        Row(f"ghost scrape p95 ({r['accounts']:,} accounts, {r['broker_latency_ms']:g} ms broker latency)",
+            f"{p95:.2f} s", f"floor {r['floor_s']:.2f} s", _x(r["ratio_p95_to_floor"]), "<= 3 s",
+            _verdict(p95 <= 3.0), cmd),
+        Row("ghost: broker reads per account per scrape", f"{min(r['broker_reads_per_scrape'])}-"
+            f"{max(r['broker_reads_per_scrape'])} reads / {r['accounts']} accounts", "-", "-", "exactly 1",
+            _verdict(r["one_read_per_account"]), cmd),
+    ]
+
+
+def ingest_rows(r: dict[str, Any]) -> list[Row]:
+    cmd = "python -m bench --only ingest"
+    closed, opened = r["closed_loop"], r["open_loop"]
+    rate, bare = closed["rate_per_s"]["responder"], closed["rate_per_s"]["bare"]
+    p99, bare_p99 = opened["p99_ms"]["responder"], opened["p99_ms"]["bare"]
+    check = r["ledger_check"]
+    return [
+        Row("ingest: sustained notifications/s (wrk, PostgreSQL ledger)", f"{rate:.0f}/s", f"bare Flask {bare:.0f}/s",
+            _x(closed["ratio_to_bare"]), ">= 500/s", _verdict(rate >= 500), cmd),
+        Row(f"ingest: p99 ack latency at {opened['rate_per_s']:g}/s (open loop)", _ms(p99),
+            f"bare Flask {_ms(bare_p99)}", _x(opened["ratio_p99_to_bare"]), "<= 50 ms", _verdict(p99 <= 50), cmd),
+        Row("ingest: every acknowledged alert in the ledger", f"{check['alerts_recorded']} recorded",
+            f"{check['alerts_in_acknowledged']} acknowledged", "-", "all", _verdict(check["ok"]), cmd),
+    ]
+
+
+def storm_rows(r: dict[str, Any]) -> list[Row]:
+    cmd = "python -m bench --only storm"
+    took = r["all_recorded_s"]
+    rss = ", ".join(f"{name} {mib:.0f}" for name, mib in r["peak_rss_mib"].items())
+    return [
+        Row(f"storm: {r['alerts']:,} ghost alerts via Alertmanager, all recorded",
+            "n/a" if took is None else f"{took:.1f} s", f"{r['recorded']}/{r['alerts']} recorded", "-", "<= 5 s",
+            _verdict(took is not None and r["recorded"] == r["alerts"] and took <= 5.0), cmd),
+        Row("storm: blast-radius budget applied", f"{r['profiles_deactivated']} deactivated",
+            f"budget {r['budget_max_deactivations']}", "-", "= budget, rest parked", _verdict(r["budget_applied"]),
+            cmd),
+        Row("storm: peak RSS per process (MiB)", rss, "-", "-", "(reported)", INFO, cmd),
+    ]
+
+
+def mitigate_rows(r: dict[str, Any]) -> list[Row]:
+    return [Row("ghost time-to-mitigate (end to end)", f"{r['seconds']:.1f} s", f"floor {r['floor_seconds']:.0f} s",
+                _x(r["ratio_to_floor"]), "(reported vs floor)", INFO, "python -m bench --only mitigate")]
+
+
+BUILDERS = {"scrape": scrape_rows, "ghost": ghost_rows, "ingest": ingest_rows, "storm": storm_rows,
+            "mitigate": mitigate_rows}
+
+
+def rows(results: dict[str, Any]) -> list[Row]:
+    found: list[Row] = []
+    for name, build in BUILDERS.items():
+        result = results.get(name)
+        if result is None:
+            continue
+        if "error" in result:
+            found.append(Row(name, "ERROR", result["error"][:120], "-", "-", MISSED, f"python -m bench --only {name}"))
+            continue
+        found += build(result)
+    return found
+
+
+def markdown(table: list[Row]) -> str:
+    header = ["figure", "measured", "peer / floor", "ratio", "target", "verdict", "reproduce"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in table:
+        cells = [row.figure, row.measured, row.against, row.ratio, row.target, row.verdict, f"`{row.command}`"]
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+    return "\n".join(lines)

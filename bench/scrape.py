@@ -1,0 +1,130 @@
+"""Stale-backlog scrape at scale against its floor (the same aggregate SQL run bare with psycopg) and
+against Debian's prometheus-sql-exporter serving an equivalent query.
+
+Our collector, served over HTTP by prometheus_client exactly as `python -m exporters` serves it, and the
+bare statement run alternately in one loop; then the breakdown (SQL, row handling, exposition) that
+explains the ratio. The sql-exporter runs its query on a schedule and serves a cache, so its scrape
+latency says nothing about query cost: it is compared per refresh (its own query timing from its log,
+database time by EXPLAIN ANALYZE of both statements, process CPU per refresh) and by freshness.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import requests
+from prometheus_client import generate_latest, start_http_server
+from sqlalchemy.dialects import postgresql
+
+from bench import pg, sqlexporter
+from bench.services import HOST, free_port
+from bench.stats import ratio, summary
+from common.db import make_engine
+from exporters.app import build_registry, utc_now
+from exporters.collector import ExporterCollector
+from exporters.stale_backlog import StaleBacklogCollector, stale_backlog_query
+
+HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain;version=0.0.4"}  # what Prometheus sends
+
+
+def _bare_statement(stale_after: timedelta) -> tuple[str, dict[str, Any]]:
+    dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+    compiled = stale_backlog_query(utc_now() - stale_after).compile(
+        dialect=dialect, compile_kwargs={"render_postcompile": True}
+    )
+    return str(compiled), dict(compiled.params)
+
+
+def _timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return (time.perf_counter() - started) * 1000
+
+
+def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict[str, Any]:
+    """Alternate: HTTP scrape of the collector, the bare statement, and the collector's parts."""
+    engine = make_engine(db_url)
+    collector = StaleBacklogCollector(engine, stale_after, utc_now)
+    exporter = ExporterCollector([collector])
+    registry = build_registry(exporter)
+    port = free_port()
+    server, _thread = start_http_server(port, addr=HOST, registry=registry)
+    session = requests.Session()
+    times: dict[str, list[float]] = {"scrape": [], "bare_sql": [], "collect": [], "in_process": [], "cpu": []}
+    try:
+        with psycopg.connect(pg.conninfo(db_url), autocommit=True) as bare:
+            def scrape() -> None:
+                answer = session.get(f"http://{HOST}:{port}/metrics", headers=HEADERS, timeout=30)
+                answer.raise_for_status()
+                assert b"tradingbot_stale_orders" in answer.content
+
+            def bare_sql() -> None:
+                sql, params = _bare_statement(stale_after)
+                bare.execute(sql, params).fetchall()
+
+            for _ in range(3):  # warm-up: connections, plans, caches
+                scrape()
+                bare_sql()
+            for _ in range(samples):
+                times["scrape"].append(_timed(scrape))
+                times["bare_sql"].append(_timed(bare_sql))
+                times["collect"].append(_timed(collector.collect))
+                cpu = time.process_time()  # the server side of one scrape: collect and format, every thread
+                times["in_process"].append(_timed(lambda: generate_latest(registry)))
+                times["cpu"].append((time.process_time() - cpu) * 1000)
+            series = len([line for line in generate_latest(registry).splitlines() if not line.startswith(b"#")])
+    finally:
+        server.shutdown()
+        exporter.close()
+        engine.dispose()
+    stats = {name: summary(values) for name, values in times.items()}
+    return {
+        "samples": samples,
+        "series": series,
+        "scrape_ms": stats["scrape"],
+        "bare_sql_ms": stats["bare_sql"],
+        "collect_ms": stats["collect"],
+        "in_process_ms": stats["in_process"],
+        "exposition_median_ms": stats["in_process"]["median"] - stats["collect"]["median"],
+        "cpu_ms_per_scrape": stats["cpu"],
+        "ratio_p95": ratio(stats["scrape"]["p95"], stats["bare_sql"]["p95"]),
+        "ratio_median": ratio(stats["scrape"]["median"], stats["bare_sql"]["median"]),
+    }
+
+
+def explain_ms(db_url: str, statements: dict[str, tuple[str, dict[str, Any]]], rounds: int) -> dict[str, Any]:
+    """Median execution time (EXPLAIN (ANALYZE, BUFFERS)) of each statement, run alternately."""
+    found: dict[str, list[float]] = {name: [] for name in statements}
+    buffers: dict[str, str] = {}
+    with psycopg.connect(pg.conninfo(db_url), autocommit=True) as conn:
+        for _ in range(rounds):
+            for name, (sql, params) in statements.items():
+                plan = [row[0] for row in conn.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params or None)]
+                found[name].append(float(plan[-1].split(":")[1].split()[0]))
+                buffers[name] = next((line.strip() for line in plan if "Buffers:" in line), "")
+    return {name: {**summary(values), "buffers": buffers[name]} for name, values in found.items()}
+
+
+def run(db_url: str, stale_after_seconds: float, workdir: Path, samples: int, refresh_seconds: float,
+        watch_seconds: float) -> dict[str, Any]:
+    stale_after = timedelta(seconds=stale_after_seconds)
+    ours = measure_collector(db_url, stale_after, samples)
+    peer = sqlexporter.measure(db_url, stale_after_seconds, workdir, samples, refresh_seconds, watch_seconds)
+    database = explain_ms(db_url, {"collector": _bare_statement(stale_after),
+                                   "sql_exporter": (sqlexporter.statement(stale_after_seconds), {})}, rounds=15)
+    peer_fresh = peer["evaluation_ms"]["p95"] + peer["scrape_ms"]["p95"]
+    return {
+        "collector": ours,
+        "sql_exporter": peer,
+        "database_ms_per_evaluation": database,
+        "ratio_database_time": ratio(database["collector"]["median"], database["sql_exporter"]["median"]),
+        "ratio_fresh_exposition": ratio(ours["scrape_ms"]["p95"], peer_fresh),
+        "ratio_cpu_per_refresh": ratio(ours["cpu_ms_per_scrape"]["median"], peer["cpu_ms_per_refresh"]),
+        "freshness": {"collector": "computed at every scrape",
+                      "sql_exporter": f"cached: up to {refresh_seconds:g} s + one evaluation old at a scrape"},
+    }
