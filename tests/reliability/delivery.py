@@ -37,6 +37,7 @@ class Sender:
     seed: int = 0
     stats: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
         self._rng = random.Random(self.seed)
@@ -47,10 +48,10 @@ class Sender:
             self.stats[what] += 1
 
     def deliver(self, body: dict[str, Any], deadline_seconds: float = RETRY_SECONDS) -> int:
-        """Deliver until a 2xx that is not 'lost'; return the number of attempts. 4xx raises."""
+        """Deliver until a 2xx that is not 'lost'; return the number of attempts (0: stopped). 4xx raises."""
         deadline = time.monotonic() + deadline_seconds
         backoff, attempts = 0.05, 0
-        while True:
+        while not self.stopping.is_set():
             attempts += 1
             status = self._post(body)
             if status == 200:
@@ -62,8 +63,9 @@ class Sender:
                 raise AssertionError(f"a valid delivery was refused with HTTP {status}")
             if time.monotonic() > deadline:
                 raise TimeoutError(f"delivery not accepted after {attempts} attempts")
-            time.sleep(backoff)
+            self.stopping.wait(backoff)
             backoff = min(backoff * 2, 1.0)
+        return 0
 
     def _post(self, body: dict[str, Any]) -> int | None:
         headers = {"Authorization": f"Bearer {WEBHOOK_TOKEN}", "User-Agent": "Alertmanager/0.25.0"}
@@ -132,6 +134,7 @@ class RepeatingSender:
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
+        self.sender.stopping.set()
         self._thread.join(RETRY_SECONDS + 15)
 
 
