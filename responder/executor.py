@@ -17,6 +17,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -36,6 +37,9 @@ from responder.metrics import ResponderMetrics
 
 logger = logging.getLogger(__name__)
 MAX_ERROR = 2000
+# How long a worker keeps trying to record a step's transition through a ledger outage (a database restart)
+# before it gives up and leaves the step to be re-claimed when its lease expires.
+RECORD_RETRY_SECONDS = 120.0
 
 
 class Wakeup:
@@ -191,7 +195,7 @@ class Executor:
         if isinstance(before, Outcome):  # the snapshot itself failed
             self._finish(claim, _end(before))
             return
-        if not steps.record_before(self._engine, claim.lease, before):
+        if not self._durably(lambda: steps.record_before(self._engine, claim.lease, before), claim.step.id):
             log(logger, logging.WARNING, "lease lost before the action ran", step_id=claim.step.id)
             return
         started = time.monotonic()
@@ -201,7 +205,11 @@ class Executor:
 
     def _finish(self, claim: Claim, end: StepEnd, duration: float | None = None) -> None:
         action = claim.step.action
-        if not steps.finish(self._engine, claim.lease, end, self._services.clock()):
+
+        def record() -> bool:
+            return steps.finish(self._engine, claim.lease, end, self._services.clock())
+
+        if not self._durably(record, claim.step.id):
             log(logger, logging.WARNING, "lease lost; outcome not recorded", step_id=claim.step.id, action=action)
             return
         self._metrics.steps.labels(action, end.state).inc()
@@ -213,8 +221,27 @@ class Executor:
         self._wakeup.notify()  # the run's next step is due now
 
     def _park(self, claim: Claim, reason: str, output: Any = None) -> None:
-        if steps.await_approval(self._engine, claim.lease, reason, output):
+        if self._durably(lambda: steps.await_approval(self._engine, claim.lease, reason, output), claim.step.id):
             log(logger, logging.INFO, "step awaits approval", step_id=claim.step.id, reason=reason)
+
+    def _durably(self, write: Callable[[], bool], step_id: int) -> bool:
+        """Run a compare-and-set write of a held step, retrying while the ledger is unavailable.
+
+        Once an action ran, its outcome must reach the ledger: left `running`, the step would be re-claimed
+        after its lease and the action run again. The write still only applies while this worker holds the
+        lease (it returns False once another worker has re-claimed the step).
+        """
+        delay, deadline = self._settings.poll_seconds, time.monotonic() + RECORD_RETRY_SECONDS
+        while True:
+            try:
+                return write()
+            except SQLAlchemyError as exc:
+                if self._stopping.is_set() or time.monotonic() > deadline:
+                    raise
+                log(logger, logging.WARNING, "ledger unavailable; retrying the step's record", step_id=step_id,
+                    error=type(exc).__name__)
+            self._stopping.wait(delay)
+            delay = min(delay * 2, 1.0)
 
     def _spend(self, claim: Claim, name: str) -> bool:
         s = self._settings
