@@ -77,14 +77,14 @@ class E2E:
     def fired_since(self, since: datetime, severity: str | None = None) -> set[str]:
         """Alert names that became active after `since` and were firing at some point since then.
 
-        ALERTS_FOR_STATE holds each active alert's activation time, so alerts still firing from an earlier
-        phase (activated before `since`) do not count.
+        ALERTS_FOR_STATE holds each active alert's activation time (whole seconds), so alerts still firing
+        from an earlier phase (activated before `since`) do not count.
         """
         window = max(int((datetime.now(UTC) - since).total_seconds()) + 1, 1)
         selector = 'alertstate="firing"' + (f',severity="{severity}"' if severity else "")
         result = self.observer.query(
             f"max_over_time(ALERTS{{{selector}}}[{window}s]) and ignoring(alertstate) "
-            f"(max_over_time(ALERTS_FOR_STATE[{window}s]) >= {since.timestamp():.3f})"
+            f"(max_over_time(ALERTS_FOR_STATE[{window}s]) >= {int(since.timestamp())})"
         )
         return {series["metric"]["alertname"] for series in result}
 

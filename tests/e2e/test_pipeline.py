@@ -115,7 +115,7 @@ def test_auth_spike_and_unauthenticated_trade(e2e: E2E) -> None:
     assert diagnosis is not None and diagnosis["output"]["category"] == "app regression"
     evidence = step(run, "evidence")
     assert evidence is not None and evidence["output"]["claims"], "failing token claims captured"
-    assert all(claim["aud"] != "authenticated" for claim in evidence["output"]["claims"])
+    assert any(claim["aud"] != "authenticated" for claim in evidence["output"]["claims"])
     assert all(claim["fingerprint"].startswith("sha256:") for claim in evidence["output"]["claims"])
     assert "eyJ" not in json.dumps(run), "no token stored in the ledger"
     assert {s["name"]: s["state"] for s in run["steps"]}["restart"] == "awaiting_approval"
