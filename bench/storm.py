@@ -25,14 +25,19 @@ from stack.sinks import SinkServer
 
 
 class PeakMemory:
-    """Samples the RSS of process trees every `every` seconds and keeps each process's peak."""
+    """Samples the RSS of process trees every `every` seconds and keeps each process's peak; `cpu()`
+    gives the CPU seconds each tree used since the sampling started."""
 
     def __init__(self, roots: dict[str, int], every: float = 0.25) -> None:
         self._roots = roots
         self._every = every
         self.peak: dict[str, float] = {}
+        self._cpu_start = {role: procs.cpu_seconds(pid) for role, pid in roots.items()}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def cpu(self) -> dict[str, float]:
+        return {role: round(procs.cpu_seconds(pid) - self._cpu_start[role], 2) for role, pid in self._roots.items()}
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -126,6 +131,7 @@ def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str
             state = _ledger(ledger)
         recorded_s = (state["last_received_at"] - fired).total_seconds() if state["last_received_at"] else None
         recorded = state["recorded"]
+        cpu_while_recording = memory.cpu()
         per_second = _recorded_per_second(ledger, fired)
         while time.monotonic() - started < settle_timeout_s:
             steps = state["deactivate_steps"]
@@ -144,6 +150,7 @@ def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str
         "recorded": recorded,
         "all_recorded_s": recorded_s,
         "recorded_per_second": per_second,
+        "cpu_seconds_while_recording": cpu_while_recording,
         "deactivate_steps": steps,
         "all_decided_s": round(settled_s, 1),
         "budget_max_deactivations": budget,

@@ -17,7 +17,8 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -42,12 +43,38 @@ MAX_ERROR = 2000
 RECORD_RETRY_SECONDS = 120.0
 
 
+# During a delivery burst the webhook goes first: an executor thread about to claim a step waits (at most
+# this long) while this process is recording deliveries, so Alertmanager's notifications are acknowledged
+# within its timeout instead of queueing behind playbook steps (docs/performance.md, alert storm).
+INGEST_YIELD_SECONDS = 0.5
+
+
 class Wakeup:
-    """Wakes this process's executor threads as soon as the process recorded new work (no lost wake-ups)."""
+    """Wakes this process's executor threads as soon as the process recorded new work (no lost wake-ups),
+    and lets them give way to deliveries being recorded right now (bounded)."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._generation = 0
+        self._deliveries = 0
+
+    @contextmanager
+    def delivery(self) -> Iterator[None]:
+        """Mark a webhook delivery in progress in this process."""
+        with self._cond:
+            self._deliveries += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._deliveries -= 1
+                if not self._deliveries:
+                    self._cond.notify_all()
+
+    def yield_to_deliveries(self, timeout: float) -> None:
+        """Wait until no delivery is being recorded in this process, or `timeout` seconds."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._deliveries, timeout)
 
     def notify(self) -> None:
         with self._cond:
@@ -124,6 +151,7 @@ class Executor:
     def _loop(self, owner: str) -> None:
         delay = self._settings.poll_seconds
         while not self._stopping.is_set():
+            self._wakeup.yield_to_deliveries(INGEST_YIELD_SECONDS)
             seen = self._wakeup.generation()
             try:
                 worked = self.run_once(owner)

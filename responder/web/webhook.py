@@ -49,7 +49,8 @@ def receive_alerts() -> tuple[Response, int]:
         notification = parse_notification(body)
     except PayloadError as exc:
         return _reject(rt, "bad_request", 400, f"not an Alertmanager v4 payload: {exc}")
-    return _record(rt, notification)
+    with rt.wakeup.delivery():  # this process's executors give way meanwhile (bounded)
+        return _record(rt, notification)
 
 
 def _read_body(limit: int) -> bytes | None:
