@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
@@ -53,6 +54,25 @@ def operations() -> list[Any]:
     return found
 
 
+def in_utc_range(body: Any) -> bool:
+    """False for a delivery with a timestamp outside years 1..9999 once in UTC (``0001-01-01T00:00:00+01:00``).
+
+    JSON Schema's date-time allows them and cannot say otherwise; the responder refuses them (400), as no
+    Alertmanager sends them. Only these cases are left out of the positive checks.
+    """
+    alerts = body.get("alerts") if isinstance(body, dict) else None
+    for item in alerts if isinstance(alerts, list) else []:
+        for key in ("startsAt", "endsAt"):
+            value = item.get(key) if isinstance(item, dict) else None
+            try:
+                datetime.fromisoformat(str(value).replace("Z", "+00:00").replace("z", "+00:00")).astimezone(UTC)
+            except OverflowError:
+                return False
+            except ValueError:
+                continue
+    return True
+
+
 @pytest.fixture(scope="module")
 def responder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
     tmp_path: Path = tmp_path_factory.mktemp("schemathesis")
@@ -77,6 +97,7 @@ def test_operation_conforms_to_the_openapi_document(
               suppress_health_check=list(HealthCheck))
     @given(operation.as_strategy(generation_mode=mode))
     def conforms(case: Any) -> None:
+        assume(mode != GenerationMode.POSITIVE or in_utc_range(case.body))
         response = case.call_and_validate(checks=[*CHECKS, *([ignored_auth] if secured else [])])
         statuses[response.status_code] += 1
 
