@@ -1,7 +1,7 @@
 """Stale-backlog scrape at scale against its floor (the same aggregate SQL run bare with psycopg) and
 against Debian's prometheus-sql-exporter serving an equivalent query.
 
-Our collector, served over HTTP by prometheus_client exactly as `python -m exporters` serves it, and the
+Our collector, served over HTTP exactly as `python -m exporters` serves it (exporters/exposition.py), and the
 bare statement run alternately in one loop; then the breakdown (SQL, row handling, exposition) that
 explains the ratio. The sql-exporter runs its query on a schedule and serves a cache, so its scrape
 latency says nothing about query cost: it is compared per refresh (its own query timing from its log,
@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 import requests
-from prometheus_client import generate_latest, start_http_server
+from prometheus_client import start_http_server
 from sqlalchemy.dialects import postgresql
 
 from bench import pg, sqlexporter
@@ -27,9 +27,15 @@ from bench.stats import ratio, summary
 from common.db import make_engine
 from exporters.app import build_registry, utc_now
 from exporters.collector import ExporterCollector
+from exporters.exposition import render, start_metrics_server
 from exporters.stale_backlog import StaleBacklogCollector, stale_backlog_query
 
-HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain;version=0.0.4"}  # what Prometheus sends
+# What Prometheus 2.42 sends when it scrapes.
+HEADERS = {
+    "Accept": "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,"
+    "text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+    "Accept-Encoding": "gzip",
+}
 
 
 def _bare_statement(stale_after: timedelta) -> tuple[str, dict[str, Any]]:
@@ -53,13 +59,16 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
     exporter = ExporterCollector([collector])
     registry = build_registry(exporter)
     port = free_port()
-    server, _thread = start_http_server(port, addr=HOST, registry=registry)
+    server, _thread = start_metrics_server(HOST, port, registry)
+    before_port = free_port()  # the serving path before exporters/exposition.py, for the before/after figure
+    before, _before_thread = start_http_server(before_port, addr=HOST, registry=registry)
     session = requests.Session()
-    times: dict[str, list[float]] = {"scrape": [], "bare_sql": [], "collect": [], "in_process": [], "cpu": []}
+    times: dict[str, list[float]] = {"scrape": [], "bare_sql": [], "collect": [], "in_process": [], "cpu": [],
+                                     "scrape_prometheus_client": []}
     try:
         with psycopg.connect(pg.conninfo(db_url), autocommit=True) as bare:
-            def scrape() -> None:
-                answer = session.get(f"http://{HOST}:{port}/metrics", headers=HEADERS, timeout=30)
+            def scrape(at: int = port) -> None:
+                answer = session.get(f"http://{HOST}:{at}/metrics", headers=HEADERS, timeout=30)
                 answer.raise_for_status()
                 assert b"tradingbot_stale_orders" in answer.content
 
@@ -69,17 +78,21 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
 
             for _ in range(3):  # warm-up: connections, plans, caches
                 scrape()
+                scrape(before_port)
                 bare_sql()
             for _ in range(samples):
                 times["scrape"].append(_timed(scrape))
                 times["bare_sql"].append(_timed(bare_sql))
+                times["scrape_prometheus_client"].append(_timed(lambda: scrape(before_port)))
                 times["collect"].append(_timed(collector.collect))
                 cpu = time.process_time()  # the server side of one scrape: collect and format, every thread
-                times["in_process"].append(_timed(lambda: generate_latest(registry)))
+                times["in_process"].append(_timed(lambda: render(registry)))
                 times["cpu"].append((time.process_time() - cpu) * 1000)
-            series = len([line for line in generate_latest(registry).splitlines() if not line.startswith(b"#")])
+            series = len([line for line in render(registry).splitlines() if not line.startswith(b"#")])
     finally:
-        server.shutdown()
+        for running in (server, before):
+            running.shutdown()
+            running.server_close()
         exporter.close()
         engine.dispose()
     stats = {name: summary(values) for name, values in times.items()}
@@ -88,6 +101,7 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
         "series": series,
         "scrape_ms": stats["scrape"],
         "bare_sql_ms": stats["bare_sql"],
+        "scrape_prometheus_client_server_ms": stats["scrape_prometheus_client"],
         "collect_ms": stats["collect"],
         "in_process_ms": stats["in_process"],
         "exposition_median_ms": stats["in_process"]["median"] - stats["collect"]["median"],

@@ -9,11 +9,10 @@ import signal
 import sys
 import threading
 
-from prometheus_client import generate_latest, start_http_server
-
 from common.config import ConfigError, ExportersConfig, load_config, split_listen
 from common.logs import configure_logging
 from exporters.app import Secrets, build_collector, build_registry, http_session, open_engine
+from exporters.exposition import render, start_metrics_server
 
 log = logging.getLogger("exporters")
 
@@ -50,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     collector = build_collector(config, secrets, engine, http_session(config.broker.max_concurrency + 8))
     registry = build_registry(collector)
     if args.once:
-        sys.stdout.write(generate_latest(registry).decode())
+        sys.stdout.write(render(registry).decode())
         collector.close()
         return 0
     try:
-        server, _thread = start_http_server(port, addr=host, registry=registry)
+        server, _thread = start_metrics_server(host, port, registry)
     except OSError as exc:
         print(f"exporters: cannot listen on {host}:{port}: {exc.strerror}", file=sys.stderr)
         return 2
