@@ -45,7 +45,8 @@ def prometheus_config(targets: PrometheusTargets, interval_seconds: float = 1.0)
 def alertmanager_config(
     directory: Path, real_urls: dict[str, list[str]], sink_url: str, secrets: dict[str, str]
 ) -> dict[str, Any]:
-    """The committed Alertmanager config with local receivers; secret files are written under `directory`.
+    """The committed Alertmanager config with local receivers; secret files are written under
+    ``<directory>/secrets`` (`secret_files` reads them back).
 
     `real_urls` maps a receiver name to the real URLs it delivers to (the responder replicas: one webhook
     config each); every other receiver posts to ``<sink_url>/<receiver>``. `secrets` gives the content
@@ -80,6 +81,11 @@ def alertmanager_config(
             receiver["webhook_configs"] = [{**template, "url": url} for url in real_urls[receiver["name"]]]
     config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
     return config
+
+
+def secret_files(directory: Path) -> dict[str, str]:
+    """The secret files `alertmanager_config` wrote under `directory`, by file name."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted((directory / "secrets").iterdir())}
 
 
 def write_yaml(path: Path, data: dict[str, Any]) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 import requests
 import yaml
 
+from stack.render import alertmanager_config, secret_files, write_yaml
 from tests.support.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,37 +84,10 @@ class CaptureServer:
 
 
 def local_copy(directory: Path, capture_url: str) -> tuple[Path, dict[str, str]]:
-    """Write the local copy of the Alertmanager config; return it and the content of each secret file."""
-    config = yaml.safe_load((ALERTS / "alertmanager.yml").read_text())
-    secrets_dir = directory / "secrets"
-    secrets_dir.mkdir()
-    secrets: dict[str, str] = {}
-
-    def rewrite(node: Any, receiver: str) -> None:
-        if isinstance(node, list):
-            for item in node:
-                rewrite(item, receiver)
-            return
-        if not isinstance(node, dict):
-            return
-        for key, value in node.items():
-            if key == "url":
-                node[key] = f"{capture_url}/{receiver}"
-            elif key.endswith("_file"):
-                name = Path(value).name
-                content = f"{capture_url}/{receiver}" if key == "api_url_file" else f"test-{name}"
-                (secrets_dir / name).write_text(content)
-                node[key] = str(secrets_dir / name)
-                secrets[name] = content
-            else:
-                rewrite(value, receiver)
-
-    for receiver in config["receivers"]:
-        rewrite(receiver, receiver["name"])
-    config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
-    path = directory / "alertmanager.yml"
-    path.write_text(yaml.safe_dump(config, sort_keys=False))
-    return path, secrets
+    """Write the local copy of the Alertmanager config (every receiver to the capture server); return it
+    and the content of each secret file."""
+    config = alertmanager_config(directory, {}, capture_url, {})
+    return write_yaml(directory / "alertmanager.yml", config), secret_files(directory)
 
 
 class Alertmanager:
