@@ -27,6 +27,7 @@ from tests.reliability.scale import SCALE
 from tests.reliability.sideeffects import install_audit, seed_bot, status_changes
 from tests.reliability.test_sigkill import ghost_group, profile_runs
 from tests.responder.processes import responder_process, wait_for
+from tests.support import databases
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -38,6 +39,8 @@ GHOSTS_PER_PHASE = 4
 @pytest.fixture
 def private_server() -> Any:
     problem = privatepg.unavailable()
+    if problem and databases.postgres_required():
+        pytest.fail(f"REQUIRE_POSTGRES=1 but no private PostgreSQL server can run: {problem}", pytrace=False)
     if problem:
         pytest.skip(f"no private PostgreSQL server: {problem}")
     with privatepg.private_postgres() as server:
