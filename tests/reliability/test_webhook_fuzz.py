@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
@@ -215,7 +216,7 @@ OPERATOR_PATHS = st.one_of(
     st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3).map(lambda q: ("GET", "/runs", q)),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: ("GET", f"/runs/{n}", {})),
     st.integers(min_value=-(2**70), max_value=2**70).map(lambda n: ("POST", f"/approvals/{n}", {})),
-    st.text(max_size=80).map(lambda p: ("POST", f"/profiles/{p}/enable", {})),
+    st.text(max_size=80).map(lambda p: ("POST", f"/profiles/{quote(p, safe='')}/enable", {})),
 )
 
 
