@@ -1,11 +1,16 @@
-"""Alert storm: N ghost alerts fired at once into the real Alertmanager, which delivers one notification
-per alert to the responder (route group_by '...', group_wait 0s); every occurrence must be recorded within
-a few seconds, and the blast-radius budget must hold: only `budget.max_deactivations` profiles deactivated,
-every other deactivation parked for approval (budget_exhausted). Peak RSS of every process is sampled.
+"""Alert storm: N ghost alerts at once; every occurrence must be recorded within a few seconds, and the
+blast-radius budget must hold: only `budget.max_deactivations` profiles deactivated, every other
+deactivation parked for approval (budget_exhausted). Peak RSS of every process is sampled.
+
+Two paths, each on a fresh ledger: "direct" sends the N webhook deliveries Alertmanager's responder route
+produces (group_by '...': one per alert) all at once, each on its own connection; "alertmanager" posts
+the N alerts to a real Alertmanager 0.25 (the committed config) and lets it deliver them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +23,7 @@ import psycopg
 import requests
 
 from bench import pg, procs
+from bench.openloop import run_open_loop
 from bench.services import HOST, Process, child_env, free_port, http_ok, process, python, write_yaml
 from bench.simulator import control
 from stack.render import alertmanager_config
@@ -109,30 +115,77 @@ def _recorded_per_second(ledger: str, fired: datetime) -> dict[int, int]:
     return {int(second): int(count) for second, count in rows}
 
 
+def notifications(alerts: list[dict[str, Any]], receiver: str = "responder") -> list[bytes]:
+    """The webhook bodies Alertmanager sends on the responder route (group_by '...'): one per alert."""
+    bodies = []
+    for alert in alerts:
+        labels = alert["labels"]
+        fingerprint = hashlib.sha256(json.dumps(labels, sort_keys=True).encode()).hexdigest()[:16]
+        key = "{}/{}:{" + ", ".join(f'{k}="{v}"' for k, v in sorted(labels.items())) + "}"
+        bodies.append(json.dumps({
+            "receiver": receiver, "status": "firing", "version": "4", "groupKey": key, "truncatedAlerts": 0,
+            "alerts": [{"status": "firing", "labels": labels, "annotations": alert["annotations"],
+                        "startsAt": alert["startsAt"], "endsAt": "0001-01-01T00:00:00Z",
+                        "generatorURL": alert["generatorURL"], "fingerprint": fingerprint}],
+            "groupLabels": labels, "commonLabels": labels, "commonAnnotations": alert["annotations"],
+            "externalURL": "http://alertmanager.bench:9093",
+        }).encode())
+    return bodies
+
+
+def _deliver_directly(url: str, token: str, bodies: list[bytes]) -> dict[str, Any]:
+    """All bodies at once, each on its own connection, as Alertmanager's flush would send them."""
+    queue = iter(bodies)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}",
+               "User-Agent": "Alertmanager/0.25.0"}
+    sent = run_open_loop(url + "/alerts", len(bodies) / 0.01, 0.01, lambda: next(queue), headers,
+                         max_connections=len(bodies))
+    return {"acknowledged": sent.statuses.get(200, 0), "errors": sent.errors, "connections": sent.connections,
+            "slowest_ack_ms": round(max(sent.latencies_ms, default=0.0), 1)}
+
+
+def _alertmanager_failures(log: Path) -> int:
+    try:
+        return log.read_text(encoding="utf-8", errors="replace").count("Notify for alerts failed")
+    except OSError:
+        return 0
+
+
 def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str, workdir: Path, alerts: int,
-        simulator: Process, record_target_s: float, settle_timeout_s: float) -> dict[str, Any]:
+        simulator: Process, via: str, settle_timeout_s: float) -> dict[str, Any]:
+    """Fire `alerts` ghost alerts `via` "direct" (webhook deliveries) or "alertmanager"; wait until all are
+    recorded, then (up to `settle_timeout_s`) until every deactivation is decided."""
     responder_url = f"http://{sections['responder']['listen']}"
     control(sections, "/settings", {"broker_latency_ms": 0})
     budget = sections["responder"]["budget"]["max_deactivations"]
     body = ghost_alerts(sections["bot_db"]["url"], alerts)
+    token = env["RESPONDER_WEBHOOK_TOKEN"]
+    extra: dict[str, Any] = {}
     with ExitStack() as stack:
         responder = stack.enter_context(process(
-            "responder", python("responder", "--config", str(config)), workdir / "storm-responder.log",
+            "responder", python("responder", "--config", str(config)), workdir / f"storm-{via}-responder.log",
             child_env(env), http_ok(responder_url + "/health/ready")))
-        am, am_url = stack.enter_context(alertmanager(workdir, responder_url, env["RESPONDER_WEBHOOK_TOKEN"]))
-        memory = stack.enter_context(PeakMemory({"responder": responder.pid, "simulator": simulator.pid,
-                                                 "alertmanager": am.pid}))
+        roots = {"responder": responder.pid, "simulator": simulator.pid}
+        if via == "alertmanager":
+            am, am_url = stack.enter_context(alertmanager(workdir, responder_url, token))
+            roots["alertmanager"] = am.pid
+        memory = stack.enter_context(PeakMemory(roots))
         fired = datetime.now(UTC)
         started = time.monotonic()
-        requests.post(f"{am_url}/api/v2/alerts", json=body, timeout=30).raise_for_status()
+        if via == "alertmanager":
+            requests.post(f"{am_url}/api/v2/alerts", json=body, timeout=30).raise_for_status()
+        else:
+            extra["delivery"] = _deliver_directly(responder_url, token, notifications(body))
         state = _ledger(ledger)
-        while state["recorded"] < len(body) and time.monotonic() - started < max(30.0, 6 * record_target_s):
+        while state["recorded"] < len(body) and time.monotonic() - started < 40:
             time.sleep(0.1)
             state = _ledger(ledger)
         recorded_s = (state["last_received_at"] - fired).total_seconds() if state["last_received_at"] else None
         recorded = state["recorded"]
         cpu_while_recording = memory.cpu()
         per_second = _recorded_per_second(ledger, fired)
+        if via == "alertmanager":
+            extra["alertmanager_failed_notifications"] = _alertmanager_failures(workdir / "alertmanager.log")
         while time.monotonic() - started < settle_timeout_s:
             steps = state["deactivate_steps"]
             if sum(steps.values()) >= len(body) and not {"pending", "running", "approved"} & set(steps):
@@ -142,20 +195,25 @@ def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str
         settled_s = time.monotonic() - started
         with psycopg.connect(pg.conninfo(sections["bot_db"]["url"])) as conn:
             inactive = conn.execute("SELECT count(*) FROM profiles WHERE status = 'inactive'").fetchone()
+            conn.execute("UPDATE profiles SET status = 'active' WHERE status = 'inactive'")  # for the next run
         steps = state["deactivate_steps"]
     deactivated = int(inactive[0]) if inactive else -1
+    decided = sum(steps.values()) >= len(body) and not {"pending", "running", "approved"} & set(steps)
     return {
         "alerts": len(body),
-        "path": "POST /api/v2/alerts to Alertmanager 0.25 -> one webhook per alert -> responder (PostgreSQL ledger)",
+        "via": via,
+        "path": ("POST /api/v2/alerts to Alertmanager 0.25 -> one webhook per alert -> responder" if via ==
+                 "alertmanager" else "one webhook delivery per alert, all at once, each on its own connection"),
         "recorded": recorded,
         "all_recorded_s": recorded_s,
         "recorded_per_second": per_second,
         "cpu_seconds_while_recording": cpu_while_recording,
+        **extra,
         "deactivate_steps": steps,
-        "all_decided_s": round(settled_s, 1),
+        "all_decided_s": round(settled_s, 1) if decided else None,
         "budget_max_deactivations": budget,
         "profiles_deactivated": deactivated,
-        "budget_applied": deactivated == budget and steps.get("succeeded", 0) == budget
+        "budget_applied": decided and deactivated == budget and steps.get("succeeded", 0) == budget
         and steps.get("awaiting_approval/budget_exhausted", 0) == len(body) - budget,
         "peak_rss_mib": memory.peak,
     }
