@@ -10,6 +10,7 @@ database time by EXPLAIN ANALYZE of both statements, process CPU per refresh) an
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -59,6 +60,7 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
     exporter = ExporterCollector([collector])
     registry = build_registry(exporter)
     port = free_port()
+    gc.freeze()  # as python -m exporters does before it serves
     server, _thread = start_metrics_server(HOST, port, registry)
     before_port = free_port()  # the serving path before exporters/exposition.py, for the before/after figure
     before, _before_thread = start_http_server(before_port, addr=HOST, registry=registry)
@@ -90,6 +92,7 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
                 times["cpu"].append((time.process_time() - cpu) * 1000)
             series = len([line for line in render(registry).splitlines() if not line.startswith(b"#")])
     finally:
+        gc.unfreeze()
         for running in (server, before):
             running.shutdown()
             running.server_close()
