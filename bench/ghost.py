@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from prometheus_client import generate_latest
+from prometheus_client import CollectorRegistry
 
 from bench import procs
 from bench.services import Process
@@ -26,6 +26,7 @@ from common.config import load_config
 from common.db import make_engine
 from exporters.app import build_registry, http_session
 from exporters.collector import ExporterCollector
+from exporters.exposition import render
 from exporters.ghost_positions import GhostPositionCollector
 from sources.broker import BrokerClient
 
@@ -49,6 +50,23 @@ class ReadCounter:
         return count
 
 
+def _scrape(registry: CollectorRegistry, counter: ReadCounter, scrapes: int) -> tuple[list[float], ...]:
+    """Scrape `scrapes` times after a warm-up: seconds, broker reads and accounts up, per scrape."""
+    times: list[float] = []
+    reads: list[float] = []
+    up: list[float] = []
+    render(registry)  # warm-up: connections, the DB pool
+    counter.take()
+    for _ in range(scrapes):
+        started = time.perf_counter()
+        text = render(registry)
+        times.append(time.perf_counter() - started)
+        reads.append(counter.take())
+        up.append(sum(1 for line in text.splitlines()
+                      if line.startswith(b"tradingbot_broker_up{") and line.endswith(b" 1.0")))
+    return times, reads, up
+
+
 def run(config_path: Path, sections: dict[str, Any], env: dict[str, str], sim: Process, accounts: int,
         latency_ms: float, scrapes: int, deadline_seconds: float) -> dict[str, Any]:
     config = load_config(config_path)
@@ -64,19 +82,9 @@ def run(config_path: Path, sections: dict[str, Any], env: dict[str, str], sim: P
 
     ghost = GhostPositionCollector(engine, broker_for, broker.max_concurrency, deadline_seconds)
     exporter = ExporterCollector([ghost])
-    registry = build_registry(exporter)
-    times, reads, up = [], [], []
     cpu_before = procs.cpu_seconds(sim.pid)
     try:
-        generate_latest(registry)  # warm-up: connections, the DB pool
-        counter.take()
-        for _ in range(scrapes):
-            started = time.perf_counter()
-            text = generate_latest(registry)
-            times.append(time.perf_counter() - started)
-            reads.append(counter.take())
-            up.append(sum(1 for line in text.splitlines()
-                          if line.startswith(b"tradingbot_broker_up{") and line.endswith(b" 1.0")))
+        times, reads, up = _scrape(build_registry(exporter), counter, scrapes)
     finally:
         exporter.close()
         ghost.close()

@@ -53,43 +53,49 @@ def _timed(action: Callable[[], object]) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+def _alternate(measures: dict[str, Callable[[], object]], samples: int, cpu_of: str) -> dict[str, list[float]]:
+    """Run every measure once per round, in order, `samples` rounds after 3 warm-up rounds; the process
+    CPU time of `cpu_of` is recorded as "cpu"."""
+    times: dict[str, list[float]] = {name: [] for name in [*measures, "cpu"]}
+    for _ in range(3):
+        for action in measures.values():
+            action()
+    for _ in range(samples):
+        for name, action in measures.items():
+            cpu = time.process_time()
+            times[name].append(_timed(action))
+            if name == cpu_of:
+                times["cpu"].append((time.process_time() - cpu) * 1000)
+    return times
+
+
 def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict[str, Any]:
     """Alternate: HTTP scrape of the collector, the bare statement, and the collector's parts."""
     engine = make_engine(db_url)
     collector = StaleBacklogCollector(engine, stale_after, utc_now)
     exporter = ExporterCollector([collector])
     registry = build_registry(exporter)
-    port = free_port()
+    port, before_port = free_port(), free_port()
     gc.freeze()  # as python -m exporters does before it serves
     server, _thread = start_metrics_server(HOST, port, registry)
-    before_port = free_port()  # the serving path before exporters/exposition.py, for the before/after figure
+    # The serving path before exporters/exposition.py, for the before/after figure.
     before, _before_thread = start_http_server(before_port, addr=HOST, registry=registry)
     session = requests.Session()
-    times: dict[str, list[float]] = {"scrape": [], "bare_sql": [], "collect": [], "in_process": [], "cpu": [],
-                                     "scrape_prometheus_client": []}
+
+    def scrape(at: int) -> None:
+        answer = session.get(f"http://{HOST}:{at}/metrics", headers=HEADERS, timeout=30)
+        answer.raise_for_status()
+        assert b"tradingbot_stale_orders" in answer.content
+
     try:
         with psycopg.connect(pg.conninfo(db_url), autocommit=True) as bare:
-            def scrape(at: int = port) -> None:
-                answer = session.get(f"http://{HOST}:{at}/metrics", headers=HEADERS, timeout=30)
-                answer.raise_for_status()
-                assert b"tradingbot_stale_orders" in answer.content
-
-            def bare_sql() -> None:
-                sql, params = _bare_statement(stale_after)
-                bare.execute(sql, params).fetchall()
-
-            for _ in range(3):  # warm-up: connections, plans, caches
-                scrape()
-                scrape(before_port)
-                bare_sql()
-            for _ in range(samples):
-                times["scrape"].append(_timed(scrape))
-                times["bare_sql"].append(_timed(bare_sql))
-                times["scrape_prometheus_client"].append(_timed(lambda: scrape(before_port)))
-                times["collect"].append(_timed(collector.collect))
-                cpu = time.process_time()  # the server side of one scrape: collect and format, every thread
-                times["in_process"].append(_timed(lambda: render(registry)))
-                times["cpu"].append((time.process_time() - cpu) * 1000)
+            times = _alternate({
+                "scrape": lambda: scrape(port),
+                "bare_sql": lambda: bare.execute(*_bare_statement(stale_after)).fetchall(),
+                "scrape_prometheus_client": lambda: scrape(before_port),
+                "collect": collector.collect,
+                "in_process": lambda: render(registry),  # the server side of a scrape: collect and format
+            }, samples, cpu_of="in_process")
             series = len([line for line in render(registry).splitlines() if not line.startswith(b"#")])
     finally:
         gc.unfreeze()
@@ -98,7 +104,10 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
             running.server_close()
         exporter.close()
         engine.dispose()
-    stats = {name: summary(values) for name, values in times.items()}
+    return _collector_result({name: summary(values) for name, values in times.items()}, samples, series)
+
+
+def _collector_result(stats: dict[str, dict[str, float]], samples: int, series: int) -> dict[str, Any]:
     return {
         "samples": samples,
         "series": series,

@@ -151,69 +151,75 @@ def _alertmanager_failures(log: Path) -> int:
         return 0
 
 
+PATHS = {"alertmanager": "POST /api/v2/alerts to Alertmanager 0.25 -> one webhook per alert -> responder",
+         "direct": "one webhook delivery per alert, all at once, each on its own connection"}
+UNDECIDED = {"pending", "running", "approved"}
+
+
+def _decided(steps: dict[str, int], alerts: int) -> bool:
+    return sum(steps.values()) >= alerts and not UNDECIDED & set(steps)
+
+
+def _wait(ledger: str, done: Any, started: float, timeout: float, every: float) -> dict[str, Any]:
+    """Poll the ledger until `done(state)` or `timeout` seconds after `started`; return the last state."""
+    state = _ledger(ledger)
+    while not done(state) and time.monotonic() - started < timeout:
+        time.sleep(every)
+        state = _ledger(ledger)
+    return state
+
+
+def _reset_profiles(bot_db: str) -> int:
+    """How many profiles the storm deactivated; reactivates them for the next run."""
+    with psycopg.connect(pg.conninfo(bot_db)) as conn:
+        row = conn.execute("SELECT count(*) FROM profiles WHERE status = 'inactive'").fetchone()
+        conn.execute("UPDATE profiles SET status = 'active' WHERE status = 'inactive'")
+    return int(row[0]) if row else -1
+
+
 def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str, workdir: Path, alerts: int,
         simulator: Process, via: str, settle_timeout_s: float) -> dict[str, Any]:
     """Fire `alerts` ghost alerts `via` "direct" (webhook deliveries) or "alertmanager"; wait until all are
     recorded, then (up to `settle_timeout_s`) until every deactivation is decided."""
-    responder_url = f"http://{sections['responder']['listen']}"
+    url, token = f"http://{sections['responder']['listen']}", env["RESPONDER_WEBHOOK_TOKEN"]
     control(sections, "/settings", {"broker_latency_ms": 0})
-    budget = sections["responder"]["budget"]["max_deactivations"]
     body = ghost_alerts(sections["bot_db"]["url"], alerts)
-    token = env["RESPONDER_WEBHOOK_TOKEN"]
-    extra: dict[str, Any] = {}
+    result: dict[str, Any] = {"alerts": len(body), "via": via, "path": PATHS[via]}
     with ExitStack() as stack:
         responder = stack.enter_context(process(
             "responder", python("responder", "--config", str(config)), workdir / f"storm-{via}-responder.log",
-            child_env(env), http_ok(responder_url + "/health/ready")))
+            child_env(env), http_ok(url + "/health/ready")))
         roots = {"responder": responder.pid, "simulator": simulator.pid}
         if via == "alertmanager":
-            am, am_url = stack.enter_context(alertmanager(workdir, responder_url, token))
+            am, am_url = stack.enter_context(alertmanager(workdir, url, token))
             roots["alertmanager"] = am.pid
         memory = stack.enter_context(PeakMemory(roots))
-        fired = datetime.now(UTC)
-        started = time.monotonic()
+        fired, started = datetime.now(UTC), time.monotonic()
         if via == "alertmanager":
             requests.post(f"{am_url}/api/v2/alerts", json=body, timeout=30).raise_for_status()
         else:
-            extra["delivery"] = _deliver_directly(responder_url, token, notifications(body))
-        state = _ledger(ledger)
-        while state["recorded"] < len(body) and time.monotonic() - started < 40:
-            time.sleep(0.1)
-            state = _ledger(ledger)
-        recorded_s = (state["last_received_at"] - fired).total_seconds() if state["last_received_at"] else None
-        recorded = state["recorded"]
-        cpu_while_recording = memory.cpu()
-        per_second = _recorded_per_second(ledger, fired)
+            result["delivery"] = _deliver_directly(url, token, notifications(body))
+        state = _wait(ledger, lambda s: s["recorded"] >= len(body), started, 40, 0.1)
+        last = state["last_received_at"]
+        result.update(recorded=state["recorded"], all_recorded_s=(last - fired).total_seconds() if last else None,
+                      recorded_per_second=_recorded_per_second(ledger, fired),
+                      cpu_seconds_while_recording=memory.cpu())
         if via == "alertmanager":
-            extra["alertmanager_failed_notifications"] = _alertmanager_failures(workdir / "alertmanager.log")
-        while time.monotonic() - started < settle_timeout_s:
-            steps = state["deactivate_steps"]
-            if sum(steps.values()) >= len(body) and not {"pending", "running", "approved"} & set(steps):
-                break
-            time.sleep(0.5)
-            state = _ledger(ledger)
+            result["alertmanager_failed_notifications"] = _alertmanager_failures(workdir / "alertmanager.log")
+        state = _wait(ledger, lambda s: _decided(s["deactivate_steps"], len(body)), started, settle_timeout_s, 0.5)
         settled_s = time.monotonic() - started
-        with psycopg.connect(pg.conninfo(sections["bot_db"]["url"])) as conn:
-            inactive = conn.execute("SELECT count(*) FROM profiles WHERE status = 'inactive'").fetchone()
-            conn.execute("UPDATE profiles SET status = 'active' WHERE status = 'inactive'")  # for the next run
-        steps = state["deactivate_steps"]
-    deactivated = int(inactive[0]) if inactive else -1
-    decided = sum(steps.values()) >= len(body) and not {"pending", "running", "approved"} & set(steps)
+        deactivated = _reset_profiles(sections["bot_db"]["url"])
+    return {**result, **_budget(state["deactivate_steps"], len(body), deactivated, settled_s,
+                                sections["responder"]["budget"]["max_deactivations"]), "peak_rss_mib": memory.peak}
+
+
+def _budget(steps: dict[str, int], alerts: int, deactivated: int, settled_s: float, budget: int) -> dict[str, Any]:
+    decided = _decided(steps, alerts)
     return {
-        "alerts": len(body),
-        "via": via,
-        "path": ("POST /api/v2/alerts to Alertmanager 0.25 -> one webhook per alert -> responder" if via ==
-                 "alertmanager" else "one webhook delivery per alert, all at once, each on its own connection"),
-        "recorded": recorded,
-        "all_recorded_s": recorded_s,
-        "recorded_per_second": per_second,
-        "cpu_seconds_while_recording": cpu_while_recording,
-        **extra,
         "deactivate_steps": steps,
         "all_decided_s": round(settled_s, 1) if decided else None,
         "budget_max_deactivations": budget,
         "profiles_deactivated": deactivated,
         "budget_applied": decided and deactivated == budget and steps.get("succeeded", 0) == budget
-        and steps.get("awaiting_approval/budget_exhausted", 0) == len(body) - budget,
-        "peak_rss_mib": memory.peak,
+        and steps.get("awaiting_approval/budget_exhausted", 0) == alerts - budget,
     }
