@@ -76,7 +76,8 @@ def run_scale(config: Path, workdir: Path, sizes: Sizes, wanted: set[str], resul
         results["seed"] = {"sizes": vars(sizes.scale), **seed(bot_db, sizes.scale, workdir)}
         if "scrape" in wanted:
             _guarded("scrape", results, lambda: scrape.run(bot_db, stale_after, workdir, sizes.scrape_samples,
-                                                           sizes.refresh_seconds, sizes.watch_seconds))
+                                                           sizes.refresh_seconds, sizes.watch_seconds,
+                                                           sizes.query_exporter))
             results["scrape"]["scale"] = vars(sizes.scale)
         if not wanted & {"ghost", "storm"}:
             return

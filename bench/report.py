@@ -45,6 +45,7 @@ def scrape_rows(r: dict[str, Any]) -> list[Row]:
             _verdict(p95 <= 250), cmd),
         Row("stale-backlog scrape vs the same SQL bare (p95)", _ms(p95), f"bare SQL {_ms(ours['bare_sql_ms']['p95'])}",
             _x(ours["ratio_p95"]), "<= 1.5x", _verdict(ours["ratio_p95"] <= 1.5), cmd),
+        *_python_peer_rows(ours, cmd),
         Row("database time per evaluation (EXPLAIN ANALYZE, median)", _ms(db["collector"]["median"]),
             f"sql-exporter {_ms(db['sql_exporter']['median'])}", _x(r["ratio_database_time"]), "<= 1.0x (no slower)",
             _verdict(r["ratio_database_time"] <= 1.1), cmd),
@@ -54,6 +55,16 @@ def scrape_rows(r: dict[str, Any]) -> list[Row]:
         Row("process CPU per refresh (median)", _ms(ours["cpu_ms_per_scrape"]["median"]),
             f"sql-exporter {_ms(peer['cpu_ms_per_refresh'])}", _x(r["ratio_cpu_per_refresh"]), "(reported)", INFO, cmd),
     ]
+
+
+def _python_peer_rows(ours: dict[str, Any], cmd: str) -> list[Row]:
+    peer = ours.get("query_exporter_scrape_ms")
+    if not peer:
+        return []
+    p95 = ours["scrape_ms"]["p95"]
+    return [Row("stale-backlog scrape vs query-exporter (Python, runs the query at every scrape too; p95)",
+                _ms(p95), f"query-exporter {_ms(peer['p95'])}", _x(ours["ratio_p95_to_query_exporter"]),
+                "<= 1.0x (no slower)", _verdict(ours["ratio_p95_to_query_exporter"] <= 1.0), cmd)]
 
 
 def ghost_rows(r: dict[str, Any]) -> list[Row]:

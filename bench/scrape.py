@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import requests
 from prometheus_client import start_http_server
 from sqlalchemy.dialects import postgresql
 
-from bench import pg, sqlexporter
+from bench import pg, queryexporter, sqlexporter
 from bench.services import HOST, free_port
 from bench.stats import ratio, summary
 from common.db import make_engine
@@ -69,8 +70,9 @@ def _alternate(measures: dict[str, Callable[[], object]], samples: int, cpu_of: 
     return times
 
 
-def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict[str, Any]:
-    """Alternate: HTTP scrape of the collector, the bare statement, and the collector's parts."""
+def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: str | None = None) -> dict[str, Any]:
+    """Alternate: HTTP scrape of the collector, the bare statement, the collector's parts and (when given)
+    a scrape of `peer`, query-exporter's /metrics URL."""
     engine = make_engine(db_url)
     collector = StaleBacklogCollector(engine, stale_after, utc_now)
     exporter = ExporterCollector([collector])
@@ -82,20 +84,24 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
     before, _before_thread = start_http_server(before_port, addr=HOST, registry=registry)
     session = requests.Session()
 
-    def scrape(at: int) -> None:
-        answer = session.get(f"http://{HOST}:{at}/metrics", headers=HEADERS, timeout=30)
+    def scrape(at: int | str) -> None:
+        answer = session.get(at if isinstance(at, str) else f"http://{HOST}:{at}/metrics", headers=HEADERS,
+                             timeout=30)
         answer.raise_for_status()
         assert b"tradingbot_stale_orders" in answer.content
 
     try:
         with psycopg.connect(pg.conninfo(db_url), autocommit=True) as bare:
-            times = _alternate({
+            measures: dict[str, Callable[[], object]] = {
                 "scrape": lambda: scrape(port),
                 "bare_sql": lambda: bare.execute(*_bare_statement(stale_after)).fetchall(),
                 "scrape_prometheus_client": lambda: scrape(before_port),
                 "collect": collector.collect,
                 "in_process": lambda: render(registry),  # the server side of a scrape: collect and format
-            }, samples, cpu_of="in_process")
+            }
+            if peer:
+                measures["scrape_query_exporter"] = lambda: scrape(peer)
+            times = _alternate(measures, samples, cpu_of="in_process")
             series = len([line for line in render(registry).splitlines() if not line.startswith(b"#")])
     finally:
         gc.unfreeze()
@@ -108,7 +114,11 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int) -> dict
 
 
 def _collector_result(stats: dict[str, dict[str, float]], samples: int, series: int) -> dict[str, Any]:
+    peer = stats.get("scrape_query_exporter")
     return {
+        "query_exporter_scrape_ms": peer,
+        "ratio_p95_to_query_exporter": ratio(stats["scrape"]["p95"], peer["p95"]) if peer else None,
+        "ratio_median_to_query_exporter": ratio(stats["scrape"]["median"], peer["median"]) if peer else None,
         "samples": samples,
         "series": series,
         "scrape_ms": stats["scrape"],
@@ -137,9 +147,13 @@ def explain_ms(db_url: str, statements: dict[str, tuple[str, dict[str, Any]]], r
 
 
 def run(db_url: str, stale_after_seconds: float, workdir: Path, samples: int, refresh_seconds: float,
-        watch_seconds: float) -> dict[str, Any]:
+        watch_seconds: float, with_query_exporter: bool = True) -> dict[str, Any]:
     stale_after = timedelta(seconds=stale_after_seconds)
-    ours = measure_collector(db_url, stale_after, samples)
+    binary = queryexporter.install() if with_query_exporter else None
+    with ExitStack() as stack:
+        python_peer = stack.enter_context(
+            queryexporter.query_exporter(binary, db_url, stale_after_seconds, workdir)) if binary else None
+        ours = measure_collector(db_url, stale_after, samples, python_peer)
     peer = sqlexporter.measure(db_url, stale_after_seconds, workdir, samples, refresh_seconds, watch_seconds)
     database = explain_ms(db_url, {"collector": _bare_statement(stale_after),
                                    "sql_exporter": (sqlexporter.statement(stale_after_seconds), {})}, rounds=15)

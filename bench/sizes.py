@@ -15,6 +15,7 @@ class Sizes:
     scrape_samples: int = 40
     refresh_seconds: float = 1.0  # the sql-exporter's interval while it is watched
     watch_seconds: float = 10.0
+    query_exporter: bool = True  # the Python peer (installed into its own venv on first use)
     broker_latency_ms: float = 50.0
     ghost_scrapes: int = 10
     ghost_deadline_s: float = 3.0  # the pass deadline for the ghost scrape: the target itself
@@ -32,6 +33,7 @@ TINY = Sizes(
     scrape_samples=5,
     refresh_seconds=0.5,
     watch_seconds=1.5,
+    query_exporter=False,
     broker_latency_ms=20.0,
     ghost_scrapes=2,
     storm_alerts=20,
