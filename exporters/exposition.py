@@ -97,7 +97,7 @@ def metrics_app(registry: Collector) -> Callable[..., Iterable[bytes]]:
         body = render(registry)
         headers = [("Content-Type", CONTENT_TYPE_LATEST)]
         if "gzip" in environ.get("HTTP_ACCEPT_ENCODING", ""):
-            body = gzip.compress(body, compresslevel=6)
+            body = gzip.compress(body, compresslevel=1)  # 4x cheaper than 6 (9x than 9) for ~15 % more bytes
             headers.append(("Content-Encoding", "gzip"))
         headers.append(("Content-Length", str(len(body))))
         start_response("200 OK", headers)
