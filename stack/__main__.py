@@ -87,7 +87,7 @@ def demo(stack: LocalStack, timeout: float, interval: float) -> int:
             stack.sinks,
             session,
         )
-        _wait_for_targets(observer, timeout=60)
+        _wait_for_targets(observer, 1 + len(stack.urls.responders), timeout=60)
         show = Demo(observer, stack.urls.simulator_control)
         show.note("stack up: Prometheus scrapes the exporters and the responder")
         show.inject_all()
@@ -100,14 +100,12 @@ def demo(stack: LocalStack, timeout: float, interval: float) -> int:
     return 0 if finished and show.succeeded else 1
 
 
-def _wait_for_targets(observer: Observer, timeout: float) -> None:
+def _wait_for_targets(observer: Observer, expected: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        up = observer.query('up{job=~"tradingbot-.*"} == 1')
-        if len(up) >= 2:
-            return
+    while observer.targets_up() < expected:
+        if time.monotonic() > deadline:
+            raise StackError("Prometheus does not see the exporters and the responder up")
         time.sleep(0.5)
-    raise StackError("Prometheus does not see the exporters and the responder up")
 
 
 if __name__ == "__main__":

@@ -74,6 +74,10 @@ class Observer:
         result: list[dict[str, Any]] = answer.json()["data"]["result"]
         return result
 
+    def targets_up(self) -> int:
+        """How many of the stack's own targets (exporters, responders) Prometheus scraped successfully."""
+        return len(self.query('up{job=~"tradingbot-.*"} == 1'))
+
     def runs(self, alertname: str) -> list[dict[str, Any]]:
         answer = self._session.get(
             f"{self._responder}/runs", params={"alertname": alertname, "limit": "50"}, headers=self._headers, timeout=5

@@ -138,7 +138,7 @@ def start_e2e(
         e2e = E2E(stack, observer, bot, session)
         e2e.wait_for(
             "Prometheus scraping the exporters and every responder",
-            lambda: len(observer.query('up{job=~"tradingbot-.*"} == 1')) == 1 + responders,
+            lambda: observer.targets_up() == 1 + responders,
             60,
         )
         yield e2e

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -15,8 +14,7 @@ from common.config import load_config
 from common.db import make_engine
 from exporters.app import Secrets, build_collector, build_registry, http_session
 from exporters.collector import ExporterCollector
-from tests.support import databases
-from tests.support.simulator import RunningSimulator, start_simulator
+from tests.support.simulator import RunningSimulator, simulator_on_backend
 
 TRAFFIC = {"api_requests_per_second": 5, "websocket_connects_per_second": 2}
 SETTINGS = {"bot_db": {"stale_after_seconds": 300}, "simulator": {"traffic": TRAFFIC}}
@@ -62,13 +60,7 @@ class Scrape:
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def shared_sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
     """One simulator per backend and test module (starting one takes a second or two)."""
-    tmp_path: Path = tmp_path_factory.mktemp(f"exporters-{request.param}")
-    if request.param == "sqlite":
-        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **SETTINGS) as running:
-            yield running
-        return
-    request.getfixturevalue("postgres_available")
-    with databases.temporary_database() as url, start_simulator(tmp_path, url, **SETTINGS) as running:
+    with simulator_on_backend(request, tmp_path_factory.mktemp(f"exporters-{request.param}"), **SETTINGS) as running:
         yield running
 
 

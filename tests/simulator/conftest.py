@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import databases
-from tests.support.simulator import RunningSimulator, start_simulator
+from tests.support.simulator import RunningSimulator, simulator_on_backend
 
 SHARED_STALE_AFTER_SECONDS = 8
 QUIET = {"bot_db": {"stale_after_seconds": SHARED_STALE_AFTER_SECONDS},
@@ -20,13 +18,7 @@ QUIET = {"bot_db": {"stale_after_seconds": SHARED_STALE_AFTER_SECONDS},
 def shared_simulator(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
                      ) -> Iterator[RunningSimulator]:
     """One running simulator per backend for the whole session (starting one takes a second or two)."""
-    tmp_path: Path = tmp_path_factory.mktemp(f"sim-{request.param}")
-    if request.param == "sqlite":
-        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **QUIET) as sim:
-            yield sim
-        return
-    request.getfixturevalue("postgres_available")
-    with databases.temporary_database() as url, start_simulator(tmp_path, url, **QUIET) as sim:
+    with simulator_on_backend(request, tmp_path_factory.mktemp(f"sim-{request.param}"), **QUIET) as sim:
         yield sim
 
 

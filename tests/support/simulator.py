@@ -201,3 +201,18 @@ def start_simulator(tmp_path: Path, db_url: str, *, startup_timeout: float = STA
                                f"{_stderr_tail(stderr_path)}")
     finally:
         stop_process(process)
+
+
+@contextmanager
+def simulator_on_backend(request: Any, tmp_path: Path, **config_overrides: Any) -> Iterator[RunningSimulator]:
+    """A simulator on a fresh bot database of the backend named by ``request.param`` ("sqlite" or
+    "postgres"); the PostgreSQL leg skips or fails through the ``postgres_available`` fixture."""
+    if request.param == "sqlite":
+        with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **config_overrides) as sim:
+            yield sim
+        return
+    from tests.support import databases
+
+    request.getfixturevalue("postgres_available")
+    with databases.temporary_database() as url, start_simulator(tmp_path, url, **config_overrides) as sim:
+        yield sim
