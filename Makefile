@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= config/local.yml
+# the long reliability soak `make bench` runs after the benchmarks (docs/reliability.md)
+RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 
 .PHONY: help setup tools test test-python check-alerts lint demo run bench clean prometheusrule
 
@@ -20,8 +22,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Debian packages: Prometheus + promtool 2.42, Alertmanager + amtool 0.25, a Compose CLI for its config check
+TOOLS := prometheus:prometheus prometheus:promtool prometheus-alertmanager:prometheus-alertmanager \
+	prometheus-alertmanager:amtool docker-compose:docker-compose
+# the load generator and the peers `make bench` compares against
+BENCH_TOOLS := wrk:wrk hyperfine:hyperfine prometheus-sql-exporter:prometheus-sql-exporter
+
 tools:
-	@scripts/ensure-tools.sh
+	@scripts/ensure-packages.sh $(TOOLS)
 
 setup: $(STAMP) tools
 
@@ -44,8 +52,9 @@ run: setup
 	$(BIN)/python -m stack run --config $(CONFIG)
 
 bench: setup
-	@scripts/ensure-bench-tools.sh
+	@scripts/ensure-packages.sh $(BENCH_TOOLS)
 	$(BIN)/python -m bench --config $(CONFIG)
+	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability -m reliability --timeout 3600 -q $(RELIABILITY_LONG)
 
 # deploy/kubernetes/prometheusrule.yaml from alerts/rules/*.yml (tests/deploy checks it is current)
 prometheusrule: $(STAMP)

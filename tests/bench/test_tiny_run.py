@@ -52,7 +52,7 @@ def _env() -> dict[str, str]:
 def _scenario(results: dict[str, Any], name: str) -> dict[str, Any]:
     missing = _missing(name)
     if missing:
-        pytest.skip(f"{name}: {', '.join(missing)} not installed (scripts/ensure-bench-tools.sh installs it)")
+        pytest.skip(f"{name}: {', '.join(missing)} not installed (`make bench` installs it)")
     found: dict[str, Any] = results[name]
     assert "error" not in found, found
     return found
