@@ -16,6 +16,7 @@ from common.db import make_engine
 from stack.demo import Demo
 from stack.local import LocalStack, StackOptions
 from stack.observe import Observer
+from stack.secrets import load_or_create_secrets
 from stack.services import StackError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,7 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m stack", description=__doc__)
-    parser.add_argument("command", choices=["run", "demo"], help="run: until Ctrl-C; demo: inject, watch, report")
+    parser.add_argument(
+        "command",
+        choices=["run", "demo", "secrets"],
+        help="run: until Ctrl-C; demo: inject, watch, report; secrets: write <state-dir>/secrets.env, print its path",
+    )
     parser.add_argument("--config", default=str(REPO / "config" / "local.yml"), help="the YAML (%(default)s)")
     parser.add_argument("--state-dir", default=str(REPO / "var" / "stack"), help="data, logs, secrets")
     parser.add_argument("--prometheus-port", type=int, default=9090)
@@ -37,6 +42,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "secrets":
+        path = Path(args.state_dir).resolve() / "secrets.env"
+        load_or_create_secrets(path)
+        print(path)
+        return 0
     options = StackOptions(
         config_path=Path(args.config).resolve(),
         state_dir=Path(args.state_dir).resolve(),
