@@ -10,7 +10,6 @@ Categories (what ``diagnose_auth`` concludes, in this order):
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from datetime import timedelta
@@ -22,8 +21,6 @@ from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
 from sources.accesslog import AccessEvent, read_recent
 from sources.supabase import SupabaseError
 from sources.tokens import decode_claims
-
-_HTTP_STATUS = re.compile(r"HTTP (\d{3})")
 
 
 class AuthEvidenceParams(Params):
@@ -86,8 +83,7 @@ def _issue_probe_token(ctx: ActionContext) -> tuple[dict[str, Any], str | None, 
     try:
         issued = ctx.services.supabase_auth().password_grant(secrets.probe_email, secrets.probe_password, ctx.now())
     except SupabaseError as exc:
-        status = _HTTP_STATUS.search(str(exc))
-        kind = "config" if status and 400 <= int(status.group(1)) < 500 else "infra"
+        kind = "config" if 400 <= exc.status < 500 else "infra"  # refused credentials vs no answer / 5xx
         return _check(False, str(exc)), None, kind
     return _check(True, "a token was issued for the probe user"), issued.access_token, ""
 
