@@ -20,10 +20,12 @@ import psycopg
 from bench import pg, procs
 from bench.openloop import OpenLoopResult, run_open_loop
 from bench.payloads import BodyStream, recorded_bodies, templates
-from bench.services import HOST, child_env, free_port, http_ok, process, python
+from bench.services import http_ok, process, python
 from bench.setup import bench_sections, listen_url, local_secrets, write_config
 from bench.stats import percentile, ratio
 from bench.wrk import WrkResult, lua_script, run_wrk
+from stack.ports import HOST, free_port
+from stack.services import child_env
 
 
 @dataclass(frozen=True)

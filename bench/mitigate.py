@@ -14,9 +14,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.services import REPO, child_env, free_port, python
+from bench.services import REPO, python
 from bench.setup import bench_sections, write_config
 from common.config import load_config
+from stack.ports import free_port
+from stack.services import child_env
 
 E2E_FILE = REPO / "var" / "e2e" / "time_to_mitigate.json"
 REPORT = re.compile(r"ghost time-to-mitigate ([\d.]+)s against a pipeline floor of ([\d.]+)s \((.*)\)")

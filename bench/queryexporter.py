@@ -16,8 +16,11 @@ from typing import Any
 
 import requests
 
-from bench.services import HOST, REPO, child_env, free_port, process, write_yaml
+from bench.services import REPO, process
 from bench.sqlexporter import statement
+from stack.ports import HOST, free_port
+from stack.render import write_yaml
+from stack.services import child_env
 
 VERSION = "5.0.2"
 VENV = REPO / "bench" / "results" / "peers" / f"query-exporter-{VERSION}"

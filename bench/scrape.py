@@ -24,13 +24,13 @@ from prometheus_client import start_http_server
 from sqlalchemy.dialects import postgresql
 
 from bench import pg, queryexporter, sqlexporter
-from bench.services import HOST, free_port
 from bench.stats import ratio, summary
 from common.db import make_engine
 from exporters.app import build_registry, utc_now
 from exporters.collector import ExporterCollector
 from exporters.exposition import render, start_metrics_server
 from exporters.stale_backlog import StaleBacklogCollector, stale_backlog_query
+from stack.ports import HOST, free_port
 
 # What Prometheus 2.42 sends when it scrapes.
 HEADERS = {

@@ -12,7 +12,9 @@ from pathlib import Path
 import psycopg
 
 from bench import pg
-from bench.services import REPO, child_env, python, write_yaml
+from bench.services import REPO, python
+from stack.render import write_yaml
+from stack.services import child_env
 
 
 @dataclass(frozen=True)

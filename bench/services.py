@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,46 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
-
-from common.config import ENV_OVERRIDES
 
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
-
-
-def write_yaml(path: Path, document: Mapping[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_plain(document), sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return str(value) if isinstance(value, Path) else value
-
-
-def child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """Our environment without URL overrides or Prometheus settings that would redirect a child, plus `extra`."""
-    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PROMETHEUS_")}
-    return {**env, "PYTHONUNBUFFERED": "1", **extra}
 
 
 @dataclass

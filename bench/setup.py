@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.services import HOST, free_port, write_yaml
 from common.config import load_config
 from simulator.secrets import generate_local_secrets
+from stack.ports import HOST, free_port
+from stack.render import write_yaml
 
 
 def bench_sections(base_config: Path, workdir: Path, bot_db: str, ledger: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,9 @@ from typing import Any
 
 import requests
 
-from bench.services import Process, child_env, port_open, process, python
+from bench.services import Process, process, python
+from stack.ports import port_open
+from stack.services import child_env
 
 
 @contextmanager

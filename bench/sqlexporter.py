@@ -17,9 +17,12 @@ from typing import Any
 import requests
 
 from bench import pg, procs
-from bench.services import HOST, child_env, free_port, process, write_yaml
+from bench.services import process
 from bench.stats import percentile, summary
 from sources.botdb import QUARANTINED_STATUS, WORKING_STATUSES
+from stack.ports import HOST, free_port
+from stack.render import write_yaml
+from stack.services import child_env
 
 BINARY = "prometheus-sql-exporter"
 HEADERS = {"Accept-Encoding": "gzip", "Accept": "text/plain;version=0.0.4"}

@@ -24,9 +24,11 @@ import requests
 
 from bench import pg, procs
 from bench.openloop import run_open_loop
-from bench.services import HOST, Process, child_env, free_port, http_ok, process, python, write_yaml
+from bench.services import Process, http_ok, process, python
 from bench.simulator import control
-from stack.render import alertmanager_config
+from stack.ports import HOST, free_port
+from stack.render import alertmanager_config, write_yaml
+from stack.services import child_env
 from stack.sinks import SinkServer
 
 

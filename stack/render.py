@@ -8,6 +8,7 @@ repository's templates. Rules, routes, grouping, timings and inhibitions are the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,16 @@ def secret_files(directory: Path) -> dict[str, str]:
     return {path.name: path.read_text(encoding="utf-8") for path in sorted((directory / "secrets").iterdir())}
 
 
-def write_yaml(path: Path, data: dict[str, Any]) -> Path:
+def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
+    """Write `data` as YAML (paths become strings), creating the directory; return `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(_plain(data), sort_keys=False), encoding="utf-8")
     return path
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return str(value) if isinstance(value, Path) else value

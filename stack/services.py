@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
@@ -13,17 +12,19 @@ from pathlib import Path
 
 import requests
 
+from common.config import ENV_OVERRIDES
+from stack.ports import port_open
+
+
+def child_env(extra: Mapping[str, str]) -> dict[str, str]:
+    """Our environment without URL overrides or Prometheus client settings that would redirect a child
+    process, plus `extra` (its secrets)."""
+    env = {k: v for k, v in os.environ.items() if k not in ENV_OVERRIDES and not k.startswith("PROMETHEUS_")}
+    return {**env, "PYTHONUNBUFFERED": "1", **extra}
+
 
 class StackError(Exception):
     """A process of the stack failed to start or died; the message says which and why."""
-
-
-def port_open(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=0.2):
-            return True
-    except OSError:
-        return False
 
 
 @dataclass
@@ -55,7 +56,7 @@ class Service:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.check_alive()
-            if self.ready_port is None or (port_open("127.0.0.1", self.ready_port) and self._answers()):
+            if self.ready_port is None or (port_open(self.ready_port) and self._answers()):
                 return
             time.sleep(0.1)
         raise StackError(f"{self.name} did not open port {self.ready_port} within {timeout:.0f} s; see {self.log_path}")

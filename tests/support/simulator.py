@@ -6,7 +6,6 @@ up in the same config file, and `RunningSimulator.env` carries the secrets to pa
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import requests
-import yaml
 
-from common.config import ENV_OVERRIDES
 from simulator.secrets import generate_local_secrets
+from stack.render import write_yaml
+from stack.services import child_env
 from tests.support.ports import free_port, wait_for_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -32,18 +31,7 @@ CONTROL_TIMEOUT = 30.0
 
 def write_config(path: Path, sections: Mapping[str, Any]) -> Path:
     """Write one YAML config file holding `sections` (e.g. bot_db, broker, ..., exporters); return its path."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(_plain(sections), sort_keys=False), encoding="utf-8")
-    return path
-
-
-def _plain(value: Any) -> Any:
-    """Paths become strings so the YAML stays plain."""
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return str(value) if isinstance(value, Path) else value
+    return write_yaml(path, sections)
 
 
 def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
@@ -127,10 +115,7 @@ class RunningSimulator:
 
 def simulator_env(secrets: Mapping[str, str]) -> dict[str, str]:
     """The child's environment: ours without URL overrides that would redirect it, plus the secrets."""
-    env = {key: value for key, value in os.environ.items() if key not in ENV_OVERRIDES}
-    env.update(secrets)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
+    return child_env(secrets)
 
 
 def _stderr_tail(path: Path, limit: int = 4000) -> str:
