@@ -182,7 +182,7 @@ def ledger_outage(db_url: str, tmp_path: Path) -> Iterator[None]:
     url = make_url(db_url)
     if url.get_backend_name() == "postgresql":
         name = url.database
-        with psycopg.connect(databases._conninfo(databases.admin_url()), autocommit=True) as admin:
+        with psycopg.connect(databases.conninfo(databases.admin_url()), autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
             try:
