@@ -8,7 +8,7 @@ CONFIG ?= config/local.yml
 # the long reliability soak `make bench` runs after the benchmarks (docs/reliability.md)
 RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 
-.PHONY: help setup tools test test-python check-alerts lint demo run bench clean prometheusrule
+.PHONY: help setup tools bench-tools test test-python check-alerts lint demo run bench clean prometheusrule
 
 help:
 	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
@@ -25,11 +25,14 @@ $(STAMP): pyproject.toml
 # Debian packages: Prometheus + promtool 2.42, Alertmanager + amtool 0.25, a Compose CLI for its config check
 TOOLS := prometheus:prometheus prometheus:promtool prometheus-alertmanager:prometheus-alertmanager \
 	prometheus-alertmanager:amtool docker-compose:docker-compose
-# the load generator and the peers `make bench` compares against
+# the load generator and the peers `make bench` compares against (the tiny bench run in `make test` drives them too)
 BENCH_TOOLS := wrk:wrk hyperfine:hyperfine prometheus-sql-exporter:prometheus-sql-exporter
 
 tools:
 	@scripts/ensure-packages.sh $(TOOLS)
+
+bench-tools:
+	@scripts/ensure-packages.sh $(BENCH_TOOLS)
 
 setup: $(STAMP) tools
 
@@ -40,7 +43,7 @@ lint: $(STAMP)
 check-alerts: setup
 	scripts/check-alerts.sh
 
-test-python: setup
+test-python: setup bench-tools
 	$(BIN)/pytest
 
 test: setup lint check-alerts test-python
@@ -51,8 +54,7 @@ demo: setup
 run: setup
 	$(BIN)/python -m stack run --config $(CONFIG)
 
-bench: setup
-	@scripts/ensure-packages.sh $(BENCH_TOOLS)
+bench: setup bench-tools
 	$(BIN)/python -m bench --config $(CONFIG)
 	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability -m reliability --timeout 3600 -q $(RELIABILITY_LONG)
 
