@@ -152,10 +152,20 @@ def holds(conn: Connection, lease: Lease) -> bool:
     return conn.execute(select(steps.c.id).where(_held(lease))).first() is not None
 
 
-def record_before(engine: Engine, lease: Lease, before: Any) -> bool:
-    """Store the before-state (committed before the action runs); False when the lease was lost."""
+def record_before(engine: Engine, lease: Lease, before: Any, now: datetime, lease_seconds: float) -> bool:
+    """Store the before-state (committed before the action runs) and start a full lease for the action.
+
+    False when the lease was lost or has already expired: the checks before the action (precheck,
+    budget, snapshot, a ledger outage) may have outlasted it, and another worker may re-claim an expired
+    lease at any moment, so the action must not start on one.
+    """
     with write_transaction(engine) as conn:
-        return conn.execute(update(steps).where(_held(lease)).values(before_state=dumps(before))).rowcount == 1
+        recorded = conn.execute(
+            update(steps)
+            .where(_held(lease), steps.c.lease_expires_at > now)
+            .values(before_state=dumps(before), lease_expires_at=now + timedelta(seconds=lease_seconds))
+        ).rowcount
+        return recorded == 1
 
 
 def finish(engine: Engine, lease: Lease, end: StepEnd, now: datetime) -> bool:
@@ -182,14 +192,17 @@ def finish(engine: Engine, lease: Lease, end: StepEnd, now: datetime) -> bool:
 
 
 def _advance(conn: Connection, step: StepRecord, now: datetime) -> None:
-    """Point the run at its next step; finish the run after its last one."""
+    """Point the run at its next step; finish the run after its last one. A run that is no longer active
+    (cancelled by a resolve while this step executed) keeps its state."""
     run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
     failed = run.failed or (step.state == FAILED and not step.continue_on_failure)
     values: dict[str, Any] = {"current_position": step.position + 1, "failed": failed}
     if step.position + 1 >= run.step_count:
         values.update(state=RUN_FAILED if failed else RUN_SUCCEEDED, finished_at=now)
     conn.execute(
-        update(runs).where(runs.c.id == run.id, runs.c.current_position == step.position).values(**values)
+        update(runs)
+        .where(runs.c.id == run.id, runs.c.state == RUN_ACTIVE, runs.c.current_position == step.position)
+        .values(**values)
     )
 
 

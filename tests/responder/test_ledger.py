@@ -6,18 +6,20 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
+from common.db import write_transaction
 from responder.actions.context import ActionContext
 from responder.actions.defaults import default_registry
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.ledger import steps as ledger_steps
+from responder.ledger.ingest import cancel_run
 from responder.ledger.schema import alerts, runs
 from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
@@ -82,6 +84,55 @@ def test_claim_time_check_cancels_a_run_whose_alert_resolved_mid_step(responder:
     responder.drain()
     assert responder.run_state(firing_run) == "cancelled"
     assert responder.step(firing_run, "deactivate").outcome == "alert_resolved"
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_a_step_finishing_after_its_run_was_cancelled_leaves_the_run_cancelled(responder: Harness) -> None:
+    # PostgreSQL's READ COMMITTED lets a resolve cancel a run while a claim of its step is committing
+    (run_id,) = responder.post(notification(alert(ghost_labels()))).json["runs"]
+    now = datetime.now(UTC)
+    (due,) = ledger_steps.find_due(responder.ledger, now)
+    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 30)
+    assert isinstance(claim, ledger_steps.Claim)
+    with write_transaction(responder.ledger) as conn:
+        cancel_run(conn, run_id, "alert_resolved", now)
+    assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
+    assert responder.run_state(run_id) == "cancelled"
+    assert responder.step(run_id, "evidence").state == "succeeded"
+    assert responder.drain() == 0
+    assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_an_action_never_starts_on_an_expired_lease(responder: Harness) -> None:
+    responder.post(notification(alert(ghost_labels())))
+    now = datetime.now(UTC)
+    (due,) = ledger_steps.find_due(responder.ledger, now)
+    slow = ledger_steps.claim(responder.ledger, due, "slow-worker", now, 5)
+    assert isinstance(slow, ledger_steps.Claim)
+    later = now + timedelta(seconds=6)  # the checks before the action outlasted the lease
+    assert not ledger_steps.record_before(responder.ledger, slow.lease, {"x": 1}, later, 30)
+    (again,) = ledger_steps.find_due(responder.ledger, later)
+    assert again.step_id == slow.step.id  # free for another worker; the slow one must not act
+
+
+def test_recording_the_before_state_starts_a_full_lease_for_the_action(responder: Harness) -> None:
+    responder.post(notification(alert(ghost_labels())))
+    now = datetime.now(UTC)
+    (due,) = ledger_steps.find_due(responder.ledger, now)
+    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 5)
+    assert isinstance(claim, ledger_steps.Claim)
+    at = now + timedelta(seconds=4)
+    assert ledger_steps.record_before(responder.ledger, claim.lease, {"x": 1}, at, 30)
+    assert ledger_steps.find_due(responder.ledger, now + timedelta(seconds=20)) == []  # held until at + 30 s
+    assert [d.step_id for d in ledger_steps.find_due(responder.ledger, at + timedelta(seconds=31))] == [claim.step.id]
+
+
+def test_a_run_recorded_as_a_dry_run_stays_one_on_a_live_responder(responder: Harness) -> None:
+    (run_id,) = responder.post(notification(alert(ghost_labels()))).json["runs"]
+    with write_transaction(responder.ledger) as conn:  # as a dry-run replica records it
+        conn.execute(update(runs).where(runs.c.id == run_id).values(mode="dry-run"))
+    responder.drain()
+    assert responder.step(run_id, "deactivate").state == "dry_run"
     assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
 
 
