@@ -47,6 +47,9 @@ RECORD_RETRY_SECONDS = 120.0
 # this long) while this process is recording deliveries, so Alertmanager's notifications are acknowledged
 # within its timeout instead of queueing behind playbook steps (docs/performance.md, alert storm).
 INGEST_YIELD_SECONDS = 0.5
+# A side effect runs only when both the run was created live and this process is live: a run recorded as a
+# dry run stays one when a live replica executes it, and a dry-run replica never acts for a live run.
+DRY_RUN_MODE = "dry-run"
 
 
 class Wakeup:
@@ -202,7 +205,7 @@ class Executor:
             if early is not None:
                 self._finish(claim, _end(early))
                 return
-        if self._settings.mode == "dry-run" and spec.effect == "mutate":
+        if DRY_RUN_MODE in (self._settings.mode, claim.run.mode) and spec.effect == "mutate":
             output = {"params": step.params, "summary": f"dry run: would run {spec.name}"}
             self._finish(claim, StepEnd(DRY_RUN, "would_run", output))
             return
@@ -223,7 +226,11 @@ class Executor:
         if isinstance(before, Outcome):  # the snapshot itself failed
             self._finish(claim, _end(before))
             return
-        if not self._durably(lambda: steps.record_before(self._engine, claim.lease, before), claim.step.id):
+        def record() -> bool:
+            now = self._services.clock()
+            return steps.record_before(self._engine, claim.lease, before, now, self._settings.lease_seconds)
+
+        if not self._durably(record, claim.step.id):
             log(logger, logging.WARNING, "lease lost before the action ran", step_id=claim.step.id)
             return
         started = time.monotonic()
