@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 
 class ConfigError(Exception):
@@ -68,12 +68,34 @@ class SupabaseConfig(Section):
     anon_key_env: str = "SUPABASE_ANON_KEY"
 
 
+DEFAULT_SCRAPE_BUDGET_SECONDS = 9.0  # below the 10 s scrape_timeout of alerts/prometheus.yml
+
+
 class ExportersConfig(Section):
     listen: str = "127.0.0.1:9808"
     probe_timeout_seconds: float = Field(2.0, gt=0)
     ghost_scrape_budget_seconds: float = Field(8.0, gt=0)
+    scrape_budget_seconds: float = Field(
+        DEFAULT_SCRAPE_BUDGET_SECONDS, gt=0, description="a scrape answers within this; keep it below scrape_timeout"
+    )
 
     _check_listen = field_validator("listen")(_listen_address)
+
+    @model_validator(mode="after")
+    def _budgets_fit(self) -> ExportersConfig:
+        """The ghost pass and the two probe rounds (one after the other) must fit in the scrape budget."""
+        budget = self.scrape_budget_seconds
+        if self.ghost_scrape_budget_seconds > budget:
+            raise ValueError(
+                f"ghost_scrape_budget_seconds ({self.ghost_scrape_budget_seconds:g}) must not exceed "
+                f"scrape_budget_seconds ({budget:g})"
+            )
+        if 2 * self.probe_timeout_seconds > budget:
+            raise ValueError(
+                f"probe_timeout_seconds ({self.probe_timeout_seconds:g}) must be at most half of "
+                f"scrape_budget_seconds ({budget:g}): two probe rounds run one after the other"
+            )
+        return self
 
 
 class BudgetConfig(Section):

@@ -97,7 +97,8 @@ def build_collector(
             StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
             GhostPositionCollector(engine, broker_for, broker.max_concurrency, section.ghost_scrape_budget_seconds),
             AuthFailureCollector(AccessLogTail(config.bot.access_log), probes),
-        ]
+        ],
+        section.scrape_budget_seconds,
     )
 
 

@@ -81,3 +81,23 @@ def test_secrets_come_from_env_or_file(tmp_path: Path) -> None:
     assert read_secret("TOKEN", {}, required=False) is None
     with pytest.raises(ConfigError, match=r"\$TOKEN \(or \$TOKEN_FILE\) is not set"):
         read_secret("TOKEN", {})
+
+
+@pytest.mark.parametrize(
+    ("exporters", "message"),
+    [
+        ("{scrape_budget_seconds: 0}", "exporters.scrape_budget_seconds: Input should be greater than 0"),
+        (
+            "{scrape_budget_seconds: 1.8, ghost_scrape_budget_seconds: 2.0, probe_timeout_seconds: 0.5}",
+            "ghost_scrape_budget_seconds (2) must not exceed scrape_budget_seconds (1.8)",
+        ),
+        (
+            "{scrape_budget_seconds: 1.8, ghost_scrape_budget_seconds: 1.5, probe_timeout_seconds: 1.0}",
+            "probe_timeout_seconds (1) must be at most half of scrape_budget_seconds (1.8)",
+        ),
+    ],
+)
+def test_scrape_budget_must_hold_the_inner_budgets(tmp_path: Path, exporters: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, MINIMAL + f"exporters: {exporters}\n"), env={})
+    assert message in str(err.value)
