@@ -33,12 +33,20 @@ class Recovery:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Listed:
+    """An alert Alertmanager's API listed: its state and the firing webhook alert it stands for."""
+
+    state: str
+    alert: Alert
+
+
 def _matcher(name: str, value: str) -> str:
     escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'{name}="{escaped}"'
 
 
-def _fetch(url: str, notification: Notification, session: requests.Session, timeout: float) -> list[ApiAlert]:
+def _fetch(url: str, notification: Notification, session: requests.Session, timeout: float) -> list[Listed]:
     params: list[tuple[str, str]] = [("filter", _matcher(k, v)) for k, v in sorted(notification.group_labels.items())]
     params += [("active", "true"), ("silenced", "false"), ("inhibited", "false")]
     if notification.receiver:
@@ -50,8 +58,9 @@ def _fetch(url: str, notification: Notification, session: requests.Session, time
         raise ValueError("expected a JSON list")
     found = []
     for item in body:
-        try:
-            found.append(ApiAlert.model_validate(item))
+        try:  # an item that is not a valid webhook alert (e.g. no alertname) is skipped: it counts as missing
+            listed = ApiAlert.model_validate(item)
+            found.append(Listed(listed.state, listed.as_firing()))
         except ValidationError:
             continue
     return found
@@ -72,7 +81,7 @@ def recover(
         except (requests.RequestException, ValueError) as exc:
             problems.append(f"{url}: {type(exc).__name__}")
             continue
-        extra = [a.as_firing() for a in listed if a.fingerprint not in known and a.state == "active"]
+        extra = [item.alert for item in listed if item.alert.fingerprint not in known and item.state == "active"]
         missing = max(0, wanted - len(extra))
         detail = f"{len(extra)} fetched from {url}" + (f", {missing} not listed (resolved?)" if missing else "")
         return Recovery(extra, min(len(extra), wanted), missing, detail)

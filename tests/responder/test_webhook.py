@@ -118,6 +118,22 @@ def test_a_truncated_group_is_fetched_back_from_alertmanagers_api(tmp_path: Path
     assert ("receiver", "responder\\-max\\-alerts") in seen[0]
 
 
+def test_an_invalid_alert_listed_by_alertmanager_is_counted_missing_not_a_failed_delivery(tmp_path: Path) -> None:
+    body = recorded("truncated")["body"]
+    listed = [{**a, "status": {"state": "active"}} for a in body["alerts"]]
+    valid = alert({"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-3"})
+    no_name = alert({"severity": "sev2", "profile": "p-4"})
+    too_long = alert({"alertname": "X" * 500, "profile": "p-5"})
+    listed += [{**item, "status": {"state": "active"}} for item in (valid, no_name, too_long)]
+    with fake_alertmanager(listed, []) as am_url:
+        config = sections(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", responder={"alertmanager_urls": [am_url]})
+        with harness(tmp_path, config) as h:
+            answer = h.post(body)
+            assert answer.status_code == 200
+            assert answer.json["truncated"] == {"recovered": 1, "unrecovered": 2}
+            assert answer.json["alerts"] == 4  # the two delivered, the one fetched back, the raised truncation
+
+
 @pytest.mark.parametrize(
     ("headers", "expected"),
     [
