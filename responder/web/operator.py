@@ -104,7 +104,7 @@ def list_runs() -> tuple[Response, int]:
         return error(400, "the query takes limit and alertname, each at most once")
     raw_limit = request.args.get("limit", "50")
     alertname = request.args.get("alertname") or None
-    if not (raw_limit.isascii() and raw_limit.isdigit()) or not 1 <= int(raw_limit) <= 500:
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 3) or not 1 <= int(raw_limit) <= 500:
         return error(400, "limit must be an integer from 1 to 500")
     if alertname is not None and (len(alertname) > 200 or "\x00" in alertname):
         return error(400, "alertname must have at most 200 characters and no NUL")
@@ -147,7 +147,10 @@ def enable_profile(profile_id: str) -> tuple[Response, int]:
 
 
 def _enable(profile_id: str, body: _Body, parity: Parity) -> tuple[Response, int]:
+    """Record who asks and why in the ledger, then enable (compare-and-set), then record the result."""
     rt = runtime()
+    if not _audit(profile_id, body, "requested", parity.as_dict()):
+        return error(503, "the ledger cannot record the operator action: the profile stays inactive")
     with write_transaction(rt.services.bot_engine) as conn:
         changed = conn.execute(
             update(profiles)
@@ -164,7 +167,8 @@ def _enable(profile_id: str, body: _Body, parity: Parity) -> tuple[Response, int
     return jsonify({"profile": profile_id, "result": result, "status": status, "parity": parity.as_dict()}), 200
 
 
-def _audit(profile_id: str, body: _Body, result: str, detail: dict[str, Any]) -> None:
+def _audit(profile_id: str, body: _Body, result: str, detail: dict[str, Any]) -> bool:
+    """Record an operator action on a profile; False (logged) when the ledger cannot be written."""
     rt = runtime()
     try:
         with write_transaction(rt.ledger) as conn:
@@ -181,3 +185,5 @@ def _audit(profile_id: str, body: _Body, result: str, detail: dict[str, Any]) ->
             )
     except SQLAlchemyError:
         log(logger, logging.WARNING, "could not record the operator action", profile=profile_id, result=result)
+        return False
+    return True

@@ -56,6 +56,7 @@ class FakeBroker:
     positions: dict[tuple[str, str], tuple[float, float]] = field(default_factory=dict)
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     fail: str = ""
+    fail_after_close: str = ""  # the failure mode every request gets once a position was closed
     calls: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
 
@@ -97,6 +98,7 @@ class FakeBroker:
             qty, price = self.positions[(key, symbol)]
             if request.method == "DELETE":
                 del self.positions[(key, symbol)]
+                self.fail = self.fail_after_close
                 order = {"id": f"close-{symbol}", "client_order_id": f"close-{symbol}", "symbol": symbol,
                          "side": "sell" if qty > 0 else "buy", "qty": str(abs(qty)), "status": "accepted"}
                 return jsonify(order)

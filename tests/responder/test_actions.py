@@ -14,9 +14,11 @@ from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 
 from common.db import make_engine
+from responder.ledger.schema import operator_actions
 from responder.parity import profile_account
 from sources.botdb import orders
 from tests.responder.harness import Harness, harness, sections
+from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import FakeBroker, serve_wsgi
 from tests.support.botstate import add_account, add_order, add_position, add_profile
@@ -183,6 +185,27 @@ def test_closing_is_skipped_below_the_threshold_and_needs_approval_above(
     assert ("key-acct-1", "MSFT") not in fake.positions and h.run_state(large) == "succeeded"
 
 
+def test_a_close_whose_after_state_cannot_be_read_is_still_recorded_as_done(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    h, fake = with_broker, broker[0]
+    fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)  # notional 5000 > 1000: close awaits approval
+    (run_id,) = h.post(notification(alert(ghost_labels("p-1", symbol="MSFT")))).json["runs"]
+    h.drain()
+    reconcile = h.step(run_id, "reconcile")
+    h.operator("POST", f"/approvals/{reconcile.id}", {"decision": "reject", "by": "bob", "reason": "later"})
+    h.drain()
+    close = h.step(run_id, "close")
+    fake.fail_after_close = "5xx"
+    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).status_code == 200
+    h.drain()
+    closed = h.step(run_id, "close")
+    assert (closed.state, closed.outcome) == ("succeeded", "changed")
+    assert closed.output["order"]["id"] == "close-MSFT"
+    assert closed.after_state == {"position": "unknown", "error": "broker unavailable (server_error)"}
+    assert ("key-acct-1", "MSFT") not in fake.positions
+
+
 def test_reenabling_a_profile_requires_position_parity_at_the_broker(
     with_broker: Harness, broker: tuple[FakeBroker, str]
 ) -> None:
@@ -212,6 +235,26 @@ def test_reenabling_a_profile_requires_position_parity_at_the_broker(
     assert h.operator("POST", "/profiles/p-1/enable", {"by": ""}).status_code == 400
 
 
+def test_a_profile_is_not_reenabled_while_the_ledger_cannot_record_who_asked(
+    tmp_path: Path, broker: tuple[FakeBroker, str]
+) -> None:
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+    config = sections(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", broker={"base_url": broker[1]},
+                      responder={"ledger_url": ledger_url})
+    with harness(tmp_path, config) as h:
+        add_account(h.bot, "acct-1", "key-acct-1")
+        add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC), status="inactive")
+        body = {"by": "alice", "reason": "parity checked"}
+        with ledger_outage(ledger_url, tmp_path):
+            refused = h.operator("POST", "/profiles/p-1/enable", body)
+        assert refused.status_code == 503 and "ledger" in refused.json["error"]
+        assert profile_account(h.bot, "p-1") == ("acct-1", "inactive")
+        assert h.operator("POST", "/profiles/p-1/enable", body).json["result"] == "enabled"
+        with h.ledger.connect() as conn:
+            results = list(conn.execute(select(operator_actions.c.result).order_by(operator_actions.c.id)).scalars())
+        assert results == ["requested", "enabled"]
+
+
 def test_operator_api_refuses_without_the_token_and_lists_runs(with_broker: Harness) -> None:
     h = with_broker
     (run_id,) = h.post(notification(alert(ghost_labels()))).json["runs"]
@@ -221,5 +264,6 @@ def test_operator_api_refuses_without_the_token_and_lists_runs(with_broker: Harn
     assert [r["id"] for r in listed] == [run_id] and listed[0]["alert"]["labels"]["profile"] == "p-1"
     assert h.operator("GET", f"/runs/{run_id}").json["playbook"] == "GhostPosition/firing"
     assert h.operator("GET", "/runs/999999").status_code == 404
+    assert h.operator("GET", "/runs?limit=" + "9" * 5000).status_code == 400  # beyond int()'s digit limit
     assert h.operator("POST", "/approvals/999999", {"decision": "approve", "by": "x"}).status_code == 404
     assert h.operator("POST", "/approvals/1", {"decision": "maybe", "by": "x"}).status_code == 400

@@ -5,28 +5,24 @@ written answers 503 until it can; truncated groups are fetched back from Alertma
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 from flask import Flask, Response, jsonify, request
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 
 from responder.ledger.schema import alerts, runs
 from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
+from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification, recorded
 from tests.responder.servers import SlackCapture, serve_wsgi
-from tests.support import databases
 from tests.support.botstate import add_account, add_profile
 
 RECORDED_TOKEN = "recorded-webhook-token"
@@ -190,34 +186,6 @@ def test_media_type_and_size_limits(tmp_path: Path) -> None:
         metrics = h.client.get("/metrics").text
         assert 'tradingbot_responder_notifications_total{outcome="too_large"} 1.0' in metrics
         assert 'tradingbot_responder_notifications_total{outcome="unsupported_media_type"} 1.0' in metrics
-
-
-@contextmanager
-def ledger_outage(db_url: str, tmp_path: Path) -> Iterator[None]:
-    """Make the ledger really unwritable: PostgreSQL refuses connections; SQLite is locked by another process."""
-    url = make_url(db_url)
-    if url.get_backend_name() == "postgresql":
-        name = url.database
-        with psycopg.connect(databases.conninfo(databases.admin_url()), autocommit=True) as admin:
-            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
-            try:
-                yield
-            finally:
-                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        return
-    script = (
-        "import sqlite3, sys\n"
-        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
-        "c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); sys.stdin.read()\n"
-    )
-    locker = subprocess.Popen([sys.executable, "-c", script, str(url.database)], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE)
-    try:
-        assert locker.stdout is not None and locker.stdout.readline().strip() == b"locked"
-        yield
-    finally:
-        locker.communicate(timeout=10)
 
 
 @pytest.mark.slow
