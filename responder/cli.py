@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE",
                         help=f"the project's YAML configuration (default: {DEFAULT_CONFIG})")
     parser.add_argument("--insecure-local", action="store_true",
-                        help="serve without RESPONDER_WEBHOOK_TOKEN (only on a loopback listen address; local runs)")
+                        help="serve without RESPONDER_WEBHOOK_TOKEN, and with the operator API open when "
+                        "RESPONDER_OPERATOR_TOKEN is unset (only on a loopback listen address; local runs)")
     parser.add_argument("--check", action="store_true",
                         help="validate config, secrets, playbooks and the ledger (creating its schema), then exit")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
