@@ -70,10 +70,6 @@ class Notifier:
         self._next_update = timedelta(minutes=next_update_minutes)
         self._templates = templates or make_templates()
 
-    @property
-    def configured(self) -> bool:
-        return bool(self._url)
-
     def render(self, template: str, now: datetime, **context: Any) -> str:
         return self._templates.get_template(template).render(next_update=now + self._next_update, now=now, **context)
 
