@@ -8,6 +8,7 @@ FAILURE — a write that changed nothing (e.g. a Supabase anon-key fallback unde
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -27,6 +28,22 @@ def profile_status(engine: Engine, profile_id: str) -> str | None:
     with engine.connect() as conn:
         status: str | None = conn.execute(select(profiles.c.status).where(profiles.c.id == profile_id)).scalar()
     return status
+
+
+def set_profile_status(
+    engine: Engine, profile_id: str, expected: str, status: str, now: datetime
+) -> tuple[bool, str | None]:
+    """Compare-and-set a profile's status from `expected`; (whether this write changed it, status read back).
+
+    A status that is not `status` afterwards means the write had no effect (missing write rights)."""
+    with write_transaction(engine) as conn:
+        changed = conn.execute(
+            update(profiles)
+            .where(profiles.c.id == profile_id, profiles.c.status == expected)
+            .values(status=status, updated_at=now)
+        ).rowcount
+        after: str | None = conn.execute(select(profiles.c.status).where(profiles.c.id == profile_id)).scalar()
+    return changed == 1, after
 
 
 def _state(ctx: ActionContext, params: ProfileParams) -> dict[str, Any]:
@@ -51,23 +68,18 @@ def precheck(ctx: ActionContext, params: ProfileParams) -> Outcome | None:
 def deactivate_profile(ctx: ActionContext, params: ProfileParams) -> Outcome:
     profile_id = ctx.require_label(params.profile_label)
     engine = ctx.services.bot_engine
-    with write_transaction(engine) as conn:
-        changed = conn.execute(
-            update(profiles)
-            .where(profiles.c.id == profile_id, profiles.c.status == PROFILE_ACTIVE)
-            .values(status=PROFILE_INACTIVE, updated_at=ctx.now())
-        ).rowcount
-    after = {"profile": profile_id, "status": profile_status(engine, profile_id)}
-    if after["status"] == PROFILE_INACTIVE:
-        detail = "changed" if changed == 1 else "unchanged"
-        summary = f"profile {profile_id} set inactive" if changed == 1 else f"profile {profile_id} already inactive"
+    changed, status = set_profile_status(engine, profile_id, PROFILE_ACTIVE, PROFILE_INACTIVE, ctx.now())
+    after = {"profile": profile_id, "status": status}
+    if status == PROFILE_INACTIVE:
+        detail = "changed" if changed else "unchanged"
+        summary = f"profile {profile_id} set inactive" if changed else f"profile {profile_id} already inactive"
         return Outcome("succeeded", detail, {**after, "summary": summary}, after=after)
     return Outcome(
         "failed",
         "no_effect",
         after,
         after=after,
-        error=f"the update changed {changed} rows and profile {profile_id!r} is {after['status'] or 'missing'}: "
+        error=f"the update changed {int(changed)} rows and profile {profile_id!r} is {status or 'missing'}: "
         "the write had no effect (a key without write rights, e.g. an anon-key fallback under row-level security?)",
     )
 

@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
-from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.db import write_transaction
 from responder.actions.context import ActionError
+from responder.actions.profiles import set_profile_status
 from responder.ledger import queries, steps
 from responder.ledger.schema import operator_actions
 from responder.ledger.store import dumps
@@ -25,7 +25,7 @@ from responder.parity import Parity, account_parity, profile_account
 from responder.payload import describe_error
 from responder.web.bodies import MAX_ID, DecisionBody, EnableBody, _Body
 from responder.web.common import error, operator_allowed, runtime
-from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE, profiles
+from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
 from sources.broker import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
@@ -151,17 +151,12 @@ def _enable(profile_id: str, body: _Body, parity: Parity) -> tuple[Response, int
     rt = runtime()
     if not _audit(profile_id, body, "requested", parity.as_dict()):
         return error(503, "the ledger cannot record the operator action: the profile stays inactive")
-    with write_transaction(rt.services.bot_engine) as conn:
-        changed = conn.execute(
-            update(profiles)
-            .where(profiles.c.id == profile_id, profiles.c.status == PROFILE_INACTIVE)
-            .values(status=PROFILE_ACTIVE, updated_at=rt.clock())
-        ).rowcount
-        status = conn.execute(select(profiles.c.status).where(profiles.c.id == profile_id)).scalar()
+    engine = rt.services.bot_engine
+    changed, status = set_profile_status(engine, profile_id, PROFILE_INACTIVE, PROFILE_ACTIVE, rt.clock())
     if status != PROFILE_ACTIVE:
         _audit(profile_id, body, "no_effect", parity.as_dict())
         return error(502, "the update had no effect: the profile is still inactive (missing write rights?)")
-    result = "enabled" if changed == 1 else "unchanged"
+    result = "enabled" if changed else "unchanged"
     _audit(profile_id, body, result, parity.as_dict())
     log(logger, logging.INFO, "profile re-enabled", profile=profile_id, by=body.by, result=result)
     return jsonify({"profile": profile_id, "result": result, "status": status, "parity": parity.as_dict()}), 200
