@@ -58,7 +58,7 @@ def parse_line(line: str) -> AccessEvent:
     """Parse one access-log line; raise MalformedLine naming what is wrong."""
     try:
         raw = json.loads(line)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise MalformedLine("not JSON") from None
     if not isinstance(raw, dict):
         raise MalformedLine("not a JSON object")

@@ -91,12 +91,17 @@ _FRACTION = re.compile(r"\.(\d{6})\d+")
 
 
 def parse_timestamp(value: Any) -> datetime | None:
-    """Parse Alpaca's RFC 3339 timestamps (nanosecond precision allowed) into aware UTC datetimes."""
+    """Parse Alpaca's RFC 3339 timestamps (nanosecond precision allowed) into aware UTC datetimes.
+
+    Raise ValueError for anything else, including a time that cannot be expressed in UTC."""
     if not value:
         return None
     text = _FRACTION.sub(r".\1", str(value)).replace("Z", "+00:00")
-    parsed = datetime.fromisoformat(text)
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(text)
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ValueError(f"not an RFC 3339 timestamp in range: {str(value)[:40]!r}") from None
 
 
 def _number(value: Any) -> float:

@@ -52,16 +52,25 @@ def decode_claims(token: str) -> TokenClaims | None:
     audience = claims.get("aud")
     if isinstance(audience, list):
         audience = ",".join(str(a) for a in audience)
-    exp = claims.get("exp")
     return TokenClaims(
         fingerprint=token_fingerprint(token),
         issuer=_text(claims.get("iss")),
         audience=_text(audience),
-        expires_at=datetime.fromtimestamp(exp, UTC) if isinstance(exp, int | float) else None,
+        expires_at=_expiry(claims.get("exp")),
         subject=_text(claims.get("sub")),
         role=_text(claims.get("role")),
         algorithm=_text(header.get("alg")),
     )
+
+
+def _expiry(exp: Any) -> datetime | None:
+    """The `exp` claim as a UTC time; None when it is missing, not a number or out of range."""
+    if not isinstance(exp, int | float) or isinstance(exp, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(exp, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _text(value: Any) -> str | None:

@@ -92,3 +92,16 @@ def test_probe_requests_are_recognised_by_user_agent() -> None:
 
     assert parse_line(line(status=401, user_agent=PROBE_USER_AGENT)).from_probe
     assert not parse_line(line(status=401, user_agent="dashboard/2.1")).from_probe
+
+
+def test_a_timestamp_out_of_range_or_a_deeply_nested_line_is_not_fatal(tmp_path: Path) -> None:
+    assert parse_line(line(status=401, ts="9999-12-31T23:59:59-01:00")).ts is None
+    log = tmp_path / "access.log"
+    log.touch()
+    tail = AccessLogTail(log)
+    tail.read_new()
+    append(log, line(status=401), line(status=403, ts="9999-12-31T23:59:59-01:00"))
+    append(log, "[" * 100_000 + "\n", line(status=403))
+    chunk = tail.read_new()
+    assert [e.status for e in chunk.events] == [401, 403, 403]
+    assert chunk.malformed == 1

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from sources.broker import parse_order, parse_position, parse_timestamp
 
 
@@ -27,3 +29,9 @@ def test_orders_keep_ids_and_status() -> None:
         3,
         0,
     )
+
+
+@pytest.mark.parametrize("value", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:00:00+01:00", "yesterday"])
+def test_timestamps_out_of_range_are_a_value_error_naming_them(value: str) -> None:
+    with pytest.raises(ValueError, match="not an RFC 3339 timestamp in range"):
+        parse_timestamp(value)
