@@ -51,12 +51,21 @@ def run_view(engine: Engine, run_id: int) -> RunView | None:
 
 
 def recent_runs(engine: Engine, limit: int = 50, alertname: str | None = None) -> list[RunView]:
-    query = select(runs.c.id).join(alerts, alerts.c.id == runs.c.alert_id).order_by(runs.c.id.desc()).limit(limit)
+    """The newest runs with their alerts and steps: three queries on one snapshot, whatever the limit."""
+    query = select(runs).join(alerts, alerts.c.id == runs.c.alert_id).order_by(runs.c.id.desc()).limit(limit)
     if alertname:
         query = query.where(alerts.c.alertname == alertname)
     with engine.connect() as conn:
-        ids = conn.execute(query).scalars().all()
-    return [view for run_id in ids if (view := run_view(engine, run_id)) is not None]
+        found = [RunRecord.from_row(row) for row in conn.execute(query)]
+        if not found:
+            return []
+        alert_rows = conn.execute(select(alerts).where(alerts.c.id.in_({run.alert_id for run in found})))
+        by_alert = {row.id: AlertRecord.from_row(row) for row in alert_rows}
+        step_query = select(steps).where(steps.c.run_id.in_([run.id for run in found])).order_by(steps.c.position)
+        by_run: dict[int, list[StepRecord]] = {run.id: [] for run in found}
+        for row in conn.execute(step_query):
+            by_run[row.run_id].append(StepRecord.from_row(row))
+    return [RunView(run, by_alert[run.alert_id], tuple(by_run[run.id])) for run in found]
 
 
 def awaiting_approval(engine: Engine) -> list[tuple[StepRecord, AlertRecord]]:

@@ -18,6 +18,7 @@ from common.db import write_transaction
 from responder.actions.context import ActionContext
 from responder.actions.defaults import default_registry
 from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.ledger import queries
 from responder.ledger import steps as ledger_steps
 from responder.ledger.ingest import cancel_run
 from responder.ledger.schema import alerts, runs
@@ -134,6 +135,19 @@ def test_a_run_recorded_as_a_dry_run_stays_one_on_a_live_responder(responder: Ha
     responder.drain()
     assert responder.step(run_id, "deactivate").state == "dry_run"
     assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
+
+
+def test_recent_runs_lists_the_newest_runs_as_run_view_shows_each(responder: Harness) -> None:
+    for profile in ("p-1", "p-2"):
+        responder.post(notification(alert(ghost_labels(profile))))
+    stale = {"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-1"}
+    responder.post(notification(alert(stale)))
+    responder.drain()
+    newest_first = sorted(responder.run_ids(), reverse=True)
+    assert queries.recent_runs(responder.ledger) == [queries.run_view(responder.ledger, i) for i in newest_first]
+    assert [v.run.id for v in queries.recent_runs(responder.ledger, limit=2)] == newest_first[:2]
+    ghosts = queries.recent_runs(responder.ledger, alertname="GhostPosition")
+    assert [v.alert.alertname for v in ghosts] == ["GhostPosition", "GhostPosition"] and all(v.steps for v in ghosts)
 
 
 def test_unknown_alertnames_are_recorded_with_no_run(responder: Harness) -> None:
