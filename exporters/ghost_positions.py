@@ -14,10 +14,11 @@ neither ghost nor clear::
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import defaultdict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -26,6 +27,8 @@ from sqlalchemy import Engine, func, select, tuple_, type_coerce
 
 from sources.botdb import POSITION_CLOSED, POSITION_OPEN, UTCDateTime, broker_accounts, positions, profiles
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable
+
+log = logging.getLogger(__name__)
 
 ERROR_KINDS = ("timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response", "deadline")
 
@@ -111,10 +114,19 @@ class GhostPositionCollector:
                 future.cancel()
                 self._count_error("deadline")
                 continue
-            held = future.result()
+            held = self._result_of(future, account)
             if held is not None:
                 result[account.id] = held
         return result
+
+    def _result_of(self, future: Future[Quantities | None], account: Account) -> Quantities | None:
+        """The account's quantities; an unexpected error loses that account only (counted as bad_response)."""
+        try:
+            return future.result()
+        except Exception:
+            log.exception("broker read for account %s failed unexpectedly", account.id)
+            self._count_error("bad_response")
+            return None
 
     def _read_broker(self, account: Account) -> Quantities | None:
         try:

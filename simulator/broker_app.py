@@ -46,7 +46,14 @@ def outage_response(world: Simulator, outage: BrokerOutageOptions) -> Response:
         return alpaca_error(429, RATE_LIMITED, "rate limit exceeded", headers)
     if outage.mode == "unauthorized":
         return alpaca_error(401, UNAUTHORIZED, "access key verification failed")
+    if outage.mode == "malformed":
+        return malformed_response()
     return alpaca_error(503, UNAVAILABLE, "service unavailable")
+
+
+def malformed_response() -> Response:
+    """A 200 whose JSON is unusable: a position without a symbol and one whose quantity is NaN."""
+    return jsonify([{"qty": "5", "side": "long"}, {"symbol": "TSLA", "qty": "NaN", "side": "long"}])
 
 
 def _gate(world: Simulator) -> Response | None:

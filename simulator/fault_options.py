@@ -92,7 +92,9 @@ class ResetOptions(FaultOptions):
 class BrokerOutageOptions(FaultOptions):
     """The broker answers badly or not at all."""
 
-    mode: Literal["5xx", "timeout", "429", "connection", "unauthorized"] = Field("5xx", description="how it fails")
+    mode: Literal["5xx", "timeout", "429", "connection", "unauthorized", "malformed"] = Field(
+        "5xx", description="how it fails"
+    )
     accounts: list[str] | None = Field(None, description="only these accounts, comma list (default all)")
     share: float = Field(1.0, gt=0, le=1, description="share of requests that fail (flaky storms)")
     delay_seconds: float = Field(5.0, gt=0, le=60, description="how long timeout mode stalls")

@@ -3,8 +3,9 @@
 The distinction that matters for incident response is between a *definite* answer and *no* answer:
 
 - `OrderMissing` — the broker answered 404 for an order: it does not know it (quarantine candidate).
-- `BrokerUnavailable` — timeout, connection/DNS failure, 5xx, 429, 401 or an unreadable body: we know
-  nothing, so nothing may be concluded (no "flat", no "missing", no ghost, no all-clear).
+- `BrokerUnavailable` — timeout, connection/DNS failure, 5xx, 429, 401 or an unreadable body (not JSON,
+  a missing field, a number that is not finite): we know nothing, so nothing may be concluded (no
+  "flat", no "missing", no ghost, no all-clear).
 - `BrokerRejected` — the broker understood and refused (403 40310000 insufficient funds, 422 ...);
   that is a trading outcome, never an authentication failure.
 """
@@ -12,16 +13,20 @@ The distinction that matters for incident response is between a *definite* answe
 from __future__ import annotations
 
 import contextlib
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import requests
 
 INSUFFICIENT_FUNDS_CODE = 40310000
 ORDER_NOT_FOUND_CODE = 40410000
+
+T = TypeVar("T")
 
 UnavailableKind = Literal["timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response"]
 
@@ -104,34 +109,61 @@ def parse_timestamp(value: Any) -> datetime | None:
         raise ValueError(f"not an RFC 3339 timestamp in range: {str(value)[:40]!r}") from None
 
 
-def _number(value: Any) -> float:
-    return float(value) if value not in (None, "") else 0.0
+def _required(raw: dict[str, Any], key: str) -> Any:
+    value = raw.get(key)
+    if value is None or value == "":
+        raise ValueError(f"{key} is missing")
+    return value
+
+
+def _number(raw: dict[str, Any], key: str, *, required: bool = False) -> float:
+    """A finite number from a decimal string or number; absent optional fields read as 0."""
+    value = _required(raw, key) if required else raw.get(key)
+    if value is None or value == "":
+        return 0.0
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{key} is not a number: {str(value)[:40]!r}") from None
+    if not math.isfinite(number):
+        raise ValueError(f"{key} is not a finite number: {str(value)[:40]!r}")
+    return number
 
 
 def parse_position(raw: dict[str, Any]) -> BrokerPosition:
-    qty = abs(_number(raw["qty"]))
+    """Parse one Alpaca position; raise ValueError naming the field that is missing or unusable."""
+    qty = abs(_number(raw, "qty", required=True))
     signed = -qty if str(raw.get("side", "long")) == "short" or str(raw["qty"]).startswith("-") else qty
     return BrokerPosition(
-        symbol=str(raw["symbol"]),
+        symbol=str(_required(raw, "symbol")),
         qty=signed,
-        avg_entry_price=_number(raw.get("avg_entry_price")),
-        market_value=_number(raw.get("market_value")),
-        current_price=_number(raw.get("current_price")),
+        avg_entry_price=_number(raw, "avg_entry_price"),
+        market_value=_number(raw, "market_value"),
+        current_price=_number(raw, "current_price"),
     )
 
 
 def parse_order(raw: dict[str, Any]) -> BrokerOrder:
+    """Parse one Alpaca order; raise ValueError naming the field that is missing or unusable."""
     return BrokerOrder(
-        id=str(raw["id"]),
+        id=str(_required(raw, "id")),
         client_order_id=str(raw.get("client_order_id") or ""),
-        symbol=str(raw["symbol"]),
-        side=str(raw["side"]),
-        qty=_number(raw.get("qty")),
-        filled_qty=_number(raw.get("filled_qty")),
-        status=str(raw["status"]),
+        symbol=str(_required(raw, "symbol")),
+        side=str(_required(raw, "side")),
+        qty=_number(raw, "qty"),
+        filled_qty=_number(raw, "filled_qty"),
+        status=str(_required(raw, "status")),
         created_at=parse_timestamp(raw.get("created_at")),
         updated_at=parse_timestamp(raw.get("updated_at")),
     )
+
+
+def _parsed(parse: Callable[[dict[str, Any]], T], raw: dict[str, Any], path: str) -> T:
+    """Parse a broker object; an unusable one is no answer (bad_response), never a crash."""
+    try:
+        return parse(raw)
+    except ValueError as exc:
+        raise BrokerUnavailable("bad_response", f"{path}: {exc}") from None
 
 
 class BrokerClient:
@@ -153,12 +185,13 @@ class BrokerClient:
 
     def list_positions(self) -> list[BrokerPosition]:
         """Return every open position (GET /v2/positions)."""
-        return [parse_position(item) for item in self._list("/v2/positions")]
+        return [_parsed(parse_position, item, "/v2/positions") for item in self._list("/v2/positions")]
 
     def get_position(self, symbol: str) -> BrokerPosition | None:
         """Return the open position in `symbol`, or None when the broker says it is flat (404)."""
         try:
-            return parse_position(self._object("GET", f"/v2/positions/{symbol}"))
+            path = f"/v2/positions/{symbol}"
+            return _parsed(parse_position, self._object("GET", path), path)
         except OrderMissing:
             return None
 
@@ -166,16 +199,18 @@ class BrokerClient:
         params: dict[str, Any] = {"status": status, "limit": min(limit, 500)}
         if symbols:
             params["symbols"] = symbols
-        return [parse_order(item) for item in self._list("/v2/orders", params)]
+        return [_parsed(parse_order, item, "/v2/orders") for item in self._list("/v2/orders", params)]
 
     def get_order(self, order_id: str) -> BrokerOrder:
         """Return the order with the broker's id; raise OrderMissing on a definite 404."""
-        return parse_order(self._object("GET", f"/v2/orders/{order_id}"))
+        path = f"/v2/orders/{order_id}"
+        return _parsed(parse_order, self._object("GET", path), path)
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
         """Return the order with the bot's client order id; raise OrderMissing on a definite 404."""
         params = {"client_order_id": client_order_id}
-        return parse_order(self._object("GET", "/v2/orders:by_client_order_id", params))
+        path = "/v2/orders:by_client_order_id"
+        return _parsed(parse_order, self._object("GET", path, params), path)
 
     def cancel_order(self, order_id: str) -> None:
         """Request cancellation (DELETE /v2/orders/{id}); 422 (not cancelable) raises BrokerRejected."""
@@ -183,7 +218,8 @@ class BrokerClient:
 
     def close_position(self, symbol: str) -> BrokerOrder:
         """Liquidate the position in `symbol` at market (DELETE /v2/positions/{symbol})."""
-        return parse_order(self._object("DELETE", f"/v2/positions/{symbol}"))
+        path = f"/v2/positions/{symbol}"
+        return _parsed(parse_order, self._object("DELETE", path), path)
 
     def _list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         body = self._json(self._request("GET", path, params))

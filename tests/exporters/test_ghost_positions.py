@@ -56,7 +56,7 @@ def test_fill_race_shows_a_ghost_only_until_the_bot_records_the_fill(exporter: E
     assert exporter.value("tradingbot_bot_position_quantity", account=applied["account"], symbol="SPY") == 3
 
 
-@pytest.mark.parametrize("mode", ["5xx", "429", "unauthorized", "timeout", "connection"])
+@pytest.mark.parametrize("mode", ["5xx", "429", "unauthorized", "timeout", "connection", "malformed"])
 def test_unreadable_broker_gives_no_verdict_for_that_account(exporter: Exporter, mode: str) -> None:
     ghost = exporter.sim.inject("ghost", profile="p-1", symbol="TSLA")
     account = ghost["account"]
@@ -73,6 +73,7 @@ def test_unreadable_broker_gives_no_verdict_for_that_account(exporter: Exporter,
         "unauthorized": "unauthorized",
         "timeout": "timeout",
         "connection": "connection",
+        "malformed": "bad_response",
     }[mode]
     errors = scrape.value("tradingbot_broker_errors_total", kind=kind)
     assert errors is not None and errors >= 1
@@ -123,3 +124,33 @@ def test_ghost_is_attributed_to_the_profile_that_closed_the_symbol_last(exporter
     assert first["account"] == second["account"]
     found = ghosts(exporter)
     assert found == {(("account", first["account"]), ("profile", "p-4"), ("symbol", "AMD")): 1.0}
+
+
+class ExplodingBroker(BrokerClient):
+    """A real client whose read fails with an error no broker client is meant to raise."""
+
+    def list_positions(self) -> list[BrokerPosition]:
+        raise RuntimeError("a bug in the read path")
+
+
+def test_an_unexpected_error_in_one_read_loses_that_account_only(exporter: Exporter) -> None:
+    ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
+    inner_for = ghost_collector._broker_for
+    first = ghost_collector._read_bot()[0][0]
+
+    def broker_for(key: str) -> BrokerClient:
+        client = inner_for(key)
+        if key == first.api_key_id:
+            client.__class__ = ExplodingBroker
+        return client
+
+    collector = GhostPositionCollector(ghost_collector._engine, broker_for, 4, 8.0)
+    try:
+        families = {f.name: f for f in collector.collect()}
+    finally:
+        collector.close()
+    up = {s.labels["account"]: s.value for s in families["tradingbot_broker_up"].samples}
+    assert up.pop(first.id) == 0
+    assert list(up.values()) == [1.0, 1.0]
+    errors = {s.labels["kind"]: s.value for s in families["tradingbot_broker_errors"].samples}
+    assert errors["bad_response"] == 1

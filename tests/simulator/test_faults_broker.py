@@ -15,7 +15,7 @@ from tests.support.simulator import RunningSimulator
 @pytest.mark.parametrize(
     "mode, kind, status",
     [("5xx", "server_error", 503), ("429", "rate_limited", 429), ("unauthorized", "unauthorized", 401),
-     ("connection", "connection", None)],
+     ("connection", "connection", None), ("malformed", "bad_response", None)],
 )
 def test_outage_modes(sim: RunningSimulator, session: requests.Session, mode: str, kind: str,
                       status: int | None) -> None:

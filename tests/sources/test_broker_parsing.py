@@ -35,3 +35,26 @@ def test_orders_keep_ids_and_status() -> None:
 def test_timestamps_out_of_range_are_a_value_error_naming_them(value: str) -> None:
     with pytest.raises(ValueError, match="not an RFC 3339 timestamp in range"):
         parse_timestamp(value)
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        ({"qty": "5"}, "symbol is missing"),
+        ({"symbol": "TSLA"}, "qty is missing"),
+        ({"symbol": "TSLA", "qty": "NaN"}, "qty is not a finite number"),
+        ({"symbol": "TSLA", "qty": "inf"}, "qty is not a finite number"),
+        ({"symbol": "TSLA", "qty": "five"}, "qty is not a number"),
+        ({"symbol": "TSLA", "qty": "5", "market_value": [1]}, "market_value is not a number"),
+    ],
+)
+def test_unusable_positions_are_a_value_error_naming_the_field(raw: dict[str, object], problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        parse_position(raw)
+
+
+def test_unusable_orders_are_a_value_error_naming_the_field() -> None:
+    with pytest.raises(ValueError, match="status is missing"):
+        parse_order({"id": "b-1", "symbol": "AAPL", "side": "sell"})
+    with pytest.raises(ValueError, match="filled_qty is not a finite number"):
+        parse_order({"id": "b-1", "symbol": "AAPL", "side": "sell", "status": "new", "filled_qty": "nan"})
