@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets as random_secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from exporters.collector import ExporterCollector
 from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
 from exporters.stale_backlog import StaleBacklogCollector
-from sources.accesslog import AccessLogTail
+from sources.accesslog import AccessLogTail, probe_user_agent
 from sources.botapi import BotApi
 from sources.botdb import profiles
 from sources.broker import BrokerClient
@@ -28,6 +29,11 @@ from sources.supabase import SupabaseAuth
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_probe_tag() -> str:
+    """A random tag for this process's probe User-Agent (nobody else can send it by accident or on purpose)."""
+    return random_secrets.token_hex(8)
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,7 @@ def build_collector(
     engine: Engine,
     session: requests.Session,
     clock: Callable[[], datetime] = utc_now,
+    probe_tag: Callable[[], str] = new_probe_tag,
 ) -> ExporterCollector:
     section: ExportersConfig = config.section("exporters")
     broker = config.broker
@@ -86,8 +93,9 @@ def build_collector(
     def broker_for(api_key_id: str) -> BrokerClient:
         return BrokerClient(broker.base_url, api_key_id, secrets.broker_secret, session, timeout)
 
+    user_agent = probe_user_agent(probe_tag())
     probes = Probes(
-        bot=BotApi(config.bot.base_url, session, section.probe_timeout_seconds),
+        bot=BotApi(config.bot.base_url, session, section.probe_timeout_seconds, user_agent),
         supabase=SupabaseAuth(config.supabase.url, secrets.anon_key, session, section.probe_timeout_seconds),
         credentials=secrets.probe,
         clock=clock,
@@ -96,7 +104,7 @@ def build_collector(
         [
             StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
             GhostPositionCollector(engine, broker_for, broker.max_concurrency, section.ghost_scrape_budget_seconds),
-            AuthFailureCollector(AccessLogTail(config.bot.access_log), probes),
+            AuthFailureCollector(AccessLogTail(config.bot.access_log), probes, user_agent),
         ],
         section.scrape_budget_seconds,
     )

@@ -3,7 +3,8 @@
 The access log is read incrementally at each scrape; counters start at zero for every channel and code
 so that `rate()` works from the first scrape. A 403 carrying the broker's insufficient-funds code is
 a trading outcome, not an auth failure, and is not counted as one. The probes' own requests (marked
-by their User-Agent) are not counted at all: the unauthenticated trade probe is a 401 by design::
+by this process's probe User-Agent, random per process) are not counted at all: the unauthenticated
+trade probe is a 401 by design::
 
     tradingbot_auth_failures_total{channel="api",code="401"} 12.0
     tradingbot_requests_total{channel="api"} 530.0
@@ -27,9 +28,10 @@ from sources.accesslog import AUTH_FAILURE_STATUSES, CHANNELS, AccessLogTail
 class AuthFailureCollector:
     name = "auth_failures"
 
-    def __init__(self, tail: AccessLogTail, probes: Probes) -> None:
+    def __init__(self, tail: AccessLogTail, probes: Probes, probe_user_agent: str) -> None:
         self._tail = tail
         self._probes = probes
+        self._probe_user_agent = probe_user_agent
         self._failures = {(channel, str(code)): 0 for channel in CHANNELS for code in AUTH_FAILURE_STATUSES}
         self._requests = dict.fromkeys(CHANNELS, 0)
         self._malformed = 0
@@ -48,7 +50,7 @@ class AuthFailureCollector:
             chunk = self._tail.read_new()
             self._malformed += chunk.malformed
             for event in chunk.events:
-                if event.from_probe:
+                if event.user_agent == self._probe_user_agent:
                     continue
                 self._requests[event.channel] += 1
                 if event.is_auth_failure:

@@ -9,8 +9,9 @@ Line format (extra keys are ignored)::
 ``channel`` is ``api`` or ``websocket``. A 401/403 is an authentication failure unless it carries the
 broker's insufficient-funds code (403 ``40310000``): that is a trading outcome the bot passes through.
 ``token`` is present only on rejected requests when the bot logs them for diagnosis; this project
-decodes its claims and never stores it. Requests whose ``user_agent`` is this project's probe
-(`PROBE_USER_AGENT`) are the runbook's controlled checks, not users: they are left out of the counts.
+decodes its claims and never stores it. The exporter's probes send `probe_user_agent(tag)`, with a
+random tag drawn once per process; only lines carrying exactly that User-Agent are left out of the
+counts, so a client that copies the public product name is still counted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from sources.broker import INSUFFICIENT_FUNDS_CODE, parse_timestamp
 
 CHANNELS = ("api", "websocket")
-PROBE_USER_AGENT = "tradingbot-incident-probe/1.0"
+PROBE_PRODUCT = "tradingbot-incident-probe/1.0"
 AUTH_FAILURE_STATUSES = (401, 403)
 
 
@@ -40,14 +41,15 @@ class AccessEvent:
     user_agent: str = ""
 
     @property
-    def from_probe(self) -> bool:
-        return self.user_agent == PROBE_USER_AGENT
-
-    @property
     def is_auth_failure(self) -> bool:
         if self.status not in AUTH_FAILURE_STATUSES:
             return False
         return not (self.error_code == INSUFFICIENT_FUNDS_CODE or self.reason == "insufficient_funds")
+
+
+def probe_user_agent(tag: str) -> str:
+    """The probes' User-Agent: the public product name plus a random `tag` only this process knows."""
+    return f"{PROBE_PRODUCT} (+{tag})"
 
 
 class MalformedLine(ValueError):

@@ -7,7 +7,7 @@ from typing import Any
 
 import requests
 
-from sources.accesslog import PROBE_USER_AGENT
+from sources.accesslog import PROBE_PRODUCT
 
 # A deliberately invalid order: even if the bot's auth layer is broken and lets this through,
 # validation rejects it, so the probe can never trade.
@@ -34,10 +34,13 @@ class BotAnswer:
 
 
 class BotApi:
-    def __init__(self, base_url: str, session: requests.Session, timeout: float) -> None:
+    def __init__(
+        self, base_url: str, session: requests.Session, timeout: float, user_agent: str = PROBE_PRODUCT
+    ) -> None:
         self._base = base_url.rstrip("/")
         self._session = session
         self._timeout = timeout
+        self._user_agent = user_agent
 
     def get(self, path: str, token: str | None = None) -> BotAnswer:
         return self._call("GET", path, token)
@@ -50,7 +53,7 @@ class BotApi:
         return self._call("POST", "/api/trade", None, INVALID_PROBE_ORDER)
 
     def _call(self, method: str, path: str, token: str | None, body: Any = None) -> BotAnswer:
-        headers = {"User-Agent": PROBE_USER_AGENT}
+        headers = {"User-Agent": self._user_agent}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:

@@ -3,6 +3,9 @@ from __future__ import annotations
 import json
 import time
 
+import requests
+
+from sources.accesslog import PROBE_PRODUCT, probe_user_agent
 from tests.exporters.conftest import Exporter, Scrape
 
 
@@ -96,3 +99,12 @@ def test_stale_orders_and_quarantine_are_counted(exporter: Exporter) -> None:
     age = scrape.value("tradingbot_stale_order_oldest_age_seconds", profile="p-2")
     assert age is not None and 1200 <= age < 1260
     assert sum(scrape.samples("tradingbot_stale_orders").values()) == 6
+
+
+def test_a_client_sending_the_public_probe_name_is_still_counted(exporter: Exporter) -> None:
+    exporter.scrape()
+    for user_agent in (PROBE_PRODUCT, probe_user_agent("guessed")):
+        answer = requests.get(f"{exporter.sim.bot_url}/api/status", headers={"User-Agent": user_agent}, timeout=5)
+        assert answer.status_code == 401
+    later = exporter.scrape()  # the exporter's own unauthenticated trade probe (a 401) is still left out
+    assert later.value("tradingbot_auth_failures_total", channel="api", code="401") == 2

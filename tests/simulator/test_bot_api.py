@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from sources.accesslog import parse_line
+from sources.accesslog import parse_line, probe_user_agent
 from sources.botapi import INVALID_PROBE_ORDER, BotApi
 from sources.botdb import WORKING_STATUSES, orders
 from sources.tokens import decode_claims
@@ -51,12 +51,13 @@ def test_api_status_checks_the_token_and_logs_it(sim: RunningSimulator, session:
                                                  changes: dict[str, object], status: int, reason: str) -> None:
     log = AccessLog(sim.access_log)
     token = _token(sim, **changes)
-    answer = BotApi(sim.bot_url, session, 5).get("/api/status", token)
+    user_agent = probe_user_agent("0123456789abcdef")
+    answer = BotApi(sim.bot_url, session, 5, user_agent).get("/api/status", token)
     assert answer.status == status
     (line,) = log.lines()
     event = parse_line(json.dumps(line))
     assert (event.channel, event.path, event.status, event.reason) == ("api", "/api/status", status, reason)
-    assert event.from_probe, "BotApi identifies itself as the probe and the bot logs its User-Agent"
+    assert event.user_agent == user_agent, "BotApi sends the probe's User-Agent and the bot logs it"
     if status == 200:
         assert "token" not in line and answer.body["active_profiles"] == 6
     else:

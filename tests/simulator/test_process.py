@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from sources.accesslog import parse_line
+from sources.accesslog import PROBE_PRODUCT
 from tests.simulator.helpers import AccessLog, wait_for_lines
 from tests.support.simulator import start_simulator
 
@@ -22,7 +21,7 @@ def test_configured_traffic_seed_and_clean_shutdown(tmp_path: Path, db_url: str)
         log = AccessLog(sim.access_log)
         lines = wait_for_lines(log, lambda lines: {line["channel"] for line in lines} == {"api", "websocket"}, 10)
         assert all(line["status"] == 200 and "token" not in line for line in lines)
-        assert all(not parse_line(json.dumps(line)).from_probe and line["user_agent"] for line in lines)
+        assert all(line["user_agent"] and not line["user_agent"].startswith(PROBE_PRODUCT) for line in lines)
         health = requests.get(f"{sim.bot_url}/health", timeout=5).json()
         assert health["stale_backlog"] == 0
         started = time.monotonic()

@@ -87,11 +87,12 @@ def test_read_recent_skips_the_cut_first_line(tmp_path: Path) -> None:
     assert chunk.events[-1].token == "t49"
 
 
-def test_probe_requests_are_recognised_by_user_agent() -> None:
-    from sources.accesslog import PROBE_USER_AGENT
+def test_the_probe_user_agent_carries_its_tag_and_is_logged_verbatim() -> None:
+    from sources.accesslog import PROBE_PRODUCT, probe_user_agent
 
-    assert parse_line(line(status=401, user_agent=PROBE_USER_AGENT)).from_probe
-    assert not parse_line(line(status=401, user_agent="dashboard/2.1")).from_probe
+    user_agent = probe_user_agent("5eb63bbbe01eeed0")
+    assert user_agent == f"{PROBE_PRODUCT} (+5eb63bbbe01eeed0)"
+    assert parse_line(line(status=401, user_agent=user_agent)).user_agent == user_agent
 
 
 def test_a_timestamp_out_of_range_or_a_deeply_nested_line_is_not_fatal(tmp_path: Path) -> None:
