@@ -10,6 +10,7 @@ config file, so a service behaves the same whatever directory it is started from
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -44,12 +45,38 @@ class BotDbConfig(Section):
     stale_after_seconds: float = Field(300.0, gt=0, description="order SLA: working orders older are stale")
 
 
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def _env_name(value: str) -> str:
+    if not _ENV_NAME.fullmatch(value):
+        raise ValueError(f"not an environment variable name: {value!r}")
+    return value
+
+
+def _account_secret_envs(value: dict[str, str]) -> dict[str, str]:
+    for key_id, name in value.items():
+        if not key_id.strip():
+            raise ValueError("an API key id is empty")
+        if not _ENV_NAME.fullmatch(name):
+            raise ValueError(f"{key_id}: not an environment variable name: {name!r}")
+    return value
+
+
 class BrokerConfig(Section):
     base_url: str
     connect_timeout_seconds: float = Field(1.0, gt=0)
     read_timeout_seconds: float = Field(2.0, gt=0)
     max_concurrency: int = Field(32, ge=1, le=256)
-    secret_env: str = Field("APCA_API_SECRET_KEY", description="environment variable holding the API secret")
+    secret_env: str = Field(
+        "APCA_API_SECRET_KEY", description="environment variable holding the API secret of key ids not listed below"
+    )
+    account_secret_envs: dict[str, str] = Field(
+        default_factory=dict, description="API key id -> environment variable holding that key id's secret"
+    )
+
+    _check_secret_env = field_validator("secret_env")(_env_name)
+    _check_account_secret_envs = field_validator("account_secret_envs")(_account_secret_envs)
 
 
 class BotConfig(Section):

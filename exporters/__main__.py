@@ -24,7 +24,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=(
             "Serve the stale-backlog, ghost-position and auth-failure metrics of the trading bot on /metrics. "
             "Work happens at scrape time. Secrets come from the environment: the broker secret "
-            "($APCA_API_SECRET_KEY), the probe user ($PROBE_USER_EMAIL, $PROBE_USER_PASSWORD) and "
+            "($APCA_API_SECRET_KEY, plus one variable per key id listed in broker.account_secret_envs), "
+            "the probe user ($PROBE_USER_EMAIL, $PROBE_USER_PASSWORD) and "
             "$SUPABASE_ANON_KEY; each may also be given as a file via $NAME_FILE."
         ),
     )

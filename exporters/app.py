@@ -13,6 +13,7 @@ from requests.adapters import HTTPAdapter
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ExportersConfig, read_secret
 from common.db import describe_url, make_engine
 from exporters.auth_failures import AuthFailureCollector
@@ -38,7 +39,7 @@ def new_probe_tag() -> str:
 
 @dataclass(frozen=True)
 class Secrets:
-    broker_secret: str
+    broker: BrokerSecrets
     probe: ProbeCredentials
     anon_key: str | None
 
@@ -46,7 +47,7 @@ class Secrets:
     def from_env(cls, config: Config, env: Mapping[str, str]) -> Secrets:
         """Read the secrets the exporters need; raise ConfigError naming the first missing one."""
         return cls(
-            broker_secret=_required(read_secret(config.broker.secret_env, env)),
+            broker=read_broker_secrets(config.broker, env, required=True),
             probe=ProbeCredentials(
                 email=_required(read_secret(config.supabase.probe_email_env, env)),
                 password=_required(read_secret(config.supabase.probe_password_env, env)),
@@ -91,7 +92,7 @@ def build_collector(
     timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
 
     def broker_for(api_key_id: str) -> BrokerClient:
-        return BrokerClient(broker.base_url, api_key_id, secrets.broker_secret, session, timeout)
+        return BrokerClient(broker.base_url, api_key_id, secrets.broker.for_key(api_key_id) or "", session, timeout)
 
     user_agent = probe_user_agent(probe_tag())
     probes = Probes(

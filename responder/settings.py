@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ResponderConfig, load_config, read_secret, split_listen
 
 WEBHOOK_TOKEN = "RESPONDER_WEBHOOK_TOKEN"
@@ -21,7 +22,7 @@ class Secrets:
     webhook_token: str | None = None
     operator_token: str | None = None
     slack_webhook_url: str | None = None
-    broker_secret: str | None = None
+    broker: BrokerSecrets = field(default_factory=BrokerSecrets)
     service_role_key: str | None = None
     anon_key: str | None = None
     probe_email: str | None = None
@@ -42,7 +43,7 @@ def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         webhook_token=get(WEBHOOK_TOKEN),
         operator_token=get(OPERATOR_TOKEN),
         slack_webhook_url=get(responder.notify.slack_webhook_url_env),
-        broker_secret=get(config.broker.secret_env),
+        broker=read_broker_secrets(config.broker, env, required=False),
         service_role_key=get(SERVICE_ROLE_KEY),
         anon_key=get(config.supabase.anon_key_env),
         probe_email=get(config.supabase.probe_email_env),

@@ -61,12 +61,14 @@ def _gate(world: Simulator) -> Response | None:
     latency = world.settings.broker_latency_ms
     if latency > 0:
         world.stop.wait(latency / 1000)
-    account = world.book.account_for_key(request.headers.get("APCA-API-KEY-ID", ""))
+    key_id = request.headers.get("APCA-API-KEY-ID", "")
+    account = world.book.account_for_key(key_id)
     outage = world.faults.broker_outage_for(account)
     if outage is not None and outage.mode != "connection":
         return outage_response(world, outage)
     secret = request.headers.get("APCA-API-SECRET-KEY", "")
-    if account is None or not hmac.compare_digest(secret.encode(), world.secrets.broker_secret.encode()):
+    expected = world.secrets.broker.for_key(key_id) or ""
+    if account is None or not expected or not hmac.compare_digest(secret.encode(), expected.encode()):
         return alpaca_error(401, UNAUTHORIZED, "access key verification failed")
     g.account = account
     return None

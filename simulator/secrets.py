@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import jwt
 
+from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, read_secret
 
 TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600
@@ -18,7 +19,7 @@ TEN_YEARS_SECONDS = 10 * 365 * 24 * 3600
 class SimulatorSecrets:
     """Everything secret the simulator needs; see docs/architecture.md for the variables."""
 
-    broker_secret: str
+    broker: BrokerSecrets
     jwt_secret: str
     anon_key: str
     service_role_key: str
@@ -58,7 +59,7 @@ def _required(name: str, env: Mapping[str, str] | None) -> str:
 def load_secrets(config: Config, env: Mapping[str, str] | None = None) -> SimulatorSecrets:
     """Read the simulator's secrets; raise ConfigError naming the first missing variable."""
     return SimulatorSecrets(
-        broker_secret=_required(config.broker.secret_env, env),
+        broker=read_broker_secrets(config.broker, env, required=True),
         jwt_secret=_required("SUPABASE_JWT_SECRET", env),
         anon_key=_required(config.supabase.anon_key_env, env),
         service_role_key=_required("SUPABASE_SERVICE_ROLE_KEY", env),

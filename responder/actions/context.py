@@ -47,7 +47,7 @@ class Services:
         return section
 
     def broker(self, account_id: str) -> BrokerClient:
-        """A broker client with the account's key id (from the bot's DB) and the configured secret."""
+        """A broker client with the account's key id (from the bot's DB) and that key id's secret."""
         with self.bot_engine.connect() as conn:
             key_id = conn.execute(
                 select(broker_accounts.c.api_key_id).where(broker_accounts.c.id == account_id)
@@ -56,7 +56,8 @@ class Services:
             raise ActionError(f"broker account {account_id!r} is not in the bot's database")
         broker = self.config.broker
         timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
-        return BrokerClient(broker.base_url, key_id, self.secrets.broker_secret or "", self.http, timeout)
+        secret = self.secrets.broker.for_key(key_id) or ""
+        return BrokerClient(broker.base_url, key_id, secret, self.http, timeout)
 
     def bot_api(self, timeout: float = 3.0) -> BotApi:
         return BotApi(self.config.bot.base_url, self.http, timeout)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from common.broker_secrets import read_broker_secrets
 from common.config import ConfigError, load_config, read_secret
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,3 +102,32 @@ def test_scrape_budget_must_hold_the_inner_budgets(tmp_path: Path, exporters: st
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, MINIMAL + f"exporters: {exporters}\n"), env={})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("broker", "message"),
+    [
+        ('{account_secret_envs: {"key-1": "NOT A NAME"}}', "key-1: not an environment variable name: 'NOT A NAME'"),
+        ('{account_secret_envs: {" ": "SECRET_1"}}', "an API key id is empty"),
+        ('{account_secret_envs: ["SECRET_1"]}', "broker.account_secret_envs: Input should be a valid dictionary"),
+        ('{secret_env: "$SECRET"}', "broker.secret_env: Value error, not an environment variable name"),
+    ],
+)
+def test_bad_broker_secret_names_are_refused(tmp_path: Path, broker: str, message: str) -> None:
+    text = MINIMAL.replace('broker: {base_url: "http://127.0.0.1:1"}', "broker: " + broker[:-1] + ', base_url: "x"}')
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, text), env={})
+    assert message in str(err.value)
+
+
+def test_each_key_id_gets_its_own_secret_and_the_rest_the_default(tmp_path: Path) -> None:
+    text = MINIMAL.replace(
+        'broker: {base_url: "http://127.0.0.1:1"}',
+        'broker: {base_url: "http://127.0.0.1:1", account_secret_envs: {key-2: SECRET_2, key-3: SECRET_3}}',
+    )
+    broker = load_config(write(tmp_path, text), env={}).broker
+    secrets = read_broker_secrets(broker, {"APCA_API_SECRET_KEY": "default", "SECRET_2": "two"}, required=False)
+    assert (secrets.for_key("key-1"), secrets.for_key("key-2"), secrets.for_key("key-3")) == ("default", "two", None)
+    assert "default" not in repr(secrets) and "two" not in repr(secrets)
+    with pytest.raises(ConfigError, match=r"\$SECRET_3 \(or \$SECRET_3_FILE\) is not set"):
+        read_broker_secrets(broker, {"APCA_API_SECRET_KEY": "default", "SECRET_2": "two"}, required=True)
