@@ -58,6 +58,7 @@ class GhostPositionCollector:
         self._deadline = deadline_seconds
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._lock = threading.Lock()
+        self._first: str | None = None  # the account the next pass reads first (the first one cut last time)
 
     def collect(self) -> list[Metric]:
         accounts, bot = self._read_bot()
@@ -105,19 +106,35 @@ class GhostPositionCollector:
         return accounts, bot
 
     def _read_brokers(self, accounts: list[Account]) -> dict[str, Quantities]:
-        """Read every account's positions concurrently; accounts that fail are left out."""
-        futures = {self._pool.submit(self._read_broker, account): account for account in accounts}
+        """Read every account's positions concurrently; accounts that fail are left out.
+
+        Accounts the deadline cut are read first next time, so the same ones are not always left last."""
+        futures = {self._pool.submit(self._read_broker, account): account for account in self._rotated(accounts)}
         done, _ = wait(futures, timeout=self._deadline)
         result: dict[str, Quantities] = {}
+        cut: list[str] = []
         for future, account in futures.items():
             if future not in done:
                 future.cancel()
                 self._count_error("deadline")
+                cut.append(account.id)
                 continue
             held = self._result_of(future, account)
             if held is not None:
                 result[account.id] = held
+        with self._lock:
+            self._first = cut[0] if cut else None
         return result
+
+    def _rotated(self, accounts: list[Account]) -> list[Account]:
+        """`accounts` (in id order) starting with the first account the last pass's deadline cut."""
+        with self._lock:
+            first = self._first
+        ids = [account.id for account in accounts]
+        if first not in ids:
+            return accounts
+        start = ids.index(first)
+        return accounts[start:] + accounts[:start]
 
     def _result_of(self, future: Future[Quantities | None], account: Account) -> Quantities | None:
         """The account's quantities; an unexpected error loses that account only (counted as bad_response)."""

@@ -154,3 +154,17 @@ def test_an_unexpected_error_in_one_read_loses_that_account_only(exporter: Expor
     assert list(up.values()) == [1.0, 1.0]
     errors = {s.labels["kind"]: s.value for s in families["tradingbot_broker_errors"].samples}
     assert errors["bad_response"] == 1
+
+
+def test_accounts_cut_by_the_deadline_are_read_first_next_time(exporter: Exporter) -> None:
+    exporter.sim.set_broker_latency(400)
+    ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
+    one_at_a_time = GhostPositionCollector(ghost_collector._engine, ghost_collector._broker_for, 1, 1.0)
+    verdicts: Counter[str] = Counter()
+    try:
+        for _ in range(3):  # about two reads fit in the deadline; the third account must not always be cut
+            families = {f.name: f for f in one_at_a_time.collect()}
+            verdicts.update(s.labels["account"] for s in families["tradingbot_broker_up"].samples if s.value == 1)
+    finally:
+        one_at_a_time.close()
+    assert set(verdicts) == {"acct-1", "acct-2", "acct-3"}
