@@ -99,7 +99,8 @@ class AccessLogTail:
     The first read starts at the end of the file (history before the exporter started is not
     re-counted); a missing file reads as empty. Rotation is seen as a new inode; truncation in place
     (copytruncate) is seen once the file is shorter than what was already read. At most `max_bytes`
-    are read per call so that a scrape stays bounded; the rest is read by the next call.
+    are read per call so that a scrape stays bounded; the rest is read by the next call. A line that
+    grows past `max_bytes` without a newline is dropped (up to its newline) and counted as malformed.
     """
 
     def __init__(self, path: Path, max_bytes: int = 16 * 1024 * 1024, from_start: bool = False) -> None:
@@ -109,6 +110,7 @@ class AccessLogTail:
         self._offset = 0
         self._from_start = from_start
         self._partial = b""
+        self._discarding = False  # inside a line too long to keep: drop everything up to its newline
 
     def read_new(self) -> TailChunk:
         try:
@@ -118,16 +120,32 @@ class AccessLogTail:
         if self._inode is None:
             self._offset = 0 if self._from_start else stat.st_size
         elif stat.st_ino != self._inode or stat.st_size < self._offset:
-            self._offset, self._partial = 0, b""  # rotated or truncated: start the new file from its top
+            self._offset, self._partial, self._discarding = 0, b"", False  # rotated or truncated: from the top
         self._inode = stat.st_ino
         with open(self._path, "rb") as handle:
             handle.seek(self._offset)
             data = handle.read(self._max_bytes)
         self._offset += len(data)
-        data, self._partial = self._partial + data, b""
-        lines = data.split(b"\n")
-        self._partial = lines.pop()  # an incomplete last line waits for its newline
-        return _parse_lines(lines)
+        lines, dropped = self._complete_lines(data)
+        chunk = _parse_lines(lines)
+        return TailChunk(chunk.events, chunk.malformed + dropped)
+
+    def _complete_lines(self, data: bytes) -> tuple[list[bytes], int]:
+        """The complete lines in what was read; an incomplete last line waits for its newline unless it
+        is longer than `max_bytes`, which drops it (returned count: 1)."""
+        lines = (self._partial + data).split(b"\n")
+        partial = lines.pop()
+        if self._discarding:
+            if lines:
+                lines.pop(0)  # the end of the overlong line
+                self._discarding = False
+            else:
+                partial = b""
+        if len(partial) > self._max_bytes:
+            self._partial, self._discarding = b"", True
+            return lines, 1
+        self._partial = partial
+        return lines, 0
 
 
 def _parse_lines(lines: list[bytes]) -> TailChunk:

@@ -106,3 +106,17 @@ def test_a_timestamp_out_of_range_or_a_deeply_nested_line_is_not_fatal(tmp_path:
     chunk = tail.read_new()
     assert [e.status for e in chunk.events] == [401, 403, 403]
     assert chunk.malformed == 1
+
+
+def test_a_line_longer_than_max_bytes_is_dropped_and_counted_once(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.touch()
+    tail = AccessLogTail(log, max_bytes=100)
+    tail.read_new()
+    append(log, line(status=401), "x" * 450)
+    chunks = [tail.read_new() for _ in range(6)]
+    assert len(tail._partial) <= 100  # the partial line does not grow past max_bytes
+    append(log, "x" * 20 + "\n", line(status=403))
+    chunks += [tail.read_new() for _ in range(2)]
+    assert [e.status for c in chunks for e in c.events] == [401, 403]
+    assert sum(c.malformed for c in chunks) == 1  # counted when dropped, not again at its newline
