@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets as random_secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import requests
@@ -39,9 +39,9 @@ def new_probe_tag() -> str:
 
 @dataclass(frozen=True)
 class Secrets:
-    broker: BrokerSecrets
-    probe: ProbeCredentials
-    anon_key: str | None
+    broker: BrokerSecrets  # its repr hides the values
+    probe: ProbeCredentials = field(repr=False)
+    anon_key: str | None = field(repr=False)
 
     @classmethod
     def from_env(cls, config: Config, env: Mapping[str, str]) -> Secrets:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sources.botapi import BotApi
@@ -36,8 +36,8 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class ProbeCredentials:
-    email: str
-    password: str
+    email: str = field(repr=False)
+    password: str = field(repr=False)
 
 
 class Probes:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import requests
@@ -18,7 +18,7 @@ class SupabaseError(Exception):
 
 @dataclass(frozen=True)
 class IssuedToken:
-    access_token: str
+    access_token: str = field(repr=False)
     expires_at: datetime
 
     def fresh(self, now: datetime, margin: timedelta = timedelta(seconds=60)) -> bool:

@@ -120,3 +120,18 @@ def test_malformed_yaml_and_missing_secret_are_named(sim: RunningSimulator, tmp_
     )
     assert done.returncode == 2 and "$PROBE_USER_PASSWORD" in done.stderr
     assert time.monotonic() - started < 30
+
+
+def test_secret_holders_never_show_their_values_in_repr() -> None:
+    from datetime import UTC, datetime
+
+    from common.broker_secrets import BrokerSecrets
+    from exporters.app import Secrets
+    from exporters.probes import ProbeCredentials
+    from sources.supabase import IssuedToken
+
+    secrets = Secrets(BrokerSecrets("broker-secret", {"k": "key-secret"}), ProbeCredentials("e@x", "pw-1"), "anon-1")
+    token = IssuedToken("eyJ.token", datetime(2030, 1, 1, tzinfo=UTC))
+    shown = repr(secrets) + repr(token) + repr(secrets.probe)
+    for value in ("broker-secret", "key-secret", "e@x", "pw-1", "anon-1", "eyJ.token"):
+        assert value not in shown
