@@ -65,10 +65,21 @@ class StackUrls:
         return rows
 
 
+def _check_scrape_timeout(config: Config, interval_seconds: float) -> None:
+    """The local Prometheus times a scrape out after one interval: the exporters must answer within it."""
+    budget = config.section("exporters").scrape_budget_seconds
+    if budget >= interval_seconds:
+        raise StackError(
+            f"exporters.scrape_budget_seconds ({budget:g}) must be below the local scrape interval and timeout "
+            f"({interval_seconds:g} s): lower it in the config or raise --interval"
+        )
+
+
 class LocalStack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.config: Config = load_config(options.config_path)
+        _check_scrape_timeout(self.config, options.interval_seconds)
         self.state = options.state_dir
         self.group = ServiceGroup()
         self.sinks: SinkServer | None = None

@@ -29,7 +29,12 @@ def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanage
     sections = simulator_sections(tmp_path, bot_db_url)
     sections["broker"].update(read_timeout_seconds=1.0)
     sections["simulator"]["seed"] = SEED
-    sections["exporters"] = {"listen": f"127.0.0.1:{free_port()}", "ghost_scrape_budget_seconds": 1.5}
+    sections["exporters"] = {  # a scrape answers within the 2 s scrape timeout, as in config/local.yml
+        "listen": f"127.0.0.1:{free_port()}",
+        "ghost_scrape_budget_seconds": 1.5,
+        "scrape_budget_seconds": 1.8,
+        "probe_timeout_seconds": 0.8,
+    }
     sections["responder"] = {
         "listen": f"127.0.0.1:{free_port()}",
         "ledger_url": ledger_url,
