@@ -12,7 +12,7 @@ import threading
 
 from common.config import ConfigError, ExportersConfig, load_config, split_listen
 from common.logs import configure_logging
-from exporters.app import Secrets, build_collector, build_registry, http_session, open_engine
+from exporters.app import Secrets, build_collector, build_registry, http_session, open_engine, probe_session
 from exporters.exposition import render, start_metrics_server
 
 log = logging.getLogger("exporters")
@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"exporters: {exc}", file=sys.stderr)
         return 2
-    collector = build_collector(config, secrets, engine, http_session(config.broker.max_concurrency + 8))
+    session = http_session(config.broker.max_concurrency + 8)
+    collector = build_collector(config, secrets, engine, session, probe_session(8))
     registry = build_registry(collector)
     if args.once:
         sys.stdout.write(render(registry).decode())

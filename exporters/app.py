@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.cookiejar
 import secrets as random_secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -69,6 +70,17 @@ def http_session(pool_size: int) -> requests.Session:
     return session
 
 
+def probe_session(pool_size: int) -> requests.Session:
+    """A session for the bot probes that carries no credentials of its own.
+
+    It stores no cookie the bot sets (so the "no credentials" trade probe sends none) and ignores the
+    environment (no ~/.netrc Basic auth, no proxy settings): only what a probe passes explicitly is sent."""
+    session = http_session(pool_size)
+    session.trust_env = False
+    session.cookies = requests.cookies.RequestsCookieJar(policy=http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return session
+
+
 def check_bot_database(engine: Engine, url: str) -> None:
     """Fail start-up with one line when the bot's database cannot be read."""
     try:
@@ -84,6 +96,7 @@ def build_collector(
     secrets: Secrets,
     engine: Engine,
     session: requests.Session,
+    bot_session: requests.Session,
     clock: Callable[[], datetime] = utc_now,
     probe_tag: Callable[[], str] = new_probe_tag,
 ) -> ExporterCollector:
@@ -96,7 +109,7 @@ def build_collector(
 
     user_agent = probe_user_agent(probe_tag())
     probes = Probes(
-        bot=BotApi(config.bot.base_url, session, section.probe_timeout_seconds, user_agent),
+        bot=BotApi(config.bot.base_url, bot_session, section.probe_timeout_seconds, user_agent),
         supabase=SupabaseAuth(config.supabase.url, secrets.anon_key, session, section.probe_timeout_seconds),
         credentials=secrets.probe,
         clock=clock,

@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 
 from common.config import load_config
 from common.db import make_engine
-from exporters.app import Secrets, build_collector, build_registry, http_session
+from exporters.app import Secrets, build_collector, build_registry, http_session, probe_session
 from exporters.collector import ExporterCollector
 from tests.support.simulator import RunningSimulator, simulator_on_backend
 
@@ -72,11 +72,14 @@ def sim(shared_sim: RunningSimulator) -> RunningSimulator:
     return shared_sim
 
 
-def make_exporter(sim: RunningSimulator, **exporters: object) -> Exporter:
+def make_exporter(sim: RunningSimulator, bot_url: str | None = None, **exporters: object) -> Exporter:
+    """An exporter on the simulator's config; `bot_url` points its bot probes at another bot."""
     config = load_config(sim.config_path, env={})
     config = config.model_copy(update={"exporters": config.exporters or _exporters_section(**exporters)})
+    if bot_url is not None:
+        config = config.model_copy(update={"bot": config.bot.model_copy(update={"base_url": bot_url})})
     engine = make_engine(sim.db_url)
-    collector = build_collector(config, Secrets.from_env(config, sim.env), engine, http_session(40))
+    collector = build_collector(config, Secrets.from_env(config, sim.env), engine, http_session(40), probe_session(8))
     return Exporter(sim, build_registry(collector), collector, engine)
 
 
