@@ -30,24 +30,25 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url`; SQLite gets WAL, foreign keys and explicit BEGINs."""
+def make_engine(url: str, sqlite_busy_ms: int = SQLITE_BUSY_TIMEOUT_MS, **kwargs: Any) -> Engine:
+    """Create an engine for `url`; SQLite gets WAL, foreign keys, explicit BEGINs and waits at most
+    `sqlite_busy_ms` for another process's write lock."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() == "sqlite":
-        engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
-        _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"timeout": sqlite_busy_ms / 1000}, **kwargs)
+        _configure_sqlite(engine, sqlite_busy_ms)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("connect_args", {"connect_timeout": 5})
     return create_engine(url, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, busy_ms: int) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event issues BEGIN itself
         cursor = dbapi_connection.cursor()
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         if engine.url.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode = WAL")

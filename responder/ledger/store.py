@@ -26,15 +26,7 @@ PING_IF_IDLE_SECONDS = 1.0
 
 def make_ledger_engine(url: str) -> Engine:
     """An engine for the ledger; SQLite waits at most LEDGER_SQLITE_BUSY_MS for the write lock."""
-    engine = make_engine(url, pool_pre_ping=False)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _short_busy_timeout(dbapi_connection: Any, _record: Any) -> None:
-            cursor = dbapi_connection.cursor()
-            cursor.execute(f"PRAGMA busy_timeout = {LEDGER_SQLITE_BUSY_MS}")
-            cursor.close()
-
+    engine = make_engine(url, sqlite_busy_ms=LEDGER_SQLITE_BUSY_MS, pool_pre_ping=False)
     _ping_if_idle(engine)
     return engine
 
