@@ -113,6 +113,7 @@ def build_collector(
         supabase=SupabaseAuth(config.supabase.url, secrets.anon_key, session, section.probe_timeout_seconds),
         credentials=secrets.probe,
         clock=clock,
+        issuance_interval=timedelta(seconds=section.issuance_interval_seconds),
     )
     return ExporterCollector(
         [

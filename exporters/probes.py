@@ -1,9 +1,13 @@
 """The runbook's controlled checks, run at scrape time, each with a timeout.
 
 `health_live` and `health_ready` (bot health endpoints), `supabase_auth_health` (auth process up),
-`jwt_issuance` (the probe user gets a token), `api_status_authenticated` (that token is accepted by
-`/api/status`) and `api_trade_unauthenticated_rejected` (an unauthenticated, deliberately invalid
-`/api/trade` is answered 401/403 — it cannot trade even if the auth layer is broken).
+`jwt_issuance` (the probe user's last sign-in attempt got a token), `api_status_authenticated` (that
+token is accepted by `/api/status`) and `api_trade_unauthenticated_rejected` (an unauthenticated,
+deliberately invalid `/api/trade` is answered 401/403 — it cannot trade even if the auth layer is broken).
+
+Signing in opens a Supabase session, so `jwt_issuance` signs in at most once per issuance interval
+(`exporters.issuance_interval_seconds`) — sooner when the last attempt failed or the token is about to
+expire — and reports the last attempt's result in between.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sources.botapi import BotApi
 from sources.supabase import IssuedToken, SupabaseAuth, SupabaseError
@@ -49,12 +53,15 @@ class Probes:
         supabase: SupabaseAuth,
         credentials: ProbeCredentials,
         clock: Callable[[], datetime],
+        issuance_interval: timedelta,
     ) -> None:
         self._bot = bot
         self._supabase = supabase
         self._credentials = credentials
         self._clock = clock
+        self._issuance_interval = issuance_interval
         self._token: IssuedToken | None = None
+        self._issuance: tuple[datetime, ProbeResult] | None = None  # the last sign-in attempt: when, result
         self._lock = threading.Lock()
 
     def health_live(self) -> ProbeResult:
@@ -77,13 +84,29 @@ class Probes:
         return ProbeResult("supabase_auth_health", True, 200)
 
     def jwt_issuance(self) -> ProbeResult:
-        try:
-            token = self._supabase.password_grant(self._credentials.email, self._credentials.password, self._clock())
-        except SupabaseError as exc:
-            return ProbeResult("jwt_issuance", False, exc.status)
+        """Sign the probe user in when due; otherwise the last attempt's result again."""
+        now = self._clock()
         with self._lock:
-            self._token = token
-        return ProbeResult("jwt_issuance", True, 200)
+            if self._issuance is not None and not self._issuance_due(now, *self._issuance):
+                return self._issuance[1]
+        try:
+            token = self._supabase.password_grant(self._credentials.email, self._credentials.password, now)
+        except SupabaseError as exc:
+            result = ProbeResult("jwt_issuance", False, exc.status)
+        else:
+            result = ProbeResult("jwt_issuance", True, 200)
+        with self._lock:
+            if result.success:
+                self._token = token
+            self._issuance = (now, result)
+        return result
+
+    def _issuance_due(self, now: datetime, attempted_at: datetime, result: ProbeResult) -> bool:
+        """Due when the last attempt failed, the interval has passed (or the clock went back) or the
+        token is about to expire."""
+        if not result.success or not timedelta(0) <= now - attempted_at < self._issuance_interval:
+            return True
+        return self._token is None or not self._token.fresh(now)
 
     def api_status_authenticated(self) -> ProbeResult:
         with self._lock:

@@ -75,5 +75,9 @@ def create_control_app(world: Simulator) -> Flask:
         except FaultError as exc:
             return json_error(400, {"error": str(exc)})
 
+    @app.get("/supabase/sign-ins")
+    def sign_ins() -> Response:
+        return jsonify({"sign_ins": world.users.sign_ins()})
+
     _settings_routes(app, world)
     return app

@@ -38,6 +38,7 @@ class UserDirectory:
         self._lock = threading.Lock()
         self._users: dict[str, User] = {}
         self._refresh: dict[str, tuple[str, str]] = {}
+        self._sign_ins: dict[str, int] = {}  # email -> successful password sign-ins (new sessions)
 
     def add(self, email: str, password: str, now: datetime) -> User:
         with self._lock:
@@ -50,7 +51,14 @@ class UserDirectory:
             user = self._users.get(email)
         if user is None or not hmac.compare_digest(user.password.encode(), password.encode()):
             return None
+        with self._lock:
+            self._sign_ins[email] = self._sign_ins.get(email, 0) + 1
         return user
+
+    def sign_ins(self) -> dict[str, int]:
+        """Successful password sign-ins per email since start (each opens a session)."""
+        with self._lock:
+            return dict(self._sign_ins)
 
     def new_refresh_token(self, user: User, session_id: str) -> str:
         token = secrets.token_urlsafe(24)

@@ -50,6 +50,10 @@ def test_environment_overrides_urls(tmp_path: Path) -> None:
         ("bot_db: {url: x}\n", "broker: required key is missing"),
         (MINIMAL + "responder: {ledger_url: x, playbooks: p.yml, mode: bogus}\n", "responder.mode: Input should be"),
         (MINIMAL + "exporters: {listen: nowhere}\n", "exporters.listen: Value error, expected host:port"),
+        (
+            MINIMAL + "exporters: {issuance_interval_seconds: 0}\n",
+            "exporters.issuance_interval_seconds: Input should be greater than 0",
+        ),
         (MINIMAL + "surprise: 1\n", "surprise: unknown key"),
         ("bot_db: [unclosed\n", "malformed YAML at line 2"),
         ("- a list\n", "expected a mapping at the top level"),

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -12,7 +13,7 @@ from sqlalchemy import Engine
 
 from common.config import load_config
 from common.db import make_engine
-from exporters.app import Secrets, build_collector, build_registry, http_session, probe_session
+from exporters.app import Secrets, build_collector, build_registry, http_session, probe_session, utc_now
 from exporters.collector import ExporterCollector
 from tests.support.simulator import RunningSimulator, simulator_on_backend
 
@@ -40,6 +41,19 @@ class Exporter:
 
     def samples(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
         return self.scrape().samples(name)
+
+
+class ManualClock:
+    """A clock the test moves by hand, starting now."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
 
 
 @dataclass
@@ -72,14 +86,17 @@ def sim(shared_sim: RunningSimulator) -> RunningSimulator:
     return shared_sim
 
 
-def make_exporter(sim: RunningSimulator, bot_url: str | None = None, **exporters: object) -> Exporter:
+def make_exporter(
+    sim: RunningSimulator, bot_url: str | None = None, clock: Callable[[], datetime] = utc_now, **exporters: object
+) -> Exporter:
     """An exporter on the simulator's config; `bot_url` points its bot probes at another bot."""
     config = load_config(sim.config_path, env={})
     config = config.model_copy(update={"exporters": config.exporters or _exporters_section(**exporters)})
     if bot_url is not None:
         config = config.model_copy(update={"bot": config.bot.model_copy(update={"base_url": bot_url})})
     engine = make_engine(sim.db_url)
-    collector = build_collector(config, Secrets.from_env(config, sim.env), engine, http_session(40), probe_session(8))
+    secrets = Secrets.from_env(config, sim.env)
+    collector = build_collector(config, secrets, engine, http_session(40), probe_session(8), clock)
     return Exporter(sim, build_registry(collector), collector, engine)
 
 

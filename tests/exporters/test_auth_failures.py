@@ -6,7 +6,8 @@ import time
 import requests
 
 from sources.accesslog import PROBE_PRODUCT, probe_user_agent
-from tests.exporters.conftest import Exporter, Scrape
+from tests.exporters.conftest import Exporter, ManualClock, Scrape, make_exporter
+from tests.support.simulator import RunningSimulator
 
 
 def scrape_after(exporter: Exporter, seconds: float) -> Scrape:
@@ -72,10 +73,14 @@ def test_auth_bypass_is_seen_by_the_unauthenticated_trade_probe(exporter: Export
     assert scrape.value("tradingbot_probe_http_status", probe="api_trade_unauthenticated_rejected") == 422
 
 
-def test_supabase_outage_fails_issuance_but_the_cached_token_still_works(exporter: Exporter) -> None:
+def test_supabase_outage_fails_issuance_but_the_cached_token_still_works(sim: RunningSimulator) -> None:
+    clock = ManualClock()
+    exporter = make_exporter(sim, clock=clock, issuance_interval_seconds=300)
     exporter.scrape()  # issues the probe token
     exporter.sim.inject("supabase-outage", mode="down")
+    clock.advance(300)  # the next sign-in is due
     scrape = exporter.scrape()
+    exporter.close()
     assert scrape.value("tradingbot_probe_success", probe="supabase_auth_health") == 0
     assert scrape.value("tradingbot_probe_http_status", probe="supabase_auth_health") == 503
     assert scrape.value("tradingbot_probe_success", probe="jwt_issuance") == 0
@@ -108,3 +113,44 @@ def test_a_client_sending_the_public_probe_name_is_still_counted(exporter: Expor
         assert answer.status_code == 401
     later = exporter.scrape()  # the exporter's own unauthenticated trade probe (a 401) is still left out
     assert later.value("tradingbot_auth_failures_total", channel="api", code="401") == 2
+
+
+def probe_sign_ins(sim: RunningSimulator) -> int:
+    """How many times the probe user has signed in at the simulator's Supabase."""
+    answer = requests.get(f"{sim.control_url}/supabase/sign-ins", timeout=5)
+    answer.raise_for_status()
+    return int(answer.json()["sign_ins"].get(sim.env["PROBE_USER_EMAIL"], 0))
+
+
+def test_the_probe_user_signs_in_once_per_issuance_interval(sim: RunningSimulator) -> None:
+    clock = ManualClock()
+    exporter = make_exporter(sim, clock=clock, issuance_interval_seconds=300)
+    try:
+        before = probe_sign_ins(sim)
+        exporter.scrape()
+        clock.advance(299)
+        within = exporter.scrape()
+        assert probe_sign_ins(sim) == before + 1
+        assert within.value("tradingbot_probe_success", probe="jwt_issuance") == 1  # the last attempt's result
+        assert within.value("tradingbot_probe_success", probe="api_status_authenticated") == 1
+        clock.advance(1)
+        exporter.scrape()
+        assert probe_sign_ins(sim) == before + 2
+    finally:
+        exporter.close()
+
+
+def test_a_failed_sign_in_is_retried_at_the_next_scrape(sim: RunningSimulator) -> None:
+    clock = ManualClock()
+    exporter = make_exporter(sim, clock=clock, issuance_interval_seconds=300)
+    try:
+        before = probe_sign_ins(sim)
+        exporter.sim.inject("supabase-outage", mode="down")
+        assert exporter.scrape().value("tradingbot_probe_success", probe="jwt_issuance") == 0
+        assert exporter.scrape().value("tradingbot_probe_success", probe="jwt_issuance") == 0
+        exporter.sim.reset()
+        clock.advance(1)
+        assert exporter.scrape().value("tradingbot_probe_success", probe="jwt_issuance") == 1
+        assert probe_sign_ins(sim) == before + 1
+    finally:
+        exporter.close()
