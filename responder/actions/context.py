@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -58,6 +59,10 @@ class Services:
         timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
         secret = self.secrets.broker.for_key(key_id) or ""
         return BrokerClient(broker.base_url, key_id, secret, self.http, timeout)
+
+    def brokers(self) -> Callable[[str], BrokerClient]:
+        """`broker` for one action that reads many orders: each account's key id is read once."""
+        return functools.cache(self.broker)
 
     def bot_api(self, timeout: float = 3.0) -> BotApi:
         return BotApi(self.config.bot.base_url, self.http, timeout)

@@ -47,10 +47,10 @@ def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
         query = query.where(orders.c.profile_id == ctx.require_label(params.profile_label))
     with ctx.services.bot_engine.connect() as conn:
         rows = conn.execute(query).all()
-    brokers: dict[str, BrokerClient] = {}
+    broker_for = ctx.services.brokers()
     checked = []
     for row in rows:
-        broker = brokers.get(row.account_id) or brokers.setdefault(row.account_id, ctx.services.broker(row.account_id))
+        broker = broker_for(row.account_id)
         lookup = lookup_order(broker, row.broker_order_id, row.client_order_id)
         reference = _broker_clock(broker, now)
         view = {**bot_order_view(row), "account": row.account_id, **lookup.as_dict()}
@@ -109,8 +109,9 @@ def quarantine_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[
 
 def quarantine_missing_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
     results: dict[str, list[str]] = {"quarantined": [], "already": [], "moved_on": [], "not_confirmed": []}
+    broker_for = ctx.services.brokers()
     for order in _quarantine_candidates(ctx, params):
-        second = lookup_order(ctx.services.broker(order["account"]), order["broker_order_id"], order["client_order_id"])
+        second = lookup_order(broker_for(order["account"]), order["broker_order_id"], order["client_order_id"])
         if second.result != "missing":
             results["not_confirmed"].append(order["id"])
             continue
@@ -156,9 +157,9 @@ def cancel_stuck_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
         "refused": [],
         "unavailable": [],
     }
+    broker_for = ctx.services.brokers()
     for order in _cancel_candidates(ctx, params):
-        broker = ctx.services.broker(order["account"])
-        results[_cancel_one(broker, order["broker_id"])].append(order["id"])
+        results[_cancel_one(broker_for(order["account"]), order["broker_id"])].append(order["id"])
     summary = f"cancellation requested for {len(results['cancel_requested'])} stuck orders at the broker"
     after = {"results": {order_id: kind for kind, ids in results.items() for order_id in ids}}
     failed = bool(results["unavailable"] or results["refused"])

@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select, text
+from sqlalchemy import Engine, event, select, text
 from sqlalchemy.engine import make_url
 
 from common.db import make_engine
@@ -125,6 +126,26 @@ def test_stale_orders_quarantine_only_old_orders_the_broker_twice_does_not_know(
     assert fake.cancelled == ["b-1"] and cancelled.state == "succeeded"
     assert cancelled.before_state == {"broker_statuses": {old_known: "new"}}
     assert cancelled.after_state == {"results": {old_known: "cancel_requested"}}
+
+
+def test_checking_many_orders_of_one_account_reads_its_key_id_once(with_broker: Harness) -> None:
+    h = with_broker
+    now = datetime.now(UTC)
+    for hours in (2, 3, 4, 5):
+        add_order(h.bot, "p-1", "pending_new", now - timedelta(hours=hours))
+    key_reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "FROM broker_accounts" in statement:
+            key_reads.append(statement)
+
+    event.listen(h.bot, "before_cursor_execute", count)
+    labels = {"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-1"}
+    (run_id,) = h.post(notification(alert(labels))).json["runs"]
+    h.runtime.executor.run_once()  # the check: four orders of acct-1 looked up at the broker
+    event.remove(h.bot, "before_cursor_execute", count)
+    assert h.step(run_id, "check").output["counts"] == {"found": 0, "missing": 4, "unavailable": 0}
+    assert len(key_reads) == 1
 
 
 @pytest.mark.parametrize("failure", ["5xx", "429", "timeout"])
