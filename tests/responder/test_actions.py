@@ -128,11 +128,11 @@ def test_stale_orders_quarantine_only_old_orders_the_broker_twice_does_not_know(
     assert cancelled.after_state == {"results": {old_known: "cancel_requested"}}
 
 
-def test_checking_many_orders_of_one_account_reads_its_key_id_once(with_broker: Harness) -> None:
+def test_checking_and_quarantining_many_orders_of_one_account_read_its_key_id_once_each(with_broker: Harness) -> None:
     h = with_broker
     now = datetime.now(UTC)
     for hours in (2, 3, 4, 5):
-        add_order(h.bot, "p-1", "pending_new", now - timedelta(hours=hours))
+        add_order(h.bot, "p-1", "pending_new", now - DAY - timedelta(hours=hours))
     key_reads: list[str] = []
 
     def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
@@ -143,9 +143,11 @@ def test_checking_many_orders_of_one_account_reads_its_key_id_once(with_broker: 
     labels = {"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-1"}
     (run_id,) = h.post(notification(alert(labels))).json["runs"]
     h.runtime.executor.run_once()  # the check: four orders of acct-1 looked up at the broker
+    h.runtime.executor.run_once()  # the quarantine: each looked up again
     event.remove(h.bot, "before_cursor_execute", count)
     assert h.step(run_id, "check").output["counts"] == {"found": 0, "missing": 4, "unavailable": 0}
-    assert len(key_reads) == 1
+    assert len(h.step(run_id, "quarantine").output["quarantined"]) == 4
+    assert len(key_reads) == 2  # one per step
 
 
 @pytest.mark.parametrize("failure", ["5xx", "429", "timeout"])
