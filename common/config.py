@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -38,6 +39,21 @@ def split_listen(value: str) -> tuple[str, int]:
     """Split a validated ``host:port`` listen address."""
     host, _, port = value.rpartition(":")
     return host, int(port)
+
+
+def parse_listen(value: str, where: str) -> tuple[str, int]:
+    """Validate and split a ``host:port`` given outside the file; ConfigError naming `where` (e.g. --listen)."""
+    try:
+        return split_listen(_listen_address(value))
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+    return value
 
 
 class BotDbConfig(Section):
@@ -75,6 +91,7 @@ class BrokerConfig(Section):
         default_factory=dict, description="API key id -> environment variable holding that key id's secret"
     )
 
+    _check_base_url = field_validator("base_url")(_http_url)
     _check_secret_env = field_validator("secret_env")(_env_name)
     _check_account_secret_envs = field_validator("account_secret_envs")(_account_secret_envs)
 
@@ -85,6 +102,8 @@ class BotConfig(Section):
     restart_url: str | None = None
     reconcile_url: str | None = None
 
+    _check_base_url = field_validator("base_url")(_http_url)
+
 
 class SupabaseConfig(Section):
     url: str
@@ -93,6 +112,8 @@ class SupabaseConfig(Section):
     probe_email_env: str = "PROBE_USER_EMAIL"
     probe_password_env: str = "PROBE_USER_PASSWORD"
     anon_key_env: str = "SUPABASE_ANON_KEY"
+
+    _check_url = field_validator("url")(_http_url)
 
 
 DEFAULT_SCRAPE_BUDGET_SECONDS = 9.0  # below the 10 s scrape_timeout of alerts/prometheus.yml

@@ -10,7 +10,7 @@ import signal
 import sys
 import threading
 
-from common.config import ConfigError, ExportersConfig, load_config, split_listen
+from common.config import ConfigError, ExportersConfig, load_config, parse_listen, split_listen
 from common.logs import configure_logging
 from exporters.app import Secrets, build_collector, build_registry, http_session, open_engine, probe_session
 from exporters.exposition import render, start_metrics_server
@@ -36,13 +36,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _configure_logging(level: str) -> None:
+    """Configure logging; an unknown level is a ConfigError naming the option."""
+    try:
+        configure_logging(level)
+    except ValueError:
+        raise ConfigError(f"--log-level: unknown level {level!r} (DEBUG, INFO, WARNING, ERROR or CRITICAL)") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    configure_logging(args.log_level)
     try:
+        _configure_logging(args.log_level)
         config = load_config(args.config)
         section: ExportersConfig = config.section("exporters")
-        host, port = split_listen(args.listen or section.listen)
+        host, port = parse_listen(args.listen, "--listen") if args.listen else split_listen(section.listen)
         secrets = Secrets.from_env(config, os.environ)
         engine = open_engine(config)
     except ConfigError as exc:

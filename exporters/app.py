@@ -24,7 +24,7 @@ from exporters.probes import ProbeCredentials, Probes
 from exporters.stale_backlog import StaleBacklogCollector
 from sources.accesslog import AccessLogTail, probe_user_agent
 from sources.botapi import BotApi
-from sources.botdb import profiles
+from sources.botdb import broker_accounts, orders, positions, profiles
 from sources.broker import BrokerClient
 from sources.supabase import SupabaseAuth
 
@@ -82,13 +82,15 @@ def probe_session(pool_size: int) -> requests.Session:
 
 
 def check_bot_database(engine: Engine, url: str) -> None:
-    """Fail start-up with one line when the bot's database cannot be read."""
-    try:
-        with engine.connect() as conn:
-            conn.execute(select(profiles.c.id).limit(1)).all()
-    except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        raise ConfigError(f"bot_db.url: cannot read the bot's profiles at {describe_url(url)}: {reason}") from None
+    """Fail start-up with one line when any of the bot's tables the exporters read cannot be read."""
+    for table in (profiles, broker_accounts, orders, positions):
+        try:
+            with engine.connect() as conn:
+                conn.execute(select(*table.primary_key.columns).limit(1)).all()
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            where = describe_url(url)
+            raise ConfigError(f"bot_db.url: cannot read the bot's {table.name} at {where}: {reason}") from None
 
 
 def build_collector(

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from common.broker_secrets import read_broker_secrets
-from common.config import ConfigError, load_config, read_secret
+from common.config import ConfigError, load_config, parse_listen, read_secret
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,18 @@ def test_environment_overrides_urls(tmp_path: Path) -> None:
             "exporters.issuance_interval_seconds: Input should be greater than 0",
         ),
         (MINIMAL + "surprise: 1\n", "surprise: unknown key"),
+        (
+            MINIMAL.replace('"http://127.0.0.1:1"', '"127.0.0.1:1"'),
+            "broker.base_url: Value error, expected an http:// or https:// URL, got '127.0.0.1:1'",
+        ),
+        (
+            MINIMAL.replace('"http://127.0.0.1:2"', '"bot.internal:8080/api"'),
+            "bot.base_url: Value error, expected an http:// or https:// URL",
+        ),
+        (
+            MINIMAL.replace('"http://127.0.0.1:3"', '"ftp://ref.supabase.co"'),
+            "supabase.url: Value error, expected an http",
+        ),
         ("bot_db: [unclosed\n", "malformed YAML at line 2"),
         ("- a list\n", "expected a mapping at the top level"),
     ],
@@ -65,6 +77,19 @@ def test_bad_config_is_one_line_naming_the_problem(tmp_path: Path, text: str, me
     assert message in str(err.value)
     assert str(tmp_path) in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_environment_overrides_are_checked_like_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(write(tmp_path, MINIMAL), env={"SUPABASE_URL": "ref.supabase.co"})
+    assert "supabase.url: Value error, expected an http:// or https:// URL, got 'ref.supabase.co'" in str(err.value)
+
+
+@pytest.mark.parametrize("value", ["foo", "host:", ":80", "host:99999", "host:http"])
+def test_a_listen_address_from_the_command_line_is_one_line_naming_the_option(value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^--listen: expected host:port, got '{value}'$"):
+        parse_listen(value, "--listen")
+    assert parse_listen("127.0.0.1:9808", "--listen") == ("127.0.0.1", 9808)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:
@@ -118,7 +143,7 @@ def test_scrape_budget_must_hold_the_inner_budgets(tmp_path: Path, exporters: st
     ],
 )
 def test_bad_broker_secret_names_are_refused(tmp_path: Path, broker: str, message: str) -> None:
-    text = MINIMAL.replace('broker: {base_url: "http://127.0.0.1:1"}', "broker: " + broker[:-1] + ', base_url: "x"}')
+    text = MINIMAL.replace('broker: {base_url: "http://127.0.0.1:1"}', "broker: " + broker[:-1] + ', base_url: "http://x"}')
     with pytest.raises(ConfigError) as err:
         load_config(write(tmp_path, text), env={})
     assert message in str(err.value)

@@ -12,6 +12,8 @@ import pytest
 import requests
 import yaml
 
+from common.db import make_engine
+from sources.botdb import metadata
 from tests.support.ports import free_port, wait_for_port
 from tests.support.simulator import RunningSimulator, write_config
 
@@ -100,6 +102,35 @@ def test_bad_configuration_stops_start_up_with_one_line(
     done = run_exporters(write_config(tmp_path / "bad.yml", sections), sim.env)
     assert done.returncode == 2
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--listen", "foo"), "exporters: --listen: expected host:port, got 'foo'"),
+        (("--log-level", "bogus"), "exporters: --log-level: unknown level 'bogus'"),
+    ],
+)
+def test_bad_command_line_values_stop_start_up_with_one_line(
+    sim: RunningSimulator, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    done = run_exporters(exporter_config(sim, tmp_path, "127.0.0.1:1"), sim.env, *args, "--once")
+    assert done.returncode == 2
+    assert done.stderr.strip().startswith(message) and len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+@pytest.mark.parametrize("missing", ["broker_accounts", "orders", "positions"])
+def test_a_bot_database_missing_a_table_stops_start_up(sim: RunningSimulator, tmp_path: Path, missing: str) -> None:
+    url = f"sqlite:///{tmp_path / 'partial.sqlite3'}"
+    engine = make_engine(url)
+    metadata.create_all(engine, tables=[table for name, table in metadata.tables.items() if name != missing])
+    engine.dispose()
+    sections = yaml.safe_load(exporter_config(sim, tmp_path, "127.0.0.1:1").read_text())
+    sections["bot_db"] = {"url": url}
+    done = run_exporters(write_config(tmp_path / "partial.yml", sections), sim.env, "--once")
+    assert done.returncode == 2
+    assert f"bot_db.url: cannot read the bot's {missing} at " in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_malformed_yaml_and_missing_secret_are_named(sim: RunningSimulator, tmp_path: Path) -> None:
