@@ -2,7 +2,9 @@
 
 The distinction that matters for incident response is between a *definite* answer and *no* answer:
 
-- `OrderMissing` — the broker answered 404 for an order: it does not know it (quarantine candidate).
+- `OrderMissing` — the broker answered 404 with Alpaca's not-found code 40410000: it does not know the
+  order (quarantine candidate), or, for a position, the account is flat. A 404 without that JSON code (an
+  HTML page from a proxy, a wrong base URL) is `BrokerUnavailable("bad_response")`, never "missing".
 - `BrokerUnavailable` — timeout, connection/DNS failure, 5xx, 429, 401 or an unreadable body (not JSON,
   a missing field, a number that is not finite): we know nothing, so nothing may be concluded (no
   "flat", no "missing", no ghost, no all-clear).
@@ -24,7 +26,7 @@ from typing import Any, Literal, TypeVar
 import requests
 
 INSUFFICIENT_FUNDS_CODE = 40310000
-ORDER_NOT_FOUND_CODE = 40410000
+NOT_FOUND_CODE = 40410000  # Alpaca's JSON 404: unknown order, or no position in the symbol
 
 T = TypeVar("T")
 
@@ -45,7 +47,7 @@ class BrokerUnavailable(BrokerError):
 
 
 class OrderMissing(BrokerError):
-    """The broker answered 404: it does not know this order."""
+    """The broker answered 404 with code 40410000: it does not know this order (or holds no such position)."""
 
 
 class BrokerRejected(BrokerError):
@@ -188,7 +190,7 @@ class BrokerClient:
         return [_parsed(parse_position, item, "/v2/positions") for item in self._list("/v2/positions")]
 
     def get_position(self, symbol: str) -> BrokerPosition | None:
-        """Return the open position in `symbol`, or None when the broker says it is flat (404)."""
+        """Return the open position in `symbol`, or None when the broker says it is flat (404 40410000)."""
         try:
             path = f"/v2/positions/{symbol}"
             return _parsed(parse_position, self._object("GET", path), path)
@@ -277,8 +279,11 @@ def _raise_for_status(response: requests.Response, method: str, path: str) -> No
         return
     code, message = _error_fields(response)
     where = f"{method} {path}"
-    if status == 404:
+    if status == 404 and code == NOT_FOUND_CODE:
         raise OrderMissing(f"{where}: not found (code {code})")
+    if status == 404:
+        detail = f"{where}: HTTP 404 without Alpaca's code {NOT_FOUND_CODE} (a proxy or a wrong base URL?)"
+        raise BrokerUnavailable("bad_response", detail, status)
     if status == 401:
         raise BrokerUnavailable("unauthorized", f"{where}: API keys rejected (code {code})", status)
     if status == 429:

@@ -91,6 +91,25 @@ def test_cancel_is_204_then_422_42210000_and_unknown_is_404(sim: RunningSimulato
         client.cancel_order(str(uuid.uuid4()))
 
 
+@pytest.mark.parametrize("service", ["bot", "control"])
+def test_a_404_without_alpacas_code_is_no_answer_not_missing(
+    sim: RunningSimulator, session: requests.Session, service: str
+) -> None:
+    """A wrong base URL: the bot answers 404 with its own JSON, the control API with Flask's HTML page."""
+    wrong = {"bot": sim.bot_url, "control": sim.control_url}[service]
+    client = BrokerClient(wrong, "sim-key-acct-1", sim.env["APCA_API_SECRET_KEY"], session)
+    calls = [
+        lambda: client.get_position("AAPL"),
+        lambda: client.get_order(str(uuid.uuid4())),
+        lambda: client.get_order_by_client_id("never-sent"),
+        lambda: client.cancel_order(str(uuid.uuid4())),
+    ]
+    for call in calls:
+        with pytest.raises(BrokerUnavailable) as unavailable:
+            call()
+        assert (unavailable.value.kind, unavailable.value.status) == ("bad_response", 404)
+
+
 def test_close_position_returns_the_liquidating_order(sim: RunningSimulator, session: requests.Session) -> None:
     client = broker(sim, session)
     held = client.list_positions()[0]
