@@ -1,8 +1,9 @@
 """Ghost positions: the broker holds a position the bot records as closed, per account.
 
-Each scrape reads the bot's open positions (one statement), every broker account's positions
-(concurrently, bounded pool, per-call timeouts, an overall deadline) and, only when ghosts exist,
-which profile most recently closed the symbol on that account (one more statement). An account whose
+Each scrape reads the bot's broker accounts and open positions (two statements), every broker account's
+positions (concurrently, bounded pool, per-call timeouts, an overall deadline) and, only when ghosts
+exist, which profile most recently closed the symbol on that account (a third statement; a fourth lists
+the account's profiles when some ghost's symbol was never closed there). An account whose
 broker read fails gets `tradingbot_broker_up 0` and no quantity or ghost series at all: no verdict,
 neither ghost nor clear::
 
@@ -180,15 +181,16 @@ class GhostPositionCollector:
             .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(ghosts))
             .group_by(profiles.c.account_id, positions.c.symbol, profiles.c.id)
         )
-        accounts = {account for account, _ in ghosts}
-        everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(accounts))
         closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
         by_account: dict[str, set[str]] = defaultdict(set)
         with self._engine.connect() as conn:
             for account_id, symbol, profile, closed_at in conn.execute(last_close):
                 closes[(account_id, symbol)][profile] = closed_at
-            for account_id, profile in conn.execute(everyone):
-                by_account[account_id].add(profile)
+            never_closed = {account for account, symbol in ghosts if (account, symbol) not in closes}
+            if never_closed:
+                everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(never_closed))
+                for account_id, profile in conn.execute(everyone):
+                    by_account[account_id].add(profile)
         return {ghost: _latest(closes.get(ghost, {})) or sorted(by_account[ghost[0]]) for ghost in ghosts}
 
 

@@ -5,7 +5,9 @@ import time
 from collections import Counter
 
 import pytest
+from sqlalchemy import event
 
+from common.db import make_engine
 from exporters.ghost_positions import GhostPositionCollector
 from sources.broker import BrokerClient, BrokerPosition
 from tests.exporters.conftest import Exporter
@@ -124,6 +126,30 @@ def test_ghost_is_attributed_to_the_profile_that_closed_the_symbol_last(exporter
     assert first["account"] == second["account"]
     found = ghosts(exporter)
     assert found == {(("account", first["account"]), ("profile", "p-4"), ("symbol", "AMD")): 1.0}
+
+
+def selects(statements: list[str]) -> list[str]:
+    """The queries among the statements (SQLite's engine also sends its own BEGIN)."""
+    return [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
+
+
+def test_a_scrape_runs_two_statements_and_three_for_a_ghost_some_profile_closed(exporter: Exporter) -> None:
+    engine = make_engine(exporter.sim.db_url)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
+    ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
+    collector = GhostPositionCollector(engine, ghost_collector._broker_for, 4, 8.0)
+    try:
+        collector.collect()
+        assert len(selects(statements)) == 2, statements
+        exporter.sim.inject("ghost", profile="p-1", symbol="TSLA", qty=7)
+        statements.clear()
+        families = {f.name: f for f in collector.collect()}
+        assert [s.labels["profile"] for s in families["tradingbot_ghost_position"].samples] == ["p-1"]
+        assert len(selects(statements)) == 3, statements  # the account's profiles are not needed: p-1 closed TSLA
+    finally:
+        collector.close()
+        engine.dispose()
 
 
 class ExplodingBroker(BrokerClient):
