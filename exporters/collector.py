@@ -79,7 +79,12 @@ class ExporterCollector(Collector):
         yield duration
 
     def close(self) -> None:
+        """Stop this collector's threads and those of every source that has its own (a `close()`)."""
         self._pool.shutdown(wait=False, cancel_futures=True)
+        for source in self._sources:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
 
     def _run_of(self, source: Source) -> tuple[float, Future[Outcome]]:
         """The source's run still in flight, or a new one when its last run has finished."""

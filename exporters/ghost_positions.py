@@ -22,16 +22,18 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import get_args
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import Engine, func, select, tuple_, type_coerce
 
 from sources.botdb import POSITION_CLOSED, POSITION_OPEN, UTCDateTime, broker_accounts, positions, profiles
-from sources.broker import BrokerClient, BrokerError, BrokerUnavailable
+from sources.broker import BrokerClient, BrokerError, BrokerUnavailable, UnavailableKind
 
 log = logging.getLogger(__name__)
 
-ERROR_KINDS = ("timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response", "deadline")
+# the broker client's kinds of "no usable answer", plus the exporter's own: a read the scrape's deadline cut off
+ERROR_KINDS = (*get_args(UnavailableKind), "deadline")
 
 
 @dataclass(frozen=True)

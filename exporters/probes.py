@@ -20,15 +20,6 @@ from datetime import datetime, timedelta
 from sources.botapi import BotApi
 from sources.supabase import IssuedToken, SupabaseAuth, SupabaseError
 
-PROBES = (
-    "health_live",
-    "health_ready",
-    "api_status_authenticated",
-    "api_trade_unauthenticated_rejected",
-    "supabase_auth_health",
-    "jwt_issuance",
-)
-
 
 @dataclass(frozen=True)
 class ProbeResult:

@@ -9,10 +9,9 @@ from flask import Flask, Response, jsonify, request
 from simulator.book import DuplicateClientOrderId
 from simulator.bot_http import bearer_token, json_error, log_access, reject, verify_request
 from simulator.botstore import TradeProfile, record_trade, trade_profile
+from simulator.broker_app import INSUFFICIENT_FUNDS
 from simulator.trading import InvalidOrder, OrderRequest, parse_order_request, place_order
 from simulator.world import Simulator
-
-INSUFFICIENT_FUNDS_CODE = 40310000
 
 
 def _answer(world: Simulator, status: int, reason: str, body: dict[str, Any],
@@ -37,8 +36,8 @@ def _execute(world: Simulator, profile: TradeProfile, order_request: OrderReques
     if world.faults.broker_outage_for(profile.account) is not None:
         return _answer(world, 503, "broker_unavailable", {"error": "broker_unavailable"})
     if world.faults.insufficient_funds():
-        body = {"error": "insufficient_funds", "code": INSUFFICIENT_FUNDS_CODE, "message": "insufficient buying power"}
-        return _answer(world, 403, "insufficient_funds", body, INSUFFICIENT_FUNDS_CODE)
+        body = {"error": "insufficient_funds", "code": INSUFFICIENT_FUNDS, "message": "insufficient buying power"}
+        return _answer(world, 403, "insufficient_funds", body, INSUFFICIENT_FUNDS)
     now = world.clock()
     try:
         order = place_order(world.book, profile.account, order_request, now)

@@ -103,12 +103,11 @@ class AccessLogTail:
     grows past `max_bytes` without a newline is dropped (up to its newline) and counted as malformed.
     """
 
-    def __init__(self, path: Path, max_bytes: int = 16 * 1024 * 1024, from_start: bool = False) -> None:
+    def __init__(self, path: Path, max_bytes: int = 16 * 1024 * 1024) -> None:
         self._path = path
         self._max_bytes = max_bytes
         self._inode: int | None = None
         self._offset = 0
-        self._from_start = from_start
         self._partial = b""
         self._discarding = False  # inside a line too long to keep: drop everything up to its newline
 
@@ -118,7 +117,7 @@ class AccessLogTail:
         except FileNotFoundError:
             return TailChunk([], 0)
         if self._inode is None:
-            self._offset = 0 if self._from_start else stat.st_size
+            self._offset = stat.st_size
         elif stat.st_ino != self._inode or stat.st_size < self._offset:
             self._offset, self._partial, self._discarding = 0, b"", False  # rotated or truncated: from the top
         self._inode = stat.st_ino

@@ -64,3 +64,18 @@ def test_a_hanging_source_is_reported_down_within_the_budget_and_never_run_twice
     finally:
         hanging.release.set()
         collector.close()
+
+
+class Closable(Working):
+    def __init__(self) -> None:
+        self.closed = 0
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_closing_the_exporter_closes_every_source_that_has_threads_of_its_own() -> None:
+    closable = Closable()
+    collector = ExporterCollector([closable, Working()])
+    collector.close()
+    assert closable.closed == 1
