@@ -9,8 +9,8 @@ import pytest
 from flask import Flask, Response, jsonify, request
 
 from tests.exporters.conftest import make_exporter
-from tests.responder.servers import serve_wsgi
 from tests.support.simulator import RunningSimulator
+from tests.support.wsgi import serve_wsgi
 
 
 def cookie_setting_bot(seen: list[dict[str, Any]]) -> Flask:

@@ -25,7 +25,8 @@ import yaml
 from responder.ledger.schema import runs, steps
 from tests.reliability.sideeffects import Recorder
 from tests.responder.harness import PLAYBOOKS, WEBHOOK_TOKEN, sections
-from tests.responder.servers import FakeBroker, serve_wsgi
+from tests.responder.servers import FakeBroker
+from tests.support.wsgi import serve_wsgi
 
 RETRY_SECONDS = 90.0  # give up on one delivery after this long (Alertmanager: the group_interval deadline)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.responder.harness import Harness, harness, sections
-from tests.responder.servers import SlackCapture, serve_wsgi
+from tests.responder.servers import SlackCapture
 from tests.support.botstate import add_account, add_profile
+from tests.support.wsgi import serve_wsgi
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Small real HTTP servers for tests: any WSGI app on a free loopback port, a Slack capture, a fake broker.
+"""Small real HTTP servers for tests: a Slack capture and a fake broker (served with tests.support.wsgi).
 
 The fake broker answers the Alpaca subset `sources.broker.BrokerClient` uses, from in-memory state a
 test sets up, and can fail on demand (5xx, 429, timeouts) to prove nothing is concluded from no answer.
@@ -6,31 +6,11 @@ test sets up, and can fail on demand (5xx, 429, timeouts) to prove nothing is co
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
-from werkzeug.serving import make_server
-
-from tests.support.ports import free_port
-
-
-@contextmanager
-def serve_wsgi(app: Any) -> Iterator[str]:
-    """Serve `app` on a free loopback port in a thread; yield its base URL."""
-    server = make_server("127.0.0.1", free_port(), app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @dataclass

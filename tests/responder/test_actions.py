@@ -21,8 +21,9 @@ from sources.botdb import orders
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification
-from tests.responder.servers import FakeBroker, serve_wsgi
+from tests.responder.servers import FakeBroker
 from tests.support.botstate import add_account, add_order, add_position, add_profile
+from tests.support.wsgi import serve_wsgi
 
 DAY = timedelta(hours=24)
 

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from responder.ledger.schema import alerts
 from tests.responder.harness import WEBHOOK_TOKEN, harness, sections
 from tests.responder.record_payloads import alertmanager, api_alert, post_alerts
-from tests.responder.servers import serve_wsgi
 from tests.support.ports import free_port
+from tests.support.wsgi import serve_wsgi
 
 BINARY = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
 pytestmark = [pytest.mark.e2e, pytest.mark.skipif(BINARY is None, reason="no Alertmanager binary")]

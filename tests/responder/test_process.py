@@ -27,9 +27,10 @@ from sources.botdb import create_schema
 from tests.responder.harness import sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.processes import child_env, responder_process, run_cli, wait_for
-from tests.responder.servers import FakeBroker, SlackCapture, serve_wsgi
+from tests.responder.servers import FakeBroker, SlackCapture
 from tests.support.botstate import add_account, add_profile
 from tests.support.ports import free_port
+from tests.support.wsgi import serve_wsgi
 
 
 def sample(metrics: str, name: str, **labels: str) -> float:

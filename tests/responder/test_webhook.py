@@ -22,8 +22,9 @@ from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification, recorded
-from tests.responder.servers import SlackCapture, serve_wsgi
+from tests.responder.servers import SlackCapture
 from tests.support.botstate import add_account, add_profile
+from tests.support.wsgi import serve_wsgi
 
 RECORDED_TOKEN = "recorded-webhook-token"
 
