@@ -123,7 +123,7 @@ class ExportersConfig(Section):
     listen: str = "127.0.0.1:9808"
     probe_timeout_seconds: float = Field(2.0, gt=0)
     ghost_scrape_budget_seconds: float = Field(8.0, gt=0)
-    issuance_interval_seconds: float = Field(300.0, gt=0, description="the probe user signs in at most this often")
+    issuance_interval_seconds: float = Field(60.0, gt=0, description="the probe user signs in at most this often")
     scrape_budget_seconds: float = Field(
         DEFAULT_SCRAPE_BUDGET_SECONDS, gt=0, description="a scrape answers within this; keep it below scrape_timeout"
     )
