@@ -88,15 +88,7 @@ def run(stack: LocalStack) -> int:
 def demo(stack: LocalStack, timeout: float, interval: float) -> int:
     engine = make_engine(stack.config.bot_db.url)
     with requests.Session() as session:
-        assert stack.sinks is not None
-        observer = Observer(
-            stack.urls.prometheus[0],
-            stack.urls.responders[0],
-            stack.env["RESPONDER_OPERATOR_TOKEN"],
-            engine,
-            stack.sinks,
-            session,
-        )
+        observer = stack.observer(engine, session)
         _wait_for_targets(observer, 1 + len(stack.urls.responders), timeout=60)
         show = Demo(observer, stack.urls.simulator_control)
         show.note("stack up: Prometheus scrapes the exporters and the responder")

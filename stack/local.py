@@ -14,7 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
+from sqlalchemy import Engine
+
 from common.config import Config, load_config, split_listen
+from stack.observe import Observer
 from stack.render import PrometheusTargets, alertmanager_config, prometheus_config, write_yaml
 from stack.secrets import load_or_create_secrets
 from stack.services import Service, ServiceGroup, StackError
@@ -132,6 +136,19 @@ class LocalStack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+    def observer(self, bot_engine: Engine, session: requests.Session) -> Observer:
+        """An observer of this running stack: its first Prometheus and responder, its receiver sinks."""
+        if self.sinks is None:
+            raise StackError("the stack is not running: start it before observing it")
+        return Observer(
+            self.urls.prometheus[0],
+            self.urls.responders[0],
+            self.env["RESPONDER_OPERATOR_TOKEN"],
+            bot_engine,
+            self.sinks,
+            session,
+        )
 
     def service(self, name: str) -> Service:
         return next(s for s in self.group.services if s.name == name)

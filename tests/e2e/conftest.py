@@ -131,19 +131,10 @@ def start_e2e(
     stack = LocalStack(options)
     bot = make_engine(bot_db_url)
     with stack, requests.Session() as session:
-        assert stack.sinks is not None
-        observer = Observer(
-            stack.urls.prometheus[0],
-            stack.urls.responders[0],
-            stack.env["RESPONDER_OPERATOR_TOKEN"],
-            bot,
-            stack.sinks,
-            session,
-        )
-        e2e = E2E(stack, observer, bot, session)
+        e2e = E2E(stack, stack.observer(bot, session), bot, session)
         e2e.wait_for(
             "Prometheus scraping the exporters and every responder",
-            lambda: observer.targets_up() == 1 + responders,
+            lambda: e2e.observer.targets_up() == 1 + responders,
             60,
         )
         yield e2e
