@@ -72,13 +72,20 @@ def test_a_resolve_cancels_the_firing_run_before_it_acts(responder: Harness) -> 
     assert profile_account(responder.bot, "p-1") == ("acct-1", "active")
 
 
+def claim_due_step(h: Harness, now: datetime, owner: str = "worker-a", lease: float = 30) -> ledger_steps.Claim:
+    """Claim the one due step by hand, as a worker would, without running it."""
+    (due,) = ledger_steps.find_due(h.ledger, now)
+    claim = ledger_steps.claim(h.ledger, due, owner, now, lease)
+    assert isinstance(claim, ledger_steps.Claim)
+    return claim
+
+
 def test_claim_time_check_cancels_a_run_whose_alert_resolved_mid_step(responder: Harness) -> None:
     labels = ghost_labels()
     (firing_run,) = responder.post(notification(alert(labels))).json["runs"]
     now = datetime.now(UTC)
-    (due,) = ledger_steps.find_due(responder.ledger, now)
-    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 30)
-    assert isinstance(claim, ledger_steps.Claim) and claim.step.name == "evidence"
+    claim = claim_due_step(responder, now)
+    assert claim.step.name == "evidence"
     responder.post(notification(alert(labels, "resolved")))  # a step is in flight: the run is left alone
     assert responder.run_state(firing_run) == "active"
     assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
@@ -92,9 +99,7 @@ def test_a_step_finishing_after_its_run_was_cancelled_leaves_the_run_cancelled(r
     # PostgreSQL's READ COMMITTED lets a resolve cancel a run while a claim of its step is committing
     (run_id,) = responder.post(notification(alert(ghost_labels()))).json["runs"]
     now = datetime.now(UTC)
-    (due,) = ledger_steps.find_due(responder.ledger, now)
-    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 30)
-    assert isinstance(claim, ledger_steps.Claim)
+    claim = claim_due_step(responder, now)
     with write_transaction(responder.ledger) as conn:
         cancel_run(conn, run_id, "alert_resolved", now)
     assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
@@ -107,9 +112,7 @@ def test_a_step_finishing_after_its_run_was_cancelled_leaves_the_run_cancelled(r
 def test_an_action_never_starts_on_an_expired_lease(responder: Harness) -> None:
     responder.post(notification(alert(ghost_labels())))
     now = datetime.now(UTC)
-    (due,) = ledger_steps.find_due(responder.ledger, now)
-    slow = ledger_steps.claim(responder.ledger, due, "slow-worker", now, 5)
-    assert isinstance(slow, ledger_steps.Claim)
+    slow = claim_due_step(responder, now, "slow-worker", lease=5)
     later = now + timedelta(seconds=6)  # the checks before the action outlasted the lease
     assert not ledger_steps.record_before(responder.ledger, slow.lease, {"x": 1}, later, 30)
     (again,) = ledger_steps.find_due(responder.ledger, later)
@@ -119,9 +122,7 @@ def test_an_action_never_starts_on_an_expired_lease(responder: Harness) -> None:
 def test_recording_the_before_state_starts_a_full_lease_for_the_action(responder: Harness) -> None:
     responder.post(notification(alert(ghost_labels())))
     now = datetime.now(UTC)
-    (due,) = ledger_steps.find_due(responder.ledger, now)
-    claim = ledger_steps.claim(responder.ledger, due, "worker-a", now, 5)
-    assert isinstance(claim, ledger_steps.Claim)
+    claim = claim_due_step(responder, now, lease=5)
     at = now + timedelta(seconds=4)
     assert ledger_steps.record_before(responder.ledger, claim.lease, {"x": 1}, at, 30)
     assert ledger_steps.find_due(responder.ledger, now + timedelta(seconds=20)) == []  # held until at + 30 s
