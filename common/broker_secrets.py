@@ -20,9 +20,6 @@ class BrokerSecrets:
     default: str | None = field(default=None, repr=False)
     by_key_id: Mapping[str, str | None] = field(default_factory=dict, repr=False)
 
-    def __bool__(self) -> bool:
-        return self.default is not None or any(self.by_key_id.values())
-
     def for_key(self, key_id: str) -> str | None:
         """The secret for `key_id`: its own when configured, else the default; None when not set."""
         if key_id in self.by_key_id:

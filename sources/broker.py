@@ -187,13 +187,12 @@ class BrokerClient:
 
     def list_positions(self) -> list[BrokerPosition]:
         """Return every open position (GET /v2/positions)."""
-        return [_parsed(parse_position, item, "/v2/positions") for item in self._list("/v2/positions")]
+        return self._list(parse_position, "/v2/positions")
 
     def get_position(self, symbol: str) -> BrokerPosition | None:
         """Return the open position in `symbol`, or None when the broker says it is flat (404 40410000)."""
         try:
-            path = f"/v2/positions/{symbol}"
-            return _parsed(parse_position, self._object("GET", path), path)
+            return self._object(parse_position, "GET", f"/v2/positions/{symbol}")
         except OrderMissing:
             return None
 
@@ -201,18 +200,16 @@ class BrokerClient:
         params: dict[str, Any] = {"status": status, "limit": min(limit, 500)}
         if symbols:
             params["symbols"] = symbols
-        return [_parsed(parse_order, item, "/v2/orders") for item in self._list("/v2/orders", params)]
+        return self._list(parse_order, "/v2/orders", params)
 
     def get_order(self, order_id: str) -> BrokerOrder:
         """Return the order with the broker's id; raise OrderMissing on a definite 404."""
-        path = f"/v2/orders/{order_id}"
-        return _parsed(parse_order, self._object("GET", path), path)
+        return self._object(parse_order, "GET", f"/v2/orders/{order_id}")
 
     def get_order_by_client_id(self, client_order_id: str) -> BrokerOrder:
         """Return the order with the bot's client order id; raise OrderMissing on a definite 404."""
         params = {"client_order_id": client_order_id}
-        path = "/v2/orders:by_client_order_id"
-        return _parsed(parse_order, self._object("GET", path, params), path)
+        return self._object(parse_order, "GET", "/v2/orders:by_client_order_id", params)
 
     def cancel_order(self, order_id: str) -> None:
         """Request cancellation (DELETE /v2/orders/{id}); 422 (not cancelable) raises BrokerRejected."""
@@ -220,20 +217,23 @@ class BrokerClient:
 
     def close_position(self, symbol: str) -> BrokerOrder:
         """Liquidate the position in `symbol` at market (DELETE /v2/positions/{symbol})."""
-        path = f"/v2/positions/{symbol}"
-        return _parsed(parse_order, self._object("DELETE", path), path)
+        return self._object(parse_order, "DELETE", f"/v2/positions/{symbol}")
 
-    def _list(self, path: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def _list(self, parse: Callable[[dict[str, Any]], T], path: str, params: dict[str, Any] | None = None) -> list[T]:
+        """GET a JSON list and parse each object; anything unusable is no answer (bad_response)."""
         body = self._json(self._request("GET", path, params))
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise BrokerUnavailable("bad_response", f"{path}: expected a JSON list of objects")
-        return body
+        return [_parsed(parse, item, path) for item in body]
 
-    def _object(self, method: str, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def _object(
+        self, parse: Callable[[dict[str, Any]], T], method: str, path: str, params: dict[str, Any] | None = None
+    ) -> T:
+        """Call and parse the JSON object answered; anything unusable is no answer (bad_response)."""
         body = self._json(self._request(method, path, params))
         if not isinstance(body, dict):
             raise BrokerUnavailable("bad_response", f"{path}: expected a JSON object")
-        return body
+        return _parsed(parse, body, path)
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
