@@ -15,12 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import Config, ConfigError, load_config
 from common.db import describe_url, make_engine, normalise_url
-from simulator.book_load import load_book
-from simulator.cli_inject import DEFAULT_CONTROL_URL, control_url_from, run_inject
-from simulator.fault_options import KINDS, OPTION_MODELS
-from simulator.scale import ScalePlan, scale_seed
+from simulator.bot.scale import ScalePlan, scale_seed
+from simulator.bot.seed import ensure_seeded
+from simulator.broker.book_load import load_book
+from simulator.faults.cli import DEFAULT_CONTROL_URL, control_url_from, run_inject
+from simulator.faults.options import KINDS, OPTION_MODELS
 from simulator.secrets import load_secrets
-from simulator.seed import ensure_seeded
 from simulator.server import build_servers, serve
 from simulator.timeutil import utc_now
 from simulator.world import build_simulator

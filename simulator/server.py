@@ -11,12 +11,12 @@ from contextlib import suppress
 import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from simulator.bot_app import create_bot_app
-from simulator.broker_app import create_broker_app
-from simulator.control_app import create_control_app
-from simulator.supabase_app import create_supabase_app
-from simulator.sync import OrderStatusSync
-from simulator.traffic import TrafficGenerator
+from simulator.bot.app import create_bot_app
+from simulator.bot.sync import OrderStatusSync
+from simulator.bot.traffic import TrafficGenerator
+from simulator.broker.app import create_broker_app
+from simulator.faults.control import create_control_app
+from simulator.supabase.app import create_supabase_app
 from simulator.world import Simulator
 
 log = logging.getLogger("simulator")

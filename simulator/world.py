@@ -13,12 +13,12 @@ from sqlalchemy import Engine
 
 from common.config import Config, SimulatorConfig
 from common.db import make_engine
-from simulator.accesslog import AccessLogWriter
-from simulator.book import BrokerBook
-from simulator.faults import FaultState, RuntimeSettings
+from simulator.bot.accesslog import AccessLogWriter
+from simulator.broker.book import BrokerBook
+from simulator.faults.state import FaultState, RuntimeSettings
 from simulator.secrets import SimulatorSecrets
+from simulator.supabase.tokens import TokenService, User, UserDirectory
 from simulator.timeutil import Clock, utc_now
-from simulator.tokens import TokenService, User, UserDirectory
 
 CLIENT_USERS = 3
 

@@ -27,8 +27,8 @@ from sqlalchemy.engine import make_url
 
 from common.config import SeedConfig
 from common.db import make_engine
+from simulator.bot.seed import ensure_seeded
 from simulator.secrets import api_key_jwt, generate_local_secrets
-from simulator.seed import ensure_seeded
 from tests.deploy import composefile as cf
 from tests.support import databases
 from tests.support.ports import free_port, wait_for_port

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from simulator.sync import sync_interval
+from simulator.bot.sync import sync_interval
 from sources.broker import OrderMissing
 from tests.simulator.conftest import SHARED_STALE_AFTER_SECONDS
 from tests.simulator.helpers import bot_db, broker, order_row, wait_for

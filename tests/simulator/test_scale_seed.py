@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import ColumnElement, Table, func, select
 
 from common.db import make_engine
-from simulator.scale import ScalePlan, scale_seed
+from simulator.bot.scale import ScalePlan, scale_seed
 from sources.botdb import WORKING_STATUSES, broker_accounts, orders, positions, profiles
 from tests.simulator.test_cli import run_cli
 from tests.support.simulator import simulator_sections, write_config

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from simulator.book import AccountBook, BrokerBook, SimOrder, SimPosition
-from simulator.seed import price_of
+from simulator.broker.book import AccountBook, BrokerBook, SimOrder, SimPosition
+from simulator.broker.market import price_of
 from sources.botdb import (
     POSITION_OPEN,
     QUARANTINED_STATUS,

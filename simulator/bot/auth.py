@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import Response, jsonify, request
+from flask import Response, request
 
-from simulator.tokens import Verdict
+from simulator.responses import json_error
+from simulator.supabase.tokens import Verdict
 from simulator.world import Simulator
 
 
@@ -25,12 +26,6 @@ def log_access(world: Simulator, channel: str, status: int, reason: str, error_c
                token: str | None = None) -> None:
     world.access_log.write(channel, request.method, request.path, status, reason, error_code, token,
                            request.headers.get("User-Agent", ""))
-
-
-def json_error(status: int, body: dict[str, object]) -> Response:
-    response = jsonify(body)
-    response.status_code = status
-    return response
 
 
 def reject(verdict: Verdict) -> Response:

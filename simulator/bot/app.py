@@ -8,11 +8,12 @@ from typing import Any
 from flask import Flask, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
 
-from simulator.bot_http import bearer_token, json_error, log_access, reject, verify_request
-from simulator.bot_trade import register_trade
-from simulator.botstore import backlog, status_summary
-from simulator.fault_options import BotDegradedOptions, BrokerOutageOptions, SupabaseOutageOptions
-from simulator.reconcile import reconcile
+from simulator.bot.auth import bearer_token, log_access, reject, verify_request
+from simulator.bot.reconcile import reconcile
+from simulator.bot.store import backlog, status_summary
+from simulator.bot.trade import register_trade
+from simulator.faults.options import BotDegradedOptions, BrokerOutageOptions, SupabaseOutageOptions
+from simulator.responses import json_error
 from simulator.world import Simulator
 
 STALE_BACKLOG_LIMIT = 20

@@ -11,9 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from common.db import write_transaction
-from simulator.book import BrokerBook
-from simulator.botstore import inserted_id
-from simulator.seed import price_of
+from simulator.bot.store import inserted_id
+from simulator.broker.book import BrokerBook
+from simulator.broker.market import price_of
 from sources.botdb import POSITION_CLOSED, POSITION_OPEN, positions, profiles
 
 EPSILON = 1e-9

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from simulator.book_load import load_book
-from simulator.fault_options import (
+from simulator.bot.seed import seed_bot_db
+from simulator.broker.book_load import load_book
+from simulator.faults.options import (
     BrokerOutageOptions,
     FaultError,
     FaultOptions,
@@ -16,9 +17,8 @@ from simulator.fault_options import (
     StaleOrdersOptions,
     parse_options,
 )
-from simulator.inject_orders import inject_stale_orders
-from simulator.inject_positions import inject_fill_race, inject_ghost, inject_phantom
-from simulator.seed import seed_bot_db
+from simulator.faults.orders import inject_stale_orders
+from simulator.faults.positions import inject_fill_race, inject_ghost, inject_phantom
 from simulator.world import Simulator
 
 

@@ -6,7 +6,7 @@ import logging
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from simulator.botstore import apply_order_updates, touch_fresh_orders
+from simulator.bot.store import apply_order_updates, touch_fresh_orders
 from simulator.world import Simulator
 
 log = logging.getLogger("simulator.sync")

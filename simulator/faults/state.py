@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from simulator.fault_options import (
+from simulator.faults.options import (
     AuthFailuresOptions,
     BrokerOutageOptions,
     FaultOptions,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from simulator.book import SimOrder, SimPosition
+from simulator.broker.book import SimOrder, SimPosition
 from simulator.timeutil import rfc3339
 
 ASSET_NAMESPACE = uuid.UUID("6f1c2a52-3d2b-4b8e-9b5e-6f7b1f0a9c11")

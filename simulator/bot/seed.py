@@ -17,15 +17,10 @@ from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from common.config import SeedConfig
 from common.db import write_transaction
+from simulator.broker.market import price_of
 from sources.botdb import broker_accounts, create_schema, orders, positions, profiles
 
-PRICES = {"AAPL": 190.0, "MSFT": 410.0, "TSLA": 240.0, "NVDA": 120.0, "AMZN": 180.0, "SPY": 520.0}
 SEED_RNG = "tradingbot-simulator-seed"
-
-
-def price_of(symbol: str) -> float:
-    """The simulated market price of `symbol` (fixed, so runs are reproducible)."""
-    return PRICES.get(symbol, 50.0 + sum(map(ord, symbol)) % 200)
 
 
 def account_id(index: int) -> str:

@@ -9,12 +9,12 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from simulator.alpaca_json import error_json, order_json, position_json
-from simulator.book import DuplicateClientOrderId
-from simulator.fault_options import BrokerOutageOptions
-from simulator.seed import price_of
+from simulator.broker.alpaca_json import error_json, order_json, position_json
+from simulator.broker.book import DuplicateClientOrderId
+from simulator.broker.market import price_of
+from simulator.broker.trading import InvalidOrder, parse_order_request, place_order
+from simulator.faults.options import BrokerOutageOptions
 from simulator.timeutil import http_date
-from simulator.trading import InvalidOrder, parse_order_request, place_order
 from simulator.world import Simulator
 from sources.botdb import TERMINAL_STATUSES, WORKING_STATUSES
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from simulator.book import BrokerBook, SimOrder, new_order_id
-from simulator.seed import price_of
+from simulator.broker.book import BrokerBook, SimOrder, new_order_id
+from simulator.broker.market import price_of
 
 SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
 SIDES = ("buy", "sell")

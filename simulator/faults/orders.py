@@ -8,9 +8,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from common.db import write_transaction
-from simulator.book import SimOrder
-from simulator.fault_options import StaleOrdersOptions
-from simulator.inject_common import ProfileRef, broker_copy, insert_bot_order, open_position, pick_profile
+from simulator.broker.book import SimOrder
+from simulator.faults.common import ProfileRef, broker_copy, insert_bot_order, open_position, pick_profile
+from simulator.faults.options import StaleOrdersOptions
 from simulator.world import Simulator
 
 OLDER_THAN_A_DAY_SECONDS = 25 * 3600

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 
 import requests
 
-from simulator.fault_options import AuthFailuresOptions
-from simulator.tokens import ACCESS_TOKEN_SECONDS, User
+from simulator.faults.options import AuthFailuresOptions
+from simulator.supabase.tokens import ACCESS_TOKEN_SECONDS, User
 from simulator.world import Simulator
 
 log = logging.getLogger("simulator.traffic")

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, Engine, func, insert, select, update
 
 from common.db import write_transaction
-from simulator.book import SimOrder
+from simulator.broker.book import SimOrder
 from sources.botdb import (
     POSITION_CLOSED,
     POSITION_OPEN,

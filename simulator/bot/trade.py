@@ -6,11 +6,12 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from simulator.book import DuplicateClientOrderId
-from simulator.bot_http import bearer_token, json_error, log_access, reject, verify_request
-from simulator.botstore import TradeProfile, record_trade, trade_profile
-from simulator.broker_app import INSUFFICIENT_FUNDS
-from simulator.trading import InvalidOrder, OrderRequest, parse_order_request, place_order
+from simulator.bot.auth import bearer_token, log_access, reject, verify_request
+from simulator.bot.store import TradeProfile, record_trade, trade_profile
+from simulator.broker.app import INSUFFICIENT_FUNDS
+from simulator.broker.book import DuplicateClientOrderId
+from simulator.broker.trading import InvalidOrder, OrderRequest, parse_order_request, place_order
+from simulator.responses import json_error
 from simulator.world import Simulator
 
 

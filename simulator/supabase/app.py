@@ -8,9 +8,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from simulator.bot_http import json_error
-from simulator.fault_options import SupabaseOutageOptions
-from simulator.tokens import ACCESS_TOKEN_SECONDS, User
+from simulator.faults.options import SupabaseOutageOptions
+from simulator.responses import json_error
+from simulator.supabase.tokens import ACCESS_TOKEN_SECONDS, User
 from simulator.world import Simulator
 
 GOTRUE_VERSION = "v2.170.0"

@@ -9,7 +9,7 @@ from typing import Any
 import requests
 
 from common.config import Config
-from simulator.fault_options import FaultError, parse_options
+from simulator.faults.options import FaultError, parse_options
 
 DEFAULT_CONTROL_URL = "http://127.0.0.1:9804"
 TIMEOUT_SECONDS = 30.0

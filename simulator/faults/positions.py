@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, update
 
 from common.db import write_transaction
-from simulator.book import SimOrder, new_order_id
-from simulator.botstore import inserted_id, move_position
-from simulator.fault_options import FillRaceOptions, GhostOptions, PhantomOptions
-from simulator.inject_common import (
+from simulator.bot.store import inserted_id, move_position
+from simulator.broker.book import SimOrder, new_order_id
+from simulator.broker.market import price_of
+from simulator.faults.common import (
     ProfileRef,
     broker_copy,
     entry_side,
@@ -21,7 +21,7 @@ from simulator.inject_common import (
     order_summary,
     pick_profile,
 )
-from simulator.seed import price_of
+from simulator.faults.options import FillRaceOptions, GhostOptions, PhantomOptions
 from simulator.world import Simulator
 from sources.botdb import POSITION_CLOSED, orders, positions
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from simulator.book import SimOrder, new_order_id
-from simulator.fault_options import FaultError
-from simulator.seed import price_of
+from simulator.broker.book import SimOrder, new_order_id
+from simulator.broker.market import price_of
+from simulator.faults.options import FaultError
 from sources.botdb import POSITION_OPEN, orders, positions, profiles
 
 

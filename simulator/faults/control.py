@@ -6,9 +6,9 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 
-from simulator.bot_http import json_error
-from simulator.fault_options import KINDS, FaultError
-from simulator.inject import apply_fault, reset
+from simulator.faults.inject import apply_fault, reset
+from simulator.faults.options import KINDS, FaultError
+from simulator.responses import json_error
 from simulator.world import Simulator
 
 SETTINGS = ("broker_latency_ms", "api_requests_per_second", "websocket_connects_per_second")

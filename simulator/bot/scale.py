@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from common.db import is_sqlite, write_transaction
-from simulator.seed import account_id, api_key_id, price_of, profile_account
+from simulator.bot.seed import account_id, api_key_id, profile_account
+from simulator.broker.market import price_of
 from sources.botdb import broker_accounts, drop_schema, metadata, orders, positions, profiles
 
 ORDER_COLUMNS = ("id", "profile_id", "symbol", "side", "qty", "status", "client_order_id", "broker_order_id",
