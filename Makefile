@@ -8,7 +8,7 @@ CONFIG ?= config/local.yml
 # the long reliability soak `make bench` runs after the benchmarks (docs/reliability.md)
 RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 
-.PHONY: help setup tools bench-tools test test-python check-alerts lint demo run bench clean prometheusrule
+.PHONY: help setup tools bench-tools browser-tools test test-python check-alerts lint demo run bench clean prometheusrule
 
 help:
 	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
@@ -26,6 +26,8 @@ $(STAMP): pyproject.toml
 TOOLS := prometheus:prometheus prometheus:promtool prometheus-alertmanager:prometheus-alertmanager \
 	prometheus-alertmanager:amtool docker-compose:docker-compose
 # the load generator and the peers `make bench` compares against (the tiny bench run in `make test` drives them too)
+# headless Chromium and its WebDriver for the console's browser tests
+BROWSER_TOOLS := chromium:chromium chromium-driver:chromedriver
 BENCH_TOOLS := wrk:wrk hyperfine:hyperfine prometheus-sql-exporter:prometheus-sql-exporter
 
 tools:
@@ -33,6 +35,9 @@ tools:
 
 bench-tools:
 	@scripts/ensure-packages.sh $(BENCH_TOOLS)
+
+browser-tools:
+	@scripts/ensure-packages.sh $(BROWSER_TOOLS)
 
 setup: $(STAMP) tools
 
@@ -43,7 +48,7 @@ lint: $(STAMP)
 check-alerts: setup
 	scripts/check-alerts.sh
 
-test-python: setup bench-tools
+test-python: setup bench-tools browser-tools
 	$(BIN)/pytest
 
 test: setup lint check-alerts test-python

@@ -9,6 +9,7 @@ config file, so a service behaves the same whatever directory it is started from
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
@@ -158,6 +159,40 @@ class NotifyConfig(Section):
     next_update_minutes: int = Field(30, ge=1)
 
 
+class ConsoleConfig(Section):
+    operators_file: Path | None = Field(None, description="YAML list of named operators (hashed secrets, Slack ids)")
+    proxy_user_header: str | None = Field(None, description="identity header set by a trusted reverse proxy")
+    trusted_proxies: list[str] = Field(default_factory=list, description="addresses/networks of those proxies")
+    session_minutes: int = Field(480, ge=1, description="a login lasts at most this long")
+    idle_minutes: int = Field(30, ge=1, description="a session unused this long must log in again")
+    public_url: str | None = Field(None, description="the console's URL as people reach it (links in Slack)")
+    secure_cookies: bool = Field(False, description="send the session cookie over HTTPS only")
+
+    _check_public_url = field_validator("public_url")(lambda v: v if v is None else _http_url(v))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _proxy_needs_trust(self) -> ConsoleConfig:
+        if self.proxy_user_header and not self.trusted_proxies:
+            raise ValueError("proxy_user_header needs trusted_proxies (the addresses allowed to set it)")
+        return self
+
+
+class SlackConfig(Section):
+    signing_secret_env: str = "SLACK_SIGNING_SECRET"
+
+    _check_env = field_validator("signing_secret_env")(_env_name)
+
+
 class ResponderConfig(Section):
     listen: str = "127.0.0.1:9809"
     ledger_url: str
@@ -173,6 +208,9 @@ class ResponderConfig(Section):
     budget: BudgetConfig = BudgetConfig()
     notify: NotifyConfig = NotifyConfig()
     max_close_notional: float = Field(10_000.0, ge=0)
+    approval_timeout_seconds: float = Field(14_400.0, gt=0, description="an approval nobody gives expires")
+    console: ConsoleConfig = ConsoleConfig()
+    slack: SlackConfig = SlackConfig()
 
     _check_listen = field_validator("listen")(_listen_address)
 
@@ -233,6 +271,11 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     fix_path("bot", "access_log")
     fix_path("responder", "playbooks")
     fix_path("responder", "rca_dir")
+    responder = raw.get("responder")
+    if isinstance(responder, dict) and isinstance(responder.get("console"), dict):
+        console = responder["console"]
+        if isinstance(console.get("operators_file"), str):
+            responder["console"] = {**console, "operators_file": str((base / console["operators_file"]).resolve())}
     fix_sqlite("bot_db", "url")
     fix_sqlite("responder", "ledger_url")
 

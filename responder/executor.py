@@ -27,14 +27,17 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import ResponderConfig
+from responder import approval_notices as notices
 from responder.actions.context import ActionContext, Services
 from responder.actions.notify import incident_context
 from responder.actions.registry import ActionSpec, Outcome, UnknownAction
-from responder.ledger import budget, steps
+from responder.evidence import Evidence, guard_difference
+from responder.ledger import approvals, budget, queries, steps
 from responder.ledger.schema import DRY_RUN, SKIPPED
 from responder.ledger.steps import Claim, StepEnd
 from responder.logs import log
 from responder.metrics import ResponderMetrics
+from responder.states import WAIT_BUDGET, WAIT_CHANGED, WAIT_POLICY, StepState
 
 logger = logging.getLogger(__name__)
 MAX_ERROR = 2000
@@ -100,6 +103,8 @@ class ExecutorSettings:
     poll_seconds: float
     max_deactivations: int
     window_seconds: float
+    approval_timeout_seconds: float = 14_400.0
+    console_url: str | None = None
 
     @classmethod
     def from_config(cls, config: ResponderConfig) -> ExecutorSettings:
@@ -109,6 +114,8 @@ class ExecutorSettings:
             config.poll_seconds,
             config.budget.max_deactivations,
             config.budget.window_seconds,
+            config.approval_timeout_seconds,
+            config.console.public_url,
         )
 
 
@@ -171,6 +178,7 @@ class Executor:
     def run_once(self, owner: str | None = None) -> bool:
         """Claim and process one due step; False when none was due (or every candidate was taken)."""
         owner = owner or f"{self.owner}:once"
+        self.expire_approvals()
         now = self._services.clock()
         for due in steps.find_due(self._engine, now):
             claimed = steps.claim(self._engine, due, owner, self._services.clock(), self._settings.lease_seconds)
@@ -184,6 +192,18 @@ class Executor:
             self.process(claimed)
             return True
         return False
+
+    def expire_approvals(self) -> int:
+        """End approvals nobody gave in time (``expired``) and tell people, once per step, whoever sweeps."""
+        timeout = self._settings.approval_timeout_seconds
+        ended = approvals.expire(self._engine, self._services.clock(), timeout)
+        for step in ended:
+            self._metrics.steps.labels(step.action, StepState.EXPIRED).inc()
+            found = queries.step_context(self._engine, step.id)
+            notices.expired(self._services.notifier, step, found.alert.alertname if found else "?", timeout)
+        if ended:
+            self._wakeup.notify()
+        return len(ended)
 
     def process(self, claim: Claim) -> None:
         step = claim.step
@@ -209,12 +229,15 @@ class Executor:
             output = {"params": step.params, "summary": f"dry run: would run {spec.name}"}
             self._finish(claim, StepEnd(DRY_RUN, "would_run", output))
             return
+        if claim.approved and self._changed_since_approval(claim, spec, ctx, params):
+            return
         if step.policy == "approval" and not claim.approved:
-            self._park(claim, "policy")
+            self._park(claim, WAIT_POLICY, ctx=ctx, spec=spec, params=params)
             return
         try:
             if spec.budget is not None and not self._spend(claim, spec.budget):
-                self._park(claim, "budget_exhausted", self._report_budget(ctx, claim, spec.budget))
+                output = self._report_budget(ctx, claim, spec.budget)
+                self._park(claim, WAIT_BUDGET, output, ctx, spec, params)
                 return
         except budget.LeaseLost:
             log(logger, logging.WARNING, "lease lost before spending the budget", step_id=step.id)
@@ -251,13 +274,50 @@ class Executor:
         if duration is not None:
             self._metrics.step_duration.labels(action).observe(duration)
         fields = {"step_id": claim.step.id, "run_id": claim.run.id, "action": action, "attempt": claim.lease.attempts}
-        level = logging.WARNING if end.state == "failed" else logging.INFO
+        level = logging.WARNING if end.state == StepState.FAILED else logging.INFO
         log(logger, level, f"step {end.state}", outcome=end.outcome, error=end.error, **fields)
         self._wakeup.notify()  # the run's next step is due now
 
-    def _park(self, claim: Claim, reason: str, output: Any = None) -> None:
-        if self._durably(lambda: steps.await_approval(self._engine, claim.lease, reason, output), claim.step.id):
-            log(logger, logging.INFO, "step awaits approval", step_id=claim.step.id, reason=reason)
+    def _changed_since_approval(self, claim: Claim, spec: ActionSpec[Any], ctx: ActionContext, params: Any) -> bool:
+        """Right before an approved step runs: does what it would act on still match what was approved?
+
+        When not, the step refuses to run and waits for a new approval, showing the difference.
+        """
+        if spec.preview is None or claim.step.approved_guard is None:
+            return False
+        now = notices.evidence_now(ctx, spec, params, "")
+        difference = guard_difference(claim.step.approved_guard, now.guard)
+        if not difference:
+            return False
+        summary = "refused to run: the state changed since the approval (" + "; ".join(difference) + ")"
+        output = {"summary": summary, "difference": difference, "approved_by": claim.step.decided_by}
+        log(logger, logging.WARNING, "approved step refused: state changed", step_id=claim.step.id)
+        self._park(claim, WAIT_CHANGED, output, ctx, spec, params)
+        return True
+
+    def _park(
+        self,
+        claim: Claim,
+        reason: str,
+        output: Any = None,
+        ctx: ActionContext | None = None,
+        spec: ActionSpec[Any] | None = None,
+        params: Any = None,
+    ) -> None:
+        def park() -> bool:
+            return steps.await_approval(self._engine, claim.lease, reason, self._services.clock(), output)
+
+        if not self._durably(park, claim.step.id):
+            return
+        log(logger, logging.INFO, "step awaits approval", step_id=claim.step.id, reason=reason)
+        if ctx is not None and spec is not None:
+            fallback = str((output or {}).get("summary") or "") if isinstance(output, dict) else ""
+            evidence = notices.evidence_now(ctx, spec, params, fallback)
+            if reason == WAIT_CHANGED:
+                evidence = Evidence(f"{fallback}. Now: {evidence.summary}", evidence.rows, evidence.guard)
+            round_ = claim.step.approval_round + 1
+            notices.request_approval(self._services.notifier, ctx, claim.step, evidence, round_,
+                                     self._settings.console_url)
 
     def _durably(self, write: Callable[[], bool], step_id: int) -> bool:
         """Run a compare-and-set write of a held step, retrying while the ledger is unavailable.

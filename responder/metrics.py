@@ -36,7 +36,7 @@ DELIVERY_OUTCOMES = (
     "unsupported_media_type",
     "ledger_unavailable",
 )
-STEP_RESULTS = ("succeeded", "failed", "skipped", "dry_run", "rejected")
+STEP_RESULTS = ("succeeded", "failed", "skipped", "dry_run", "rejected", "expired")
 MODES = ("live", "dry-run", "off")
 
 

@@ -73,11 +73,19 @@ class Notifier:
     def render(self, template: str, now: datetime, **context: Any) -> str:
         return self._templates.get_template(template).render(next_update=now + self._next_update, now=now, **context)
 
-    def send(self, text: str) -> Sent:
+    def send(self, text: str, blocks: list[dict[str, Any]] | None = None) -> Sent:
+        """Post `text` (and Block Kit `blocks`, e.g. approval buttons) to the incoming webhook."""
         if not self._url:
             return Sent("not_configured", "no Slack webhook URL is configured")
+        return self._post(self._url, {"text": text, **({"blocks": blocks} if blocks else {})})
+
+    def respond(self, response_url: str, text: str, blocks: list[dict[str, Any]]) -> Sent:
+        """Replace the message an interaction came from (Slack's ``response_url``)."""
+        return self._post(response_url, {"replace_original": True, "text": text, "blocks": blocks})
+
+    def _post(self, url: str, body: dict[str, Any]) -> Sent:
         try:
-            response = self._session.post(self._url, json={"text": text}, timeout=self._timeout)
+            response = self._session.post(url, json=body, timeout=self._timeout)
         except requests.RequestException as exc:
             return Sent("failed", f"webhook unreachable: {type(exc).__name__}")
         if not 200 <= response.status_code < 300:

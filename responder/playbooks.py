@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from common.config import ConfigError
 from responder.actions.registry import Registry, UnknownAction
@@ -34,6 +34,13 @@ class StepSpec(BaseModel):
     policy: Policy = "auto"
     continue_on_failure: bool = False
     run_on_failure: bool = False
+    two_person: bool = False  # the approval needs two different operators (policy: approval)
+
+    @model_validator(mode="after")
+    def _two_person_needs_approval(self) -> StepSpec:
+        if self.two_person and self.policy != "approval":
+            raise ValueError("two_person: true needs policy: approval")
+        return self
 
     @property
     def step_name(self) -> str:

@@ -16,10 +16,12 @@ from common.db import describe_url, make_engine
 from responder.actions.context import Clock, Services
 from responder.actions.defaults import default_registry
 from responder.actions.registry import Registry
+from responder.console.identity import Operators, load_operators
 from responder.executor import Executor, ExecutorSettings, Wakeup
 from responder.ledger.store import create_schema, make_ledger_engine
 from responder.metrics import Exposition, LedgerCollector, ResponderMetrics
 from responder.notifier import Notifier
+from responder.operations import Operations
 from responder.playbooks import Playbooks, load_playbooks
 from responder.settings import Settings
 
@@ -38,6 +40,8 @@ class Runtime:
     exposition: Exposition
     wakeup: Wakeup
     executor: Executor
+    operations: Operations
+    operators: Operators
 
     @property
     def clock(self) -> Clock:
@@ -73,13 +77,20 @@ def build_runtime(
     metrics = exposition.metrics(registry.names())
     wakeup = Wakeup()
     executor = Executor(ledger, services, ExecutorSettings.from_config(config), metrics, wakeup)
-    return Runtime(settings, ledger, services, playbooks, metrics, exposition, wakeup, executor)
+    operations = Operations(ledger, services, wakeup, metrics)
+    operators = load_operators(config.console.operators_file)
+    return Runtime(
+        settings, ledger, services, playbooks, metrics, exposition, wakeup, executor, operations, operators
+    )
 
 
 def prepare(settings: Settings, registry: Registry | None = None) -> Playbooks:
-    """Start-up checks: valid playbooks, a reachable ledger with its schema; ConfigError (one line) otherwise."""
+    """Start-up checks: valid playbooks and operators file, a reachable ledger with its schema.
+
+    Raises ConfigError (one line) otherwise."""
     config = settings.responder
     playbooks = load_playbooks(config.playbooks, registry or default_registry())
+    load_operators(config.console.operators_file)
     engine = make_ledger_engine(config.ledger_url)
     try:
         create_schema(engine)

@@ -13,6 +13,8 @@ from common.config import Config, ConfigError, ResponderConfig, load_config, rea
 WEBHOOK_TOKEN = "RESPONDER_WEBHOOK_TOKEN"
 OPERATOR_TOKEN = "RESPONDER_OPERATOR_TOKEN"
 SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
+SESSION_SECRET = "RESPONDER_SESSION_SECRET"
+MIN_SESSION_SECRET = 32
 
 
 @dataclass(frozen=True, repr=False)
@@ -27,6 +29,8 @@ class Secrets:
     anon_key: str | None = None
     probe_email: str | None = None
     probe_password: str | None = None
+    session_secret: str | None = None
+    slack_signing_secret: str | None = None
 
     def __repr__(self) -> str:
         present = [name for name, value in vars(self).items() if value]
@@ -48,6 +52,8 @@ def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         anon_key=get(config.supabase.anon_key_env),
         probe_email=get(config.supabase.probe_email_env),
         probe_password=get(config.supabase.probe_password_env),
+        session_secret=get(SESSION_SECRET),
+        slack_signing_secret=get(responder.slack.signing_secret_env),
     )
 
 
@@ -76,6 +82,12 @@ def load_settings(path: Path, env: Mapping[str, str], insecure_local: bool = Fal
         raise ConfigError(
             f"${WEBHOOK_TOKEN} (or ${WEBHOOK_TOKEN}_FILE) is not set: the webhook refuses to run unauthenticated"
             " (--insecure-local is for loopback-only local runs)"
+        )
+    console = responder.console
+    if (console.operators_file or console.proxy_user_header) and len(secrets.session_secret or "") < MIN_SESSION_SECRET:
+        raise ConfigError(
+            f"${SESSION_SECRET} (or ${SESSION_SECRET}_FILE) must hold at least {MIN_SESSION_SECRET} characters: "
+            "the console signs its sessions with it (the same value on every replica)"
         )
     return Settings(config, secrets, insecure_local)
 

@@ -18,6 +18,7 @@ from typing import Any
 from responder.actions.context import ActionContext
 from responder.actions.ghost import post_admin_hook
 from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
+from responder.evidence import Evidence
 from sources.accesslog import AccessEvent, read_recent
 from sources.supabase import SupabaseError
 from sources.tokens import decode_claims
@@ -174,6 +175,13 @@ def bot_health(ctx: ActionContext, params: RestartParams) -> dict[str, Any]:
     return {"health_live": bot.get("/health/live").status, "health_ready": bot.get("/health/ready").status}
 
 
+def restart_preview(ctx: ActionContext, params: RestartParams) -> Evidence:
+    health = bot_health(ctx, params)
+    summary = (f"restart the bot (now /health/live {health['health_live'] or 'no answer'}, "
+               f"/health/ready {health['health_ready'] or 'no answer'})")
+    return Evidence(summary, (health,))
+
+
 def _wait_until_live(ctx: ActionContext, wait_seconds: float) -> dict[str, Any]:
     """Poll /health/live (bounded), then read /health/ready once: the runbook's post-restart checks."""
     bot = ctx.services.bot_api()
@@ -201,6 +209,12 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "Supabase health, JWT issuance, SUPABASE_URL, service-role key, fresh token against the bot; a category",
     ),
     ActionSpec(
-        "restart_bot", RestartParams, restart_bot, "mutate", "POST the bot's restart hook", snapshot=bot_health
+        "restart_bot",
+        RestartParams,
+        restart_bot,
+        "mutate",
+        "POST the bot's restart hook",
+        snapshot=bot_health,
+        preview=restart_preview,
     ),
 )

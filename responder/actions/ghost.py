@@ -16,6 +16,7 @@ from sqlalchemy import select
 from responder.actions.context import ActionContext, ActionError
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
+from responder.evidence import Evidence
 from responder.parity import account_parity
 from sources.botdb import POSITION_CLOSED, orders, positions
 from sources.broker import BrokerClient, BrokerUnavailable
@@ -216,6 +217,29 @@ def close_snapshot(ctx: ActionContext, params: CloseParams) -> Mapping[str, Any]
     return {"position": _position(ctx, params)[2]}
 
 
+def close_preview(ctx: ActionContext, params: CloseParams) -> Evidence:
+    """The position the step would close now: symbol, side, quantity and notional (the guard)."""
+    _, symbol, position = _position(ctx, params)
+    account = ctx.require_label(params.account_label)
+    if position is None:
+        return Evidence(f"no open {symbol} position at the broker on {account}: nothing to close",
+                        guard={"account": account, "symbol": symbol, "qty": 0.0})
+    row = {"account": account, "symbol": symbol, "side": position["side"], "qty": position["qty"],
+           "current_price": position["current_price"], "notional": round(position["notional"], 2)}
+    summary = (f"close {abs(position['qty']):g} {symbol} ({position['side']}) on {account} at market, "
+               f"notional {position['notional']:.2f}")
+    return Evidence(summary, (row,), {"account": account, "symbol": symbol, "qty": position["qty"]})
+
+
+def reconcile_preview(ctx: ActionContext, params: BotHookParams) -> Evidence:
+    """The account's position parity now: what the reconciliation is asked to fix."""
+    parity = account_positions(ctx, params).get("parity") or {}
+    rows = tuple(parity.get("mismatches") or ())
+    account = ctx.label(params.account_label) or "?"
+    summary = f"ask the bot to reconcile account {account}: {len(rows)} symbol(s) differ from the broker"
+    return Evidence(summary, rows)
+
+
 SPECS: tuple[ActionSpec[Any], ...] = (
     ActionSpec(
         "capture_ghost_evidence",
@@ -231,6 +255,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "mutate",
         "POST the bot's reconcile hook (parity of the account before and after)",
         snapshot=account_positions,
+        preview=reconcile_preview,
     ),
     ActionSpec(
         "close_position",
@@ -240,5 +265,6 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "close the position at the broker when its notional exceeds max_close_notional",
         precheck=close_needed,
         snapshot=close_snapshot,
+        preview=close_preview,
     ),
 )

@@ -21,6 +21,7 @@ from common.db import write_transaction
 from responder.actions.context import ActionContext, ActionError
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, lookup_order
+from responder.evidence import Evidence
 from sources.botdb import QUARANTINED_STATUS, WORKING_STATUSES, orders, profiles
 from sources.broker import BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
 
@@ -175,6 +176,20 @@ def cancel_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str,
     return {"broker_statuses": {o["id"]: o["broker_status"] for o in _cancel_candidates(ctx, params)}}
 
 
+def cancel_preview(ctx: ActionContext, params: FromCheckParams) -> Evidence:
+    """The stale orders still working at the broker, re-read now: what the step would cancel (the guard)."""
+    rows = []
+    broker_for = ctx.services.brokers()
+    for order in _cancel_candidates(ctx, params):
+        lookup = lookup_order(broker_for(order["account"]), order["broker_id"], order["client_order_id"])
+        rows.append({"order": order["id"], "broker_id": order["broker_id"], "symbol": order["symbol"],
+                     "side": order["side"], "qty": order["qty"], "created_at": order["created_at"],
+                     "broker_status": lookup.order.status if lookup.order else lookup.result})
+    working = sorted(r["order"] for r in rows if r["broker_status"] in WORKING_STATUSES)
+    summary = f"cancel {len(working)} order(s) still working at the broker"
+    return Evidence(summary, tuple(rows), {"orders": working})
+
+
 def _cancel_one(broker: BrokerClient, broker_id: str) -> str:
     try:
         current = broker.get_order(broker_id)
@@ -215,5 +230,6 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "cancel stale orders that are still working at the broker",
         precheck=cancel_needed,
         snapshot=cancel_snapshot,
+        preview=cancel_preview,
     ),
 )

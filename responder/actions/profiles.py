@@ -16,6 +16,7 @@ from sqlalchemy import Engine, select, update
 from common.db import write_transaction
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.evidence import Evidence
 from responder.ledger.schema import DEACTIVATION_BUDGET
 from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE, profiles
 
@@ -65,6 +66,12 @@ def precheck(ctx: ActionContext, params: ProfileParams) -> Outcome | None:
     return None
 
 
+def preview(ctx: ActionContext, params: ProfileParams) -> Evidence:
+    state = _state(ctx, params)
+    summary = f"set profile {state['profile']} inactive (now {state['status'] or 'missing'}): no new entries"
+    return Evidence(summary, (state,), {"profile": state["profile"], "status": state["status"]})
+
+
 def deactivate_profile(ctx: ActionContext, params: ProfileParams) -> Outcome:
     profile_id = ctx.require_label(params.profile_label)
     engine = ctx.services.bot_engine
@@ -94,5 +101,6 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         precheck=precheck,
         snapshot=snapshot,
         budget=DEACTIVATION_BUDGET,
+        preview=preview,
     ),
 )

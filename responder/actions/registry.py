@@ -3,6 +3,8 @@
 An action is a function ``run(ctx, params) -> Outcome`` with a pydantic params model. Optional hooks:
 ``precheck`` (read-only; may decide the step is not needed before any approval or budget is asked for)
 and ``snapshot`` (read-only; the before-state recorded in the ledger before the action runs).
+``preview`` (read-only; what the step would do now, computed from the current state: the evidence an
+operator approves, and the guard re-checked right before an approved step runs).
 ``effect="observe"`` actions only read (they also run in dry-run mode); ``"mutate"`` ones change
 something outside the ledger and are only recorded as ``dry_run`` in dry-run mode.
 """
@@ -14,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from responder.evidence import Evidence
 
 if TYPE_CHECKING:
     from responder.actions.context import ActionContext
@@ -60,6 +64,8 @@ class ActionSpec(Generic[P]):
     precheck: Callable[[ActionContext, P], Outcome | None] | None = None
     snapshot: Callable[[ActionContext, P], Mapping[str, Any]] | None = None
     budget: str | None = None
+    # read-only: what the step would do now, shown to whoever approves it, and re-checked before it runs
+    preview: Callable[[ActionContext, P], Evidence] | None = None
 
 
 class UnknownAction(KeyError):

@@ -195,6 +195,7 @@ def create_run(conn: Connection, alert_id: int, playbook: Playbook, mode: str, n
                 "policy": step.policy,
                 "continue_on_failure": step.continue_on_failure,
                 "run_on_failure": step.run_on_failure,
+                "two_person": step.two_person,
                 "state": PENDING,
                 "outcome": "",
                 "attempts": 0,

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from responder.ledger.records import AlertRecord, RunRecord, StepRecord
-from responder.ledger.schema import AWAITING_APPROVAL, BACKLOG_STATES, SUCCEEDED, alerts, runs, steps
+from responder.ledger.schema import AWAITING_APPROVAL, SUCCEEDED, alerts, runs, steps
+from responder.states import BACKLOG_STATES
 
 
 @dataclass(frozen=True)
@@ -132,3 +133,29 @@ def backlog(engine: Engine) -> dict[str, int]:
             key = "pending" if state == "approved" else state
             counts[key] += int(count)
     return counts
+
+
+@dataclass(frozen=True)
+class StepContext:
+    """A step with its run, the alert it answers and the run's other steps (what an action's hooks see)."""
+
+    step: StepRecord
+    run: RunRecord
+    alert: AlertRecord
+    history: tuple[StepRecord, ...]
+    later: tuple[StepRecord, ...]
+
+
+def step_context(engine: Engine, step_id: int) -> StepContext | None:
+    with engine.connect() as conn:
+        row = conn.execute(select(steps).where(steps.c.id == step_id)).first()
+        if row is None:
+            return None
+        step = StepRecord.from_row(row)
+        run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
+        alert = AlertRecord.from_row(conn.execute(select(alerts).where(alerts.c.id == run.alert_id)).one())
+        rows = conn.execute(select(steps).where(steps.c.run_id == run.id).order_by(steps.c.position)).all()
+    others = [StepRecord.from_row(r) for r in rows]
+    history = tuple(s for s in others if s.position < step.position)
+    later = tuple(s for s in others if s.position > step.position)
+    return StepContext(step, run, alert, history, later)

@@ -86,13 +86,19 @@ class StepRecord:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    two_person: bool = False
+    awaiting_since: datetime | None = None
+    approval_round: int = 0
+    approved_guard: Any = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> StepRecord:
         m = row._mapping
         values = {name: m[name] for name in cls.__dataclass_fields__}
-        for name in ("params", "before_state", "after_state", "output"):
+        for name in ("params", "before_state", "after_state", "output", "approved_guard"):
             values[name] = loads(values[name])
+        values["two_person"] = bool(values["two_person"])
+        values["approval_round"] = int(values["approval_round"] or 0)
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -108,6 +114,8 @@ class StepRecord:
             "outcome": self.outcome,
             "attempts": self.attempts,
             "approval_reason": self.approval_reason,
+            "two_person": self.two_person,
+            "awaiting_since": _iso(self.awaiting_since),
             "decision": self.decision,
             "decided_by": self.decided_by,
             "decision_reason": self.decision_reason,

@@ -5,6 +5,8 @@
 - ``responder_steps``: the run's ordered steps, each claimed by a worker with a lease.
 - ``responder_budget_locks`` / ``responder_budget_spend``: the blast-radius budget, counted transactionally.
 - ``responder_rca_drafts``: RCA drafts written on resolve.
+- ``responder_approvals``: each operator's decision on a step awaiting approval (one per operator and round).
+- ``responder_slack_requests``: signatures of Slack interactions already handled (replays are refused).
 - ``responder_operator_actions``: approvals, rejections and profile re-enables, with who and why.
 """
 
@@ -23,25 +25,25 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from responder.states import RunState, StepState
 from sources.botdb import UTCDateTime
 
-# Step states. Terminal ones end the step; ``approved`` is claimable like ``pending``.
-PENDING = "pending"
-RUNNING = "running"
-AWAITING_APPROVAL = "awaiting_approval"
-APPROVED = "approved"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-SKIPPED = "skipped"
-DRY_RUN = "dry_run"
-REJECTED = "rejected"
-BACKLOG_STATES = (PENDING, RUNNING, AWAITING_APPROVAL, APPROVED)
+# The vocabulary lives in responder.states; these names are kept for the ledger's modules.
+PENDING = StepState.PENDING
+RUNNING = StepState.RUNNING
+AWAITING_APPROVAL = StepState.AWAITING_APPROVAL
+APPROVED = StepState.APPROVED
+SUCCEEDED = StepState.SUCCEEDED
+FAILED = StepState.FAILED
+SKIPPED = StepState.SKIPPED
+DRY_RUN = StepState.DRY_RUN
+REJECTED = StepState.REJECTED
+EXPIRED = StepState.EXPIRED
 
-# Run states.
-RUN_ACTIVE = "active"
-RUN_SUCCEEDED = "succeeded"
-RUN_FAILED = "failed"
-RUN_CANCELLED = "cancelled"
+RUN_ACTIVE = RunState.ACTIVE
+RUN_SUCCEEDED = RunState.SUCCEEDED
+RUN_FAILED = RunState.FAILED
+RUN_CANCELLED = RunState.CANCELLED
 
 DEACTIVATION_BUDGET = "deactivate_profile"
 
@@ -114,6 +116,11 @@ steps = Table(
     Column("created_at", UTCDateTime(), nullable=False),
     Column("started_at", UTCDateTime(), nullable=True),
     Column("finished_at", UTCDateTime(), nullable=True),
+    # Added after the first release (nullable: `upgrade_schema` adds them to an existing ledger).
+    Column("two_person", Boolean, nullable=True),
+    Column("awaiting_since", UTCDateTime(), nullable=True),
+    Column("approval_round", Integer, nullable=True),
+    Column("approved_guard", Text, nullable=True),
     UniqueConstraint("run_id", "position", name="responder_steps_order"),
     Index("responder_steps_state", "state"),
 )
@@ -146,6 +153,29 @@ rca_drafts = Table(
     Column("path", Text, nullable=True),
     Column("created_at", UTCDateTime(), nullable=False),
     UniqueConstraint("fingerprint", "starts_at", name="responder_rca_one_per_incident"),
+)
+
+approvals = Table(
+    "responder_approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("step_id", Integer, ForeignKey("responder_steps.id"), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("decision", String(16), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("surface", String(16), nullable=False),
+    Column("evidence", Text, nullable=True),
+    Column("at", UTCDateTime(), nullable=False),
+    UniqueConstraint("step_id", "round", "by", name="responder_approvals_one_per_operator"),
+)
+
+slack_requests = Table(
+    "responder_slack_requests",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("received_at", UTCDateTime(), nullable=False),
+    Index("responder_slack_requests_age", "received_at"),
 )
 
 operator_actions = Table(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from common.db import write_transaction
 from responder.ledger.ingest import cancel_run, resolved_exists
@@ -21,18 +21,17 @@ from responder.ledger.schema import (
     AWAITING_APPROVAL,
     FAILED,
     PENDING,
-    REJECTED,
     RUN_ACTIVE,
     RUN_FAILED,
     RUN_SUCCEEDED,
     RUNNING,
     SKIPPED,
     alerts,
-    operator_actions,
     runs,
     steps,
 )
 from responder.ledger.store import dumps
+from responder.states import Decision
 
 
 @dataclass(frozen=True)
@@ -62,7 +61,7 @@ class Claim:
 
     @property
     def approved(self) -> bool:
-        return self.step.decision == "approve"
+        return self.step.decision == Decision.APPROVE
 
 
 @dataclass(frozen=True)
@@ -187,11 +186,11 @@ def finish(engine: Engine, lease: Lease, end: StepEnd, now: datetime) -> bool:
         ).rowcount
         if done != 1:
             return False
-        _advance(conn, _step(conn, lease.step_id), now)
+        advance_run(conn, _step(conn, lease.step_id), now)
         return True
 
 
-def _advance(conn: Connection, step: StepRecord, now: datetime) -> None:
+def advance_run(conn: Connection, step: StepRecord, now: datetime) -> None:
     """Point the run at its next step; finish the run after its last one. A run that is no longer active
     (cancelled by a resolve while this step executed) keeps its state."""
     run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
@@ -212,8 +211,12 @@ def renew(engine: Engine, lease: Lease, until: datetime) -> bool:
         return conn.execute(update(steps).where(_held(lease)).values(lease_expires_at=until)).rowcount == 1
 
 
-def await_approval(engine: Engine, lease: Lease, reason: str, output: Any = None) -> bool:
-    """Park the step until an operator decides; the run waits at this step."""
+def await_approval(engine: Engine, lease: Lease, reason: str, now: datetime, output: Any = None) -> bool:
+    """Park the step until operators decide; the run waits at this step.
+
+    Each parking opens a new approval round: decisions given for an earlier round (before the state
+    changed under an approved step) no longer count, and any earlier decision is cleared.
+    """
     with write_transaction(engine) as conn:
         parked = conn.execute(
             update(steps)
@@ -224,50 +227,13 @@ def await_approval(engine: Engine, lease: Lease, reason: str, output: Any = None
                 output=None if output is None else dumps(output),
                 lease_owner=None,
                 lease_expires_at=None,
+                awaiting_since=now,
+                approval_round=func.coalesce(steps.c.approval_round, 0) + 1,
+                decision=None,
+                decided_by=None,
+                decision_reason=None,
+                decided_at=None,
+                approved_guard=None,
             )
         ).rowcount
         return parked == 1
-
-
-@dataclass(frozen=True)
-class Decision:
-    found: bool
-    applied: bool
-    step: StepRecord | None
-
-
-def decide(engine: Engine, step_id: int, approve: bool, by: str, reason: str, now: datetime) -> Decision:
-    """Approve or reject a step awaiting approval (compare-and-set); a rejection moves its run on."""
-    with write_transaction(engine) as conn:
-        decided = conn.execute(
-            update(steps)
-            .where(steps.c.id == step_id, steps.c.state == AWAITING_APPROVAL)
-            .values(
-                state=APPROVED if approve else REJECTED,
-                outcome="" if approve else "rejected",
-                decision="approve" if approve else "reject",
-                decided_by=by,
-                decision_reason=reason,
-                decided_at=now,
-                finished_at=None if approve else now,
-            )
-        ).rowcount
-        row = conn.execute(select(steps).where(steps.c.id == step_id)).first()
-        if row is None:
-            return Decision(False, False, None)
-        step = StepRecord.from_row(row)
-        if decided == 1:
-            if not approve:
-                _advance(conn, step, now)
-            conn.execute(
-                operator_actions.insert().values(
-                    at=now,
-                    kind="approve" if approve else "reject",
-                    target=f"step:{step_id}",
-                    by=by,
-                    reason=reason,
-                    result="applied",
-                    detail=dumps({"action": step.action, "run_id": step.run_id}),
-                )
-            )
-        return Decision(True, decided == 1, step)

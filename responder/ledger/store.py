@@ -6,9 +6,10 @@ import json
 import time
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Insert, Table, event, text
+from sqlalchemy import Connection, Engine, Insert, Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
+from sqlalchemy.schema import CreateColumn
 
 from common.db import make_engine, write_transaction
 from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
@@ -67,7 +68,29 @@ def create_schema(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
         metadata.create_all(conn)
+        upgrade_schema(conn)
         conn.execute(insert_ignoring_conflicts(conn, budget_locks).values(budget=DEACTIVATION_BUDGET))
+
+
+def upgrade_schema(conn: Connection) -> list[str]:
+    """Add the columns a ledger created by an earlier version lacks (``create_all`` only adds tables).
+
+    Every column added after the first release is nullable, so ``ALTER TABLE .. ADD COLUMN`` works on
+    SQLite and PostgreSQL alike and existing rows read as "not set". Returns what was added.
+    """
+    inspector = inspect(conn)
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            if not column.nullable:
+                raise RuntimeError(f"ledger upgrade: {table.name}.{column.name} must be nullable to be added")
+            ddl = CreateColumn(column).compile(dialect=conn.dialect)
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {ddl}"))
+            added.append(f"{table.name}.{column.name}")
+    return added
 
 
 def dumps(value: Any) -> str:

@@ -1,8 +1,8 @@
 """The operator API (``RESPONDER_OPERATOR_TOKEN``): approvals, runs, and re-enabling a profile.
 
-Re-enabling checks position parity for the profile's broker account first (bot open positions summed
-per symbol over the account's profiles vs the broker's): a mismatch refuses with 409 and the details;
-an unreadable broker answers 503 and never enables.
+The workflows themselves are `responder.operations` (shared with the console, Slack and the CLI); this
+module maps their results onto HTTP: a two-person step's first approval is 202, a mismatch of positions
+on re-enable is 409 with the details, an unreadable broker 503 (never enables).
 """
 
 from __future__ import annotations
@@ -12,21 +12,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
-from common.db import write_transaction
-from responder.actions.context import ActionError
-from responder.actions.profiles import set_profile_status
-from responder.ledger import queries, steps
-from responder.ledger.schema import operator_actions
-from responder.ledger.store import dumps
-from responder.logs import log
-from responder.parity import Parity, account_parity, profile_account
+from responder.ledger import queries
 from responder.payload import describe_error
+from responder.states import Decision
 from responder.web.bodies import MAX_ID, DecisionBody, EnableBody, _Body
 from responder.web.common import error, operator_allowed, runtime
-from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
-from sources.broker import BrokerUnavailable
 
 logger = logging.getLogger(__name__)
 blueprint = Blueprint("operator", __name__)
@@ -51,26 +42,31 @@ def _body(model: type[_Body]) -> _Body | tuple[Response, int]:
 
 @blueprint.get("/approvals")
 def list_approvals() -> Response:
-    rt = runtime()
-    waiting = queries.awaiting_approval(rt.ledger)
-    registry = rt.services.registry
     items = [
         {
-            "step_id": step.id,
-            "run_id": step.run_id,
-            "name": step.name,
-            "action": step.action,
-            "does": registry.get(step.action).summary if step.action in registry else None,
-            "params": step.params,
-            "reason": step.approval_reason,
-            "alertname": alert.alertname,
-            "labels": alert.labels,
-            "fingerprint": alert.fingerprint,
-            "summary": (step.output or {}).get("summary") if isinstance(step.output, dict) else None,
+            "step_id": item.step.id,
+            "run_id": item.step.run_id,
+            "name": item.step.name,
+            "action": item.step.action,
+            "does": item.does,
+            "params": item.step.params,
+            "reason": item.step.approval_reason,
+            "two_person": item.step.two_person,
+            "approved_by": list(item.approvers),
+            "approvals_needed": item.needed,
+            "awaiting_since": item.step.awaiting_since.isoformat() if item.step.awaiting_since else None,
+            "alertname": item.alert.alertname,
+            "labels": item.alert.labels,
+            "fingerprint": item.alert.fingerprint,
+            "summary": item.evidence.summary,
+            "evidence": item.evidence.as_dict(),
         }
-        for step, alert in waiting
+        for item in runtime().operations.queue()
     ]
     return jsonify({"approvals": items})
+
+
+DECISION_STATUS = {"approved": 200, "first_approval": 202, "restarted": 202, "rejected": 200}
 
 
 @blueprint.post("/approvals/<int:step_id>")
@@ -80,19 +76,17 @@ def decide(step_id: int) -> tuple[Response, int]:
         return body  # type: ignore[return-value]
     if step_id > MAX_ID:
         return error(404, f"no step {step_id}")
-    rt = runtime()
-    approve = body.decision == "approve"
-    result = steps.decide(rt.ledger, step_id, approve, body.by, body.reason, rt.clock())
-    if not result.found or result.step is None:
+    outcome = runtime().operations.decide(step_id, body.by, Decision(body.decision), body.reason, "api")
+    if outcome == "evidence_unavailable":
+        return error(503, "what the step would do cannot be read now (broker?): not approved; retry")
+    if outcome.result == "not_found" or outcome.step is None:
         return error(404, f"no step {step_id}")
-    if not result.applied:
-        return error(409, "the step is not awaiting approval", state=result.step.state)
-    if approve:
-        rt.wakeup.notify()
-    else:
-        rt.metrics.steps.labels(result.step.action, "rejected").inc()
-    log(logger, logging.INFO, "step decided", step_id=step_id, decision=body.decision, by=body.by)
-    return jsonify({"step": result.step.as_dict()}), 200
+    if outcome.result == "not_waiting":
+        return error(409, "the step is not awaiting approval", state=outcome.step.state)
+    if outcome.result == "already_decided":
+        return error(409, f"{body.by} already decided on this step", approved_by=list(outcome.approvers))
+    body_out = {"result": outcome.result, "approved_by": list(outcome.approvers), "step": outcome.step.as_dict()}
+    return jsonify(body_out), DECISION_STATUS[outcome.result]
 
 
 RUNS_QUERY = frozenset({"limit", "alertname"})
@@ -120,6 +114,15 @@ def show_run(run_id: int) -> tuple[Response, int]:
     return jsonify(view.as_dict()), 200
 
 
+ENABLE_ERRORS = {
+    "not_found": (404, "no such profile"),
+    "broker_unreadable": (503, "the broker cannot be read: position parity unknown, the profile stays inactive"),
+    "refused": (409, "positions do not match at the broker: the profile stays inactive"),
+    "ledger_unavailable": (503, "the ledger cannot record the operator action: the profile stays inactive"),
+    "no_effect": (502, "the update had no effect: the profile is still inactive (missing write rights?)"),
+}
+
+
 @blueprint.post("/profiles/<profile_id>/enable")
 def enable_profile(profile_id: str) -> tuple[Response, int]:
     body = _body(EnableBody)
@@ -127,58 +130,13 @@ def enable_profile(profile_id: str) -> tuple[Response, int]:
         return body  # type: ignore[return-value]
     if len(profile_id) > 64 or "\x00" in profile_id:
         return error(404, "no such profile")
-    rt = runtime()
-    engine = rt.services.bot_engine
-    found = profile_account(engine, profile_id)
-    if found is None:
-        return error(404, "no such profile")
-    account, status = found
-    if status == PROFILE_ACTIVE:
-        return jsonify({"profile": profile_id, "result": "unchanged", "status": status}), 200
-    try:
-        parity = account_parity(engine, rt.services.broker(account), account)
-    except (BrokerUnavailable, ActionError) as exc:
-        _audit(profile_id, body, "broker_unreadable", {"error": str(exc)[:300]})
-        return error(503, "the broker cannot be read: position parity unknown, the profile stays inactive")
-    if not parity.ok:
-        _audit(profile_id, body, "refused", parity.as_dict())
-        return error(409, "positions do not match at the broker: the profile stays inactive", parity=parity.as_dict())
-    return _enable(profile_id, body, parity)
-
-
-def _enable(profile_id: str, body: _Body, parity: Parity) -> tuple[Response, int]:
-    """Record who asks and why in the ledger, then enable (compare-and-set), then record the result."""
-    rt = runtime()
-    if not _audit(profile_id, body, "requested", parity.as_dict()):
-        return error(503, "the ledger cannot record the operator action: the profile stays inactive")
-    engine = rt.services.bot_engine
-    changed, status = set_profile_status(engine, profile_id, PROFILE_INACTIVE, PROFILE_ACTIVE, rt.clock())
-    if status != PROFILE_ACTIVE:
-        _audit(profile_id, body, "no_effect", parity.as_dict())
-        return error(502, "the update had no effect: the profile is still inactive (missing write rights?)")
-    result = "enabled" if changed else "unchanged"
-    _audit(profile_id, body, result, parity.as_dict())
-    log(logger, logging.INFO, "profile re-enabled", profile=profile_id, by=body.by, result=result)
-    return jsonify({"profile": profile_id, "result": result, "status": status, "parity": parity.as_dict()}), 200
-
-
-def _audit(profile_id: str, body: _Body, result: str, detail: dict[str, Any]) -> bool:
-    """Record an operator action on a profile; False (logged) when the ledger cannot be written."""
-    rt = runtime()
-    try:
-        with write_transaction(rt.ledger) as conn:
-            conn.execute(
-                operator_actions.insert().values(
-                    at=rt.clock(),
-                    kind="enable_profile",
-                    target=f"profile:{profile_id}",
-                    by=body.by,
-                    reason=body.reason,
-                    result=result,
-                    detail=dumps(detail),
-                )
-            )
-    except SQLAlchemyError:
-        log(logger, logging.WARNING, "could not record the operator action", profile=profile_id, result=result)
-        return False
-    return True
+    done = runtime().operations.enable_profile(profile_id, body.by, body.reason, "api")
+    parity = done.parity.as_dict() if done.parity else None
+    if done.result in ENABLE_ERRORS:
+        status, message = ENABLE_ERRORS[done.result]
+        extra = {"parity": parity} if done.result == "refused" else {}
+        return error(status, message, **extra)
+    answer: dict[str, Any] = {"profile": profile_id, "result": done.result, "status": done.status}
+    if parity is not None:
+        answer["parity"] = parity
+    return jsonify(answer), 200

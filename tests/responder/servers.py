@@ -15,7 +15,10 @@ from flask import Flask, Response, jsonify, request
 
 @dataclass
 class SlackCapture:
+    """An incoming webhook: `messages` are the notices' texts, `requests` the approval requests (with blocks)."""
+
     messages: list[str] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
     status: int = 200
 
     def app(self) -> Flask:
@@ -23,7 +26,11 @@ class SlackCapture:
 
         @app.post("/hook")
         def hook() -> tuple[str, int]:
-            self.messages.append(str((request.get_json(silent=True) or {}).get("text", "")))
+            body = request.get_json(silent=True) or {}
+            if body.get("blocks"):
+                self.requests.append(body)
+            else:
+                self.messages.append(str(body.get("text", "")))
             return "ok", self.status
 
         return app

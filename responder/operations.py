@@ -1,0 +1,186 @@
+"""The operators' workflows, in one place: the API, the console, Slack and the CLI all come through here.
+
+- `queue` and `evidence`: what waits for a person, with what each step would do computed from the
+  current state (the action's ``preview``);
+- `decide`: approve or reject, recorded with operator, reason, surface and the evidence shown; a
+  two-person step needs two different operators; the decision is one compare-and-set transaction;
+- `enable_profile`: re-arm a profile only once position parity holds at the broker, recorded before
+  (``requested``) and after (the result) in the ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from common.db import write_transaction
+from responder.actions.context import ActionContext, ActionError, Services
+from responder.actions.profiles import set_profile_status
+from responder.actions.registry import UnknownAction
+from responder.evidence import Evidence
+from responder.executor import Wakeup, describe
+from responder.ledger import approvals, queries
+from responder.ledger.records import AlertRecord, StepRecord
+from responder.ledger.schema import operator_actions
+from responder.ledger.store import dumps
+from responder.logs import log
+from responder.metrics import ResponderMetrics
+from responder.parity import Parity, account_parity, profile_account
+from responder.states import Decision, StepState
+from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
+from sources.broker import BrokerError
+
+logger = logging.getLogger(__name__)
+Surface = Literal["api", "console", "slack", "cli"]
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """A step awaiting approval, with what it would do now and the decisions given so far."""
+
+    step: StepRecord
+    alert: AlertRecord
+    does: str
+    evidence: Evidence
+    decisions: tuple[approvals.Approval, ...] = ()
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        return tuple(
+            a.by for a in self.decisions if a.round == self.step.approval_round and a.decision == Decision.APPROVE
+        )
+
+    @property
+    def needed(self) -> int:
+        return (2 if self.step.two_person else 1) - len(self.approvers)
+
+
+EnableResult = Literal["not_found", "unchanged", "broker_unreadable", "refused", "ledger_unavailable",
+                       "no_effect", "enabled"]
+
+
+@dataclass(frozen=True)
+class Enabled:
+    result: EnableResult
+    profile: str
+    status: str | None = None
+    parity: Parity | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class Operations:
+    def __init__(self, ledger: Engine, services: Services, wakeup: Wakeup, metrics: ResponderMetrics) -> None:
+        self._ledger = ledger
+        self._services = services
+        self._wakeup = wakeup
+        self._metrics = metrics
+
+    def evidence(self, step_id: int) -> Evidence | None:
+        """What the step would do now (None when there is no such step)."""
+        found = queries.step_context(self._ledger, step_id)
+        return None if found is None else self._preview(found)
+
+    def _preview(self, found: queries.StepContext) -> Evidence:
+        registry = self._services.registry
+        step = found.step
+        try:
+            spec = registry.get(step.action)
+            params = spec.params.model_validate(step.params)
+        except (UnknownAction, ValueError) as exc:
+            return Evidence(f"invalid step: {describe(exc)}")
+        output = step.output if isinstance(step.output, dict) else {}
+        if spec.preview is None:
+            return Evidence(str(output.get("summary") or spec.summary))
+        ctx = ActionContext(self._services, found.alert, found.run.id, step.id, found.history, found.later)
+        try:
+            return spec.preview(ctx, params)
+        except (BrokerError, ActionError, SQLAlchemyError) as exc:
+            return Evidence(f"evidence unavailable: {describe(exc)}")
+
+    def queue(self) -> list[Waiting]:
+        """Every step awaiting approval, oldest first, with its evidence computed now."""
+        waiting = queries.awaiting_approval(self._ledger)
+        given = approvals.decisions(self._ledger, [step.id for step, _ in waiting])
+        registry = self._services.registry
+        items = []
+        for step, alert in waiting:
+            found = queries.step_context(self._ledger, step.id)
+            if found is None:
+                continue
+            does = registry.get(step.action).summary if step.action in registry else step.action
+            items.append(Waiting(step, alert, does, self._preview(found), tuple(given[step.id])))
+        return items
+
+    def decide(
+        self, step_id: int, by: str, decision: Decision, reason: str, surface: Surface
+    ) -> approvals.Outcome | Literal["evidence_unavailable"]:
+        """Record a decision; an approval needs the step's evidence (what it would do now) to be readable."""
+        found = queries.step_context(self._ledger, step_id)
+        if found is None:
+            return approvals.Outcome("not_found")
+        if found.step.state != StepState.AWAITING_APPROVAL:
+            return approvals.Outcome("not_waiting", found.step)
+        evidence = self._preview(found)
+        spec_has_preview = self._has_preview(found.step.action)
+        if decision == Decision.APPROVE and spec_has_preview and evidence.guard is None:
+            return "evidence_unavailable"
+        request = approvals.DecisionRequest(step_id, by, decision, reason, surface, evidence)
+        outcome = approvals.decide(self._ledger, request, self._services.clock())
+        if outcome.result == "approved":
+            self._wakeup.notify()
+        elif outcome.result == "rejected" and outcome.step is not None:
+            self._metrics.steps.labels(outcome.step.action, StepState.REJECTED).inc()
+        log(logger, logging.INFO, "step decision", step_id=step_id, decision=str(decision), by=by,
+            surface=surface, result=outcome.result)
+        return outcome
+
+    def _has_preview(self, action: str) -> bool:
+        registry = self._services.registry
+        return action in registry and registry.get(action).preview is not None
+
+    def enable_profile(self, profile_id: str, by: str, reason: str, surface: Surface) -> Enabled:
+        """Re-arm a profile once the bot's and the broker's positions match for its account."""
+        engine = self._services.bot_engine
+        found = profile_account(engine, profile_id)
+        if found is None:
+            return Enabled("not_found", profile_id)
+        account, status = found
+        if status == PROFILE_ACTIVE:
+            return Enabled("unchanged", profile_id, status)
+        try:
+            parity = account_parity(engine, self._services.broker(account), account)
+        except (BrokerError, ActionError) as exc:
+            detail = {"error": str(exc)[:300]}
+            self._audit(profile_id, by, reason, surface, "broker_unreadable", detail)
+            return Enabled("broker_unreadable", profile_id, status, detail=detail)
+        if not parity.ok:
+            self._audit(profile_id, by, reason, surface, "refused", parity.as_dict())
+            return Enabled("refused", profile_id, status, parity)
+        if not self._audit(profile_id, by, reason, surface, "requested", parity.as_dict()):
+            return Enabled("ledger_unavailable", profile_id, status, parity)
+        changed, after = set_profile_status(engine, profile_id, PROFILE_INACTIVE, PROFILE_ACTIVE,
+                                            self._services.clock())
+        result: EnableResult = "no_effect" if after != PROFILE_ACTIVE else ("enabled" if changed else "unchanged")
+        self._audit(profile_id, by, reason, surface, result, parity.as_dict())
+        log(logger, logging.INFO, "profile re-enable", profile=profile_id, by=by, surface=surface, result=result)
+        return Enabled(result, profile_id, after, parity)
+
+    def _audit(self, profile_id: str, by: str, reason: str, surface: Surface, result: str,
+               detail: dict[str, Any]) -> bool:
+        """Record an operator action on a profile; False (logged) when the ledger cannot be written."""
+        try:
+            with write_transaction(self._ledger) as conn:
+                conn.execute(
+                    operator_actions.insert().values(
+                        at=self._services.clock(), kind="enable_profile", target=f"profile:{profile_id}", by=by,
+                        reason=reason, result=result, detail=dumps({**detail, "surface": surface}),
+                    )
+                )
+        except SQLAlchemyError:
+            log(logger, logging.WARNING, "could not record the operator action", profile=profile_id, result=result)
+            return False
+        return True
