@@ -100,6 +100,10 @@ class Harness:
     def step(self, run_id: int, name: str) -> StepRecord:
         return next(s for s in self.steps(run_id) if s.name == name)
 
+    def step_run(self, step_id: int) -> int:
+        with self.ledger.connect() as conn:
+            return int(conn.execute(select(steps.c.run_id).where(steps.c.id == step_id)).scalar_one())
+
     def run_ids(self) -> list[int]:
         with self.ledger.connect() as conn:
             return list(conn.execute(select(runs.c.id).order_by(runs.c.id)).scalars())

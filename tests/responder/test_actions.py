@@ -5,7 +5,6 @@ and re-enabling a profile requires position parity."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,26 +22,8 @@ from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import FakeBroker
 from tests.support.botstate import add_account, add_order, add_position, add_profile
-from tests.support.wsgi import serve_wsgi
 
 DAY = timedelta(hours=24)
-
-
-@pytest.fixture
-def broker() -> Iterator[tuple[FakeBroker, str]]:
-    fake = FakeBroker()
-    with serve_wsgi(fake.app()) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def with_broker(tmp_path: Path, db_url: str, broker: tuple[FakeBroker, str]) -> Iterator[Harness]:
-    config = sections(tmp_path, db_url, broker={"base_url": broker[1]}, responder={"max_close_notional": 1000})
-    with harness(tmp_path, config) as h:
-        add_account(h.bot, "acct-1", "key-acct-1")
-        for profile in ("p-1", "p-2"):
-            add_profile(h.bot, profile, "acct-1", datetime.now(UTC))
-        yield h
 
 
 def order_status(engine: Engine, order_id: str) -> str:
@@ -201,10 +182,11 @@ def test_closing_is_skipped_below_the_threshold_and_needs_approval_above(
     assert close.state == "awaiting_approval" and ("key-acct-1", "MSFT") in fake.positions
     twice = h.operator("POST", f"/approvals/{h.step(small, 'reconcile').id}", {"decision": "approve", "by": "bob"})
     assert twice.status_code == 409
-    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).status_code == 200
+    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).status_code == 202
+    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "dave"}).status_code == 200
     h.drain()
     closed = h.step(large, "close")
-    assert (closed.state, closed.outcome, closed.decided_by) == ("succeeded", "changed", "carol")
+    assert (closed.state, closed.outcome, closed.decided_by) == ("succeeded", "changed", "carol, dave")
     assert closed.before_state["position"]["qty"] == 50.0 and closed.after_state == {"position": None}
     assert ("key-acct-1", "MSFT") not in fake.positions and h.run_state(large) == "succeeded"
 
@@ -221,7 +203,8 @@ def test_a_close_whose_after_state_cannot_be_read_is_still_recorded_as_done(
     h.drain()
     close = h.step(run_id, "close")
     fake.fail_after_close = "5xx"
-    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).status_code == 200
+    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).status_code == 202
+    assert h.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "dave"}).status_code == 200
     h.drain()
     closed = h.step(run_id, "close")
     assert (closed.state, closed.outcome) == ("succeeded", "changed")
