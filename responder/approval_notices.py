@@ -24,7 +24,7 @@ def evidence_now(ctx: ActionContext, spec: ActionSpec[Any], params: Any, fallbac
     try:
         return spec.preview(ctx, params)
     except Exception as exc:
-        return Evidence(f"evidence unavailable now ({type(exc).__name__}); see the console")
+        return Evidence(f"evidence unavailable now ({type(exc).__name__}); see the console", available=False)
 
 
 def request_approval(

@@ -18,9 +18,11 @@ class Evidence:
     summary: str
     rows: tuple[Mapping[str, Any], ...] = ()
     guard: Mapping[str, Any] | None = None
+    available: bool = True  # False: the current state could not be read (nothing may be approved blind)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"summary": self.summary, "rows": [dict(row) for row in self.rows], "guard": self.guard}
+        return {"summary": self.summary, "rows": [dict(row) for row in self.rows], "guard": self.guard,
+                "available": self.available}
 
     @classmethod
     def from_dict(cls, raw: Any) -> Evidence | None:

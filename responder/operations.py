@@ -91,7 +91,7 @@ class Operations:
             spec = registry.get(step.action)
             params = spec.params.model_validate(step.params)
         except (UnknownAction, ValueError) as exc:
-            return Evidence(f"invalid step: {describe(exc)}")
+            return Evidence(f"invalid step: {describe(exc)}", available=False)
         output = step.output if isinstance(step.output, dict) else {}
         if spec.preview is None:
             return Evidence(str(output.get("summary") or spec.summary))
@@ -99,7 +99,7 @@ class Operations:
         try:
             return spec.preview(ctx, params)
         except (BrokerError, ActionError, SQLAlchemyError) as exc:
-            return Evidence(f"evidence unavailable: {describe(exc)}")
+            return Evidence(f"evidence unavailable: {describe(exc)}", available=False)
 
     def queue(self) -> list[Waiting]:
         """Every step awaiting approval, oldest first, with its evidence computed now."""
@@ -125,8 +125,7 @@ class Operations:
         if found.step.state != StepState.AWAITING_APPROVAL:
             return approvals.Outcome("not_waiting", found.step)
         evidence = self._preview(found)
-        spec_has_preview = self._has_preview(found.step.action)
-        if decision == Decision.APPROVE and spec_has_preview and evidence.guard is None:
+        if decision == Decision.APPROVE and not evidence.available:
             return "evidence_unavailable"
         request = approvals.DecisionRequest(step_id, by, decision, reason, surface, evidence)
         outcome = approvals.decide(self._ledger, request, self._services.clock())
@@ -137,10 +136,6 @@ class Operations:
         log(logger, logging.INFO, "step decision", step_id=step_id, decision=str(decision), by=by,
             surface=surface, result=outcome.result)
         return outcome
-
-    def _has_preview(self, action: str) -> bool:
-        registry = self._services.registry
-        return action in registry and registry.get(action).preview is not None
 
     def enable_profile(self, profile_id: str, by: str, reason: str, surface: Surface) -> Enabled:
         """Re-arm a profile once the bot's and the broker's positions match for its account."""

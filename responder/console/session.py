@@ -31,9 +31,11 @@ def current_operator(rt: Runtime) -> Operator | None:
         header = request.headers.get(console.proxy_user_header, "").strip()
         return rt.operators.by_name.get(header)
     name = session.get(KEY_NAME)
+    if name is None:
+        return None
     operator = rt.operators.by_name.get(name) if isinstance(name, str) else None
     if operator is None or _expired(rt, rt.clock()):
-        session.clear()
+        sign_out()
         return None
     session[KEY_SEEN] = rt.clock().timestamp()
     return operator
@@ -50,11 +52,12 @@ def _expired(rt: Runtime, now: datetime) -> bool:
 
 
 def sign_in(rt: Runtime, operator: Operator) -> None:
-    session.clear()
+    session.clear()  # a fresh session (and CSRF token) for the signed-in operator
     session.permanent = True
     now = rt.clock().timestamp()
     session.update({KEY_NAME: operator.name, KEY_LOGIN: now, KEY_SEEN: now})
 
 
 def sign_out() -> None:
-    session.clear()
+    for key in (KEY_NAME, KEY_LOGIN, KEY_SEEN):
+        session.pop(key, None)

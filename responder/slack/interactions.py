@@ -97,11 +97,13 @@ def _first_time(rt: Runtime, signature: str, body: bytes) -> bool:
         with write_transaction(rt.ledger) as conn:
             conn.execute(delete(slack_requests).where(slack_requests.c.received_at < now - REPLAY_WINDOW))
             inserted = conn.execute(
-                insert_ignoring_conflicts(conn, slack_requests).values(digest=digest, received_at=now)
-            ).rowcount
+                insert_ignoring_conflicts(conn, slack_requests)
+                .values(digest=digest, received_at=now)
+                .returning(slack_requests.c.digest)
+            ).first()
     except IntegrityError:
         return False
-    return inserted == 1
+    return inserted is not None
 
 
 def _parse(raw: str) -> Click | None:
