@@ -46,6 +46,8 @@ def generate_local_secrets() -> dict[str, str]:
         "PROBE_USER_PASSWORD": random_secrets.token_urlsafe(24),
         "RESPONDER_WEBHOOK_TOKEN": random_secrets.token_urlsafe(32),
         "RESPONDER_OPERATOR_TOKEN": random_secrets.token_urlsafe(32),
+        "RESPONDER_SESSION_SECRET": random_secrets.token_urlsafe(48),
+        "SLACK_SIGNING_SECRET": random_secrets.token_hex(16),
     }
 
 

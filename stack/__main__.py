@@ -71,7 +71,9 @@ def _print_urls(stack: LocalStack) -> None:
     width = max(len(name) for name, _ in stack.urls.table())
     for name, url in stack.urls.table():
         print(f"  {name.ljust(width)}  {url}")
-    print(f"  {'secrets (local only)'.ljust(width)}  {stack.state / 'secrets.env'}", flush=True)
+    print(f"  {'secrets (local only)'.ljust(width)}  {stack.state / 'secrets.env'}")
+    logins = ", ".join(f"{name} / {password}" for name, password in stack.operator_logins.items())
+    print(f"  {'console logins'.ljust(width)}  {logins} (two operators: the two-person rule)", flush=True)
 
 
 def run(stack: LocalStack) -> int:

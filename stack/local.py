@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 
 from common.config import Config, load_config, split_listen
 from stack.observe import Observer
+from stack.operators import ensure_operators
 from stack.render import PrometheusTargets, alertmanager_config, prometheus_config, write_yaml
 from stack.secrets import load_or_create_secrets
 from stack.services import Service, ServiceGroup, StackError
@@ -63,6 +64,7 @@ class StackUrls:
             ("exporters /metrics", self.exporters + "/metrics"),
         ]
         rows += [(f"responder {n + 1}", url) for n, url in enumerate(self.responders)]
+        rows += [(f"console {n + 1}", f"{url}/console/") for n, url in enumerate(self.responders)]
         rows += [(f"Prometheus {n + 1}", url) for n, url in enumerate(self.prometheus)]
         rows += [(f"Alertmanager {n + 1}", url) for n, url in enumerate(self.alertmanagers)]
         rows.append(("receiver sinks (PagerDuty/Slack/tickets)", self.sinks + "/received/<receiver>"))
@@ -88,6 +90,7 @@ class LocalStack:
         self.group = ServiceGroup()
         self.sinks: SinkServer | None = None
         self.env: dict[str, str] = {}
+        self.operator_logins: dict[str, str] = {}
         self.urls = self._urls()
 
     def _urls(self) -> StackUrls:
@@ -191,15 +194,21 @@ class LocalStack:
         self.group.start(self._python("exporters", "exporters", self.options.config_path, port))
 
     def _start_responders(self) -> None:
+        operators, self.operator_logins = ensure_operators(self.state)
         for n, port in enumerate(self._responder_ports()):
-            config = self._responder_config(port) if self.options.responder_ports else self.options.config_path
+            config = self._responder_config(port, operators)
             self.group.start(self._python(f"responder-{n + 1}", "responder", config, port), timeout=60)
 
-    def _responder_config(self, port: int) -> Path:
-        """A copy of the YAML whose responder listens on `port` (several replicas on one machine)."""
+    def _responder_config(self, port: int, operators: Path) -> Path:
+        """A copy of the YAML whose responder listens on `port` (several replicas on one machine), with the
+        local console operators and Alertmanager's URLs."""
         raw: dict[str, Any] = self.config.model_dump(mode="json", exclude={"source"})  # paths already absolute
         raw["responder"]["listen"] = f"{HOST}:{port}"
-        raw["responder"]["alertmanager_urls"] = self.urls.alertmanagers
+        if self.options.responder_ports:
+            raw["responder"]["alertmanager_urls"] = self.urls.alertmanagers
+        console = raw["responder"].setdefault("console", {})
+        console.setdefault("operators_file", str(operators))
+        console.setdefault("public_url", f"http://{HOST}:{port}")
         return write_yaml(self.state / "config" / f"responder-{port}.yml", raw)
 
     def _start_alertmanagers(self) -> None:
