@@ -22,6 +22,8 @@ ENVIRONMENT = """\
 environment (secrets; each also as NAME_FILE naming a file that holds it):
   RESPONDER_WEBHOOK_TOKEN    bearer token Alertmanager presents on POST /alerts (required unless --insecure-local)
   RESPONDER_OPERATOR_TOKEN   bearer token for the approvals / runs / profile re-enable API and this CLI
+  RESPONDER_SESSION_SECRET   signs the console's sessions (>= 32 characters, the same on every replica)
+  SLACK_SIGNING_SECRET       verifies POST /slack/interactions (Slack's request signatures, v0)
   SLACK_WEBHOOK_URL          Slack-compatible incoming webhook (unset: notifications recorded as not_configured)
   APCA_API_SECRET_KEY        broker API secret (key ids come from the bot DB's broker_accounts)
   SUPABASE_SERVICE_ROLE_KEY  diagnosed by the auth playbook; bearer for the bot's admin hooks
@@ -64,6 +66,10 @@ def build_parser() -> argparse.ArgumentParser:
     enable = profiles.add_subparsers(dest="verb", required=True, metavar="VERB").add_parser(
         "enable", parents=[client], help="re-enable PROFILE_ID if position parity holds at the broker"
     )
+    operators = commands.add_parser("operators", help="console operators")
+    operators.add_subparsers(dest="verb", required=True, metavar="VERB").add_parser(
+        "hash", help="read a password on stdin, print its hash for the operators file's password_hash"
+    )
     enable.add_argument("profile_id", metavar="PROFILE_ID")
     enable.add_argument("--by", required=True, help="who re-enables (recorded in the ledger)")
     enable.add_argument("--reason", default="", help="why (recorded in the ledger)")
@@ -76,6 +82,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
     try:
         if args.command is None:
             return _serve(args, env)
+        if args.command == "operators":
+            return _hash_password()
         return _client(args, env)
     except ConfigError as exc:
         print(f"responder: {exc}", file=sys.stderr)
@@ -97,6 +105,17 @@ def _serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     from responder.server import serve
 
     serve(settings, metrics_dir, args.log_level)
+    return 0
+
+
+def _hash_password() -> int:
+    from werkzeug.security import generate_password_hash
+
+    password = sys.stdin.readline().rstrip("\n")
+    if len(password) < 12:
+        print("responder: a console password needs at least 12 characters", file=sys.stderr)
+        return 2
+    print(generate_password_hash(password))
     return 0
 
 
