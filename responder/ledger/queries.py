@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from responder.ledger.records import AlertRecord, RunRecord, StepRecord
 from responder.ledger.schema import AWAITING_APPROVAL, SUCCEEDED, alerts, runs, steps
@@ -149,12 +149,14 @@ class StepContext:
 def step_context(engine: Engine, step_id: int) -> StepContext | None:
     with engine.connect() as conn:
         row = conn.execute(select(steps).where(steps.c.id == step_id)).first()
-        if row is None:
-            return None
-        step = StepRecord.from_row(row)
-        run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
-        alert = AlertRecord.from_row(conn.execute(select(alerts).where(alerts.c.id == run.alert_id)).one())
-        rows = conn.execute(select(steps).where(steps.c.run_id == run.id).order_by(steps.c.position)).all()
+        return None if row is None else load_context(conn, StepRecord.from_row(row))
+
+
+def load_context(conn: Connection, step: StepRecord) -> StepContext:
+    """The step's run, alert and the run's other steps, read on `conn` (the caller's snapshot)."""
+    run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
+    alert = AlertRecord.from_row(conn.execute(select(alerts).where(alerts.c.id == run.alert_id)).one())
+    rows = conn.execute(select(steps).where(steps.c.run_id == run.id).order_by(steps.c.position)).all()
     others = [StepRecord.from_row(r) for r in rows]
     history = tuple(s for s in others if s.position < step.position)
     later = tuple(s for s in others if s.position > step.position)

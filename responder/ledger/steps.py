@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, func, or_, select, update
 
 from common.db import write_transaction
 from responder.ledger.ingest import cancel_run, resolved_exists
+from responder.ledger.queries import load_context
 from responder.ledger.records import AlertRecord, RunRecord, StepRecord
 from responder.ledger.schema import (
     APPROVED,
@@ -26,7 +27,6 @@ from responder.ledger.schema import (
     RUN_SUCCEEDED,
     RUNNING,
     SKIPPED,
-    alerts,
     runs,
     steps,
 )
@@ -118,19 +118,15 @@ def claim(
         ).rowcount
         if taken != 1:
             return None
-        step = _step(conn, due.step_id)
-        run = RunRecord.from_row(conn.execute(select(runs).where(runs.c.id == step.run_id)).one())
-        alert = AlertRecord.from_row(conn.execute(select(alerts).where(alerts.c.id == run.alert_id)).one())
+        context = load_context(conn, _step(conn, due.step_id))
+        step, run, alert = context.step, context.run, context.alert
         if alert.status == "firing" and resolved_exists(conn, alert.fingerprint, alert.starts_at):
             released = {"finished_at": now, "lease_owner": None, "lease_expires_at": None}
             conn.execute(
                 update(steps).where(steps.c.id == step.id).values(state=SKIPPED, outcome="alert_resolved", **released)
             )
             return Cancelled((step.action, *cancel_run(conn, run.id, "alert_resolved", now)))
-        rows = conn.execute(select(steps).where(steps.c.run_id == run.id).order_by(steps.c.position)).all()
-        others = [StepRecord.from_row(row) for row in rows]
-        history = tuple(s for s in others if s.position < step.position)
-        later = tuple(s for s in others if s.position > step.position)
+        history, later = context.history, context.later
         return Claim(Lease(step.id, owner, due.attempts + 1), step, run, alert, history, later)
 
 

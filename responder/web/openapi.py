@@ -127,7 +127,11 @@ def _operator_paths() -> dict[str, Any]:
                 "security": OPERATOR,
                 "parameters": [_id("step_id")],
                 "requestBody": _body("DecisionBody"),
-                "responses": _responses("decided", 400, 401, 404, 409, 503),
+                "responses": {
+                    **_responses("decided: approved or rejected", 400, 401, 404, 409, 503),
+                    "202": {"description": "recorded; a two-person step waits for a second operator",
+                            "content": _json("Object")},
+                },
             }
         },
         "/runs": {

@@ -26,6 +26,9 @@ from tests.support.wsgi import serve_wsgi
 
 webdriver = pytest.importorskip("selenium.webdriver")
 from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
+from selenium.webdriver.support import expected_conditions  # noqa: E402
+from selenium.webdriver.support.wait import WebDriverWait  # noqa: E402
 
 pytestmark = pytest.mark.browser
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -69,19 +72,26 @@ def shot(driver: webdriver.Chrome, name: str) -> None:
         driver.save_screenshot(str(Path(target) / f"console-{name}.png"))
 
 
+def submit(driver: webdriver.Chrome, button: WebElement) -> None:
+    """Click a form's button and wait until the answer's page has replaced this one."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+
+
 def sign_in(driver: webdriver.Chrome, url: str, name: str, password: str) -> None:
     driver.delete_all_cookies()
     driver.get(f"{url}/console/login")
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(password)
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(driver, driver.find_element(By.CSS_SELECTOR, "main form button[type=submit]"))
 
 
 def decide(driver: webdriver.Chrome, step_id: int, decision: str, reason: str = "") -> str:
     card = driver.find_element(By.ID, f"waiting-{step_id}")
     if reason:
         card.find_element(By.NAME, "reason").send_keys(reason)
-    card.find_element(By.CSS_SELECTOR, f"button[value={decision}]").click()
+    submit(driver, card.find_element(By.CSS_SELECTOR, f"button[value={decision}]"))
     return driver.find_element(By.TAG_NAME, "main").text
 
 
@@ -102,7 +112,7 @@ def test_two_operators_handle_a_ghost_incident_in_the_browser(
     assert "GhostPosition" in incidents and "profile p-1, account acct-1, symbol MSFT" in incidents
     shot(browser, "incidents")
 
-    browser.find_element(By.LINK_TEXT, f"#{run_id}").click()
+    browser.get(f"{url}/console/incidents/{run_id}")
     evidence = browser.find_element(By.ID, f"step-{h.step(run_id, 'evidence').id}").text
     assert "broker position" in evidence and "MSFT" in evidence
     reconcile = h.step(run_id, "reconcile")
@@ -130,7 +140,7 @@ def test_two_operators_handle_a_ghost_incident_in_the_browser(
     browser.get(f"{url}/console/profiles")
     row = browser.find_element(By.ID, "profile-p-1")
     row.find_element(By.NAME, "reason").send_keys("parity confirmed after the close")
-    row.find_element(By.CSS_SELECTOR, "button").click()
+    submit(browser, row.find_element(By.CSS_SELECTOR, "button"))
     assert "re-enabled: positions match at the broker" in browser.find_element(By.TAG_NAME, "main").text
     assert browser.find_element(By.CSS_SELECTOR, "#profile-p-1 .status").text == "active"
     shot(browser, "profiles")
@@ -139,5 +149,5 @@ def test_two_operators_handle_a_ghost_incident_in_the_browser(
     h.drain()
     browser.get(f"{url}/console/approvals")
     browser.execute_script("document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove())")
-    browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    submit(browser, browser.find_element(By.CSS_SELECTOR, "button[value=approve]"))
     assert "CSRF" in browser.find_element(By.ID, "refused").text
