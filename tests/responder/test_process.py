@@ -229,7 +229,9 @@ def test_a_sigkill_between_steps_resumes_after_restart_with_nothing_repeated(
                              what="close awaiting approval")
             listing = run_cli(["approvals", "list", "--url", rp.url])
             assert f"{close.id:>6}  policy" in listing.communicate(timeout=60)[0].decode()
-            assert rp.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "bob"}).ok
+            first = rp.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "bob"})
+            assert first.status_code == 202  # closing is two-person
+            assert rp.operator("POST", f"/approvals/{close.id}", {"decision": "approve", "by": "carol"}).ok
             wait_for(lambda: run_states(ledger) == ["succeeded"], what="the run to finish")
         done = ledger_steps(ledger)
     finally:
@@ -239,7 +241,7 @@ def test_a_sigkill_between_steps_resumes_after_restart_with_nothing_repeated(
         ("evidence", "succeeded", 1), ("deactivate", "succeeded", 1), ("notify", "succeeded", 1),
         ("reconcile", "succeeded", 2), ("close", "succeeded", 2),
     ]
-    assert [s.decided_by for s in done[3:]] == ["alice", "bob"]
+    assert [s.decided_by for s in done[3:]] == ["alice", "bob, carol"]
     assert len(fx["slack"].messages) == 1 and len(fx["hooks"]) == 1
     assert fx["hooks"][0] == "Bearer " + child_env()["SUPABASE_SERVICE_ROLE_KEY"]
     assert ("key-acct-1", "AAPL") not in fx["broker"].positions
