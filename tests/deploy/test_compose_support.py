@@ -233,7 +233,8 @@ def check_init_result(host: str, port: int, names: dict[str, str]) -> None:
         conn.execute("CREATE TABLE init_check (id text PRIMARY KEY, status text)")
         conn.execute("INSERT INTO init_check VALUES ('p-1', 'active')")
     with connect(host, port, app, "app-pw", ledger) as conn:  # the responder creates its ledger schema
-        conn.execute("CREATE TABLE responder_alerts (id serial PRIMARY KEY)")
+        conn.execute("CREATE TABLE ledger_check (id serial PRIMARY KEY)")
+        conn.execute("DROP TABLE ledger_check")
     with connect(host, port, reader, "ro-pw", bot) as conn:
         assert conn.execute("SELECT status FROM init_check").fetchall() == [("active",)]
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
