@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= config/local.yml
+# where the alerts' runbook links point (docs/alerting.md, "Runbook links"); empty: the committed rules' base
+RUNBOOK_BASE_URL ?=
+RUNBOOK_FLAG = $(if $(RUNBOOK_BASE_URL),--runbook-base-url $(RUNBOOK_BASE_URL))
 # the long reliability soak `make bench` runs after the benchmarks (docs/reliability.md)
 RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 
@@ -54,18 +57,20 @@ test-python: setup bench-tools browser-tools
 test: setup lint check-alerts test-python
 
 demo: setup
-	$(BIN)/python -m stack demo --config $(CONFIG)
+	$(BIN)/python -m stack demo --config $(CONFIG) $(RUNBOOK_FLAG)
 
 run: setup
-	$(BIN)/python -m stack run --config $(CONFIG)
+	$(BIN)/python -m stack run --config $(CONFIG) $(RUNBOOK_FLAG)
 
 bench: setup bench-tools
 	$(BIN)/python -m bench --config $(CONFIG)
 	RELIABILITY_SCALE=long $(BIN)/pytest tests/reliability -m reliability --timeout 3600 -q $(RELIABILITY_LONG)
 
-# deploy/kubernetes/prometheusrule.yaml from alerts/rules/*.yml (tests/deploy checks it is current)
+# deploy/kubernetes/prometheusrule.yaml from alerts/rules/*.yml (tests/deploy checks it is current);
+# with RUNBOOK_BASE_URL, write your own copy: make prometheusrule RUNBOOK_BASE_URL=... PROMETHEUSRULE=file
+PROMETHEUSRULE ?= deploy/kubernetes/prometheusrule.yaml
 prometheusrule: $(STAMP)
-	$(BIN)/python scripts/prometheusrule.py
+	$(BIN)/python scripts/prometheusrule.py --output $(PROMETHEUSRULE) $(RUNBOOK_FLAG)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

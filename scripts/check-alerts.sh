@@ -119,7 +119,7 @@ expect ghost-firing.json tradingbot.slack.text \
   "*Impact:* $ghost_impact" \
   "*Mitigation:* $ghost_mitigation" \
   "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
-  "*Runbook:* docs/runbooks.md#ghostposition"
+  "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#ghostposition"
 expect ghost-firing.json tradingbot.pagerduty.description "[FIRING] SEV-1: $ghost_title"
 expect ghost-firing.json tradingbot.impact "$ghost_impact"
 expect ghost-firing.json tradingbot.mitigation "$ghost_mitigation"
@@ -134,7 +134,7 @@ expect escalation-firing.json tradingbot.slack.text \
   "*Severity:* SEV-1" \
   "*Impact:* 21 stale orders across all profiles, more than 20 for more than 15 minutes (the runbook's escalation criterion). Stale orders per profile: p-1 12, p-2 9." \
   "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
-  "*Runbook:* docs/runbooks.md#stalebacklogescalation"
+  "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#stalebacklogescalation"
 expect escalation-firing.json tradingbot.component tradingbot
 # Two alerts started 10 minutes apart; the earlier one (second in the payload) sets the Next Update.
 expect mismatch-group-firing.json tradingbot.slack.title "[FIRING:2] SEV-2 PositionMismatch (2 alerts)"

@@ -2,9 +2,11 @@
 
     python scripts/prometheusrule.py            # write deploy/kubernetes/prometheusrule.yaml
     python scripts/prometheusrule.py --check    # exit 1 if the committed file is out of date
+    python scripts/prometheusrule.py --runbook-base-url https://docs.example/runbooks.md --output my.yaml
 
 The rule files stay the single source of truth: their groups are copied unchanged, in file order, into
-``spec.groups``. tests/deploy/test_prometheusrule.py keeps the generated file in sync.
+``spec.groups`` (with `--runbook-base-url`, their runbook links point there instead; docs/alerting.md).
+tests/deploy/test_prometheusrule.py keeps the generated file in sync.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from stack.render import RunbookBaseError, with_runbook_base
 
 REPO = Path(__file__).resolve().parents[1]
 RULES = REPO / "alerts" / "rules"
@@ -35,15 +39,18 @@ def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 _Dumper.add_representer(str, _str)
 
 
-def rule_groups(rules_dir: Path = RULES) -> list[dict[str, Any]]:
-    """Every group of every rule file, in file-name order."""
+def rule_groups(rules_dir: Path = RULES, runbook_base_url: str | None = None) -> list[dict[str, Any]]:
+    """Every group of every rule file, in file-name order (runbook links on `runbook_base_url` if given)."""
     groups: list[dict[str, Any]] = []
     for path in sorted(rules_dir.glob("*.yml")):
-        groups.extend(yaml.safe_load(path.read_text(encoding="utf-8"))["groups"])
+        text = path.read_text(encoding="utf-8")
+        if runbook_base_url is not None:
+            text = with_runbook_base(text, runbook_base_url)
+        groups.extend(yaml.safe_load(text)["groups"])
     return groups
 
 
-def render(rules_dir: Path = RULES) -> str:
+def render(rules_dir: Path = RULES, runbook_base_url: str | None = None) -> str:
     resource = {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
@@ -51,7 +58,7 @@ def render(rules_dir: Path = RULES) -> str:
             "name": NAME,
             "labels": {"app.kubernetes.io/name": "tradingbot-incident-automation", "role": "alert-rules"},
         },
-        "spec": {"groups": rule_groups(rules_dir)},
+        "spec": {"groups": rule_groups(rules_dir, runbook_base_url)},
     }
     body = yaml.dump(resource, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=120)
     return HEADER + body
@@ -61,8 +68,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only check that the file is current")
     parser.add_argument("--output", type=Path, default=TARGET, help="the file to write or check (%(default)s)")
+    parser.add_argument("--runbook-base-url", help="where the runbook links point (default: the rule files' base)")
     args = parser.parse_args(argv)
-    text = render()
+    try:
+        text = render(runbook_base_url=args.runbook_base_url)
+    except RunbookBaseError as exc:
+        parser.error(str(exc))
     if args.check:
         current = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
         if current != text:

@@ -37,6 +37,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=2.0, help="scrape and evaluation interval, seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="demo: give up after this many seconds")
     parser.add_argument("--fresh", action="store_true", help="run: forget the previous run's data first")
+    parser.add_argument(
+        "--runbook-base-url",
+        help="where the alerts' runbook links point (docs/runbooks.md served there; default: the committed rules')",
+    )
     return parser.parse_args(argv)
 
 
@@ -55,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         sink_port=args.sink_port,
         interval_seconds=args.interval,
         fresh=args.fresh or args.command == "demo",
+        runbook_base_url=args.runbook_base_url,
     )
     try:
         stack = LocalStack(options)

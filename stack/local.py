@@ -20,7 +20,16 @@ from sqlalchemy import Engine
 from common.config import Config, load_config, split_listen
 from stack.observe import Observer
 from stack.operators import ensure_operators
-from stack.render import PrometheusTargets, alertmanager_config, prometheus_config, write_yaml
+from stack.render import (
+    ALERTS,
+    PrometheusTargets,
+    RunbookBaseError,
+    alertmanager_config,
+    check_runbook_base,
+    prometheus_config,
+    write_rules,
+    write_yaml,
+)
 from stack.secrets import load_or_create_secrets
 from stack.services import Service, ServiceGroup, StackError
 from stack.sinks import SinkServer
@@ -41,6 +50,7 @@ class StackOptions:
     interval_seconds: float = 2.0
     fresh: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
+    runbook_base_url: str | None = None  # None: the committed rules' links (stack.render.DEFAULT_RUNBOOK_BASE_URL)
 
 
 @dataclass
@@ -86,6 +96,11 @@ class LocalStack:
         self.options = options
         self.config: Config = load_config(options.config_path)
         _check_scrape_timeout(self.config, options.interval_seconds)
+        if options.runbook_base_url is not None:
+            try:
+                check_runbook_base(options.runbook_base_url)
+            except RunbookBaseError as exc:
+                raise StackError(str(exc)) from None
         self.state = options.state_dir
         self.group = ServiceGroup()
         self.sinks: SinkServer | None = None
@@ -231,15 +246,20 @@ class LocalStack:
             log = self.state / "logs" / f"alertmanager-{n + 1}.log"
             self.group.start(Service(f"alertmanager-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
+    def rules_dir(self) -> Path:
+        """The rule files Prometheus loads: the committed ones, or a copy with the runbook base URL given."""
+        if self.options.runbook_base_url is None:
+            return ALERTS / "rules"
+        return write_rules(self.state / "config" / "rules", self.options.runbook_base_url)
+
     def _start_prometheus(self) -> None:
         targets = PrometheusTargets(
             exporters=[self.urls.exporters.removeprefix("http://")],
             responders=[url.removeprefix("http://") for url in self.urls.responders],
             alertmanagers=[url.removeprefix("http://") for url in self.urls.alertmanagers],
         )
-        path = write_yaml(
-            self.state / "config" / "prometheus.yml", prometheus_config(targets, self.options.interval_seconds)
-        )
+        config = prometheus_config(targets, self.options.interval_seconds, self.rules_dir())
+        path = write_yaml(self.state / "config" / "prometheus.yml", config)
         for n, port in enumerate(self.options.prometheus_ports):
             argv = [
                 "prometheus",

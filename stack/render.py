@@ -8,6 +8,7 @@ repository's templates. Rules, routes, grouping, timings and inhibitions are the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,37 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 ALERTS = REPO / "alerts"
 
+# Where the committed rules' `runbook_url`s point: docs/runbooks.md of this repository as the code host
+# renders it (one section per alert, `#<alert name in lower case>`). A deployment that serves the docs
+# elsewhere renders the rules with its own base (`with_runbook_base`, docs/alerting.md "Runbook links").
+DEFAULT_RUNBOOK_BASE_URL = "https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md"
+_RUNBOOK_URL = re.compile(r"^(?P<key>\s*runbook_url:\s*)(?P<base>[^#\s]+)(?P<anchor>#[a-z0-9_-]+)[ \t]*$", re.M)
+
+
+class RunbookBaseError(ValueError):
+    """A runbook base URL that would not open in a browser."""
+
+
+def check_runbook_base(base_url: str) -> str:
+    """`base_url` without a trailing slash; RunbookBaseError unless it is an absolute http(s) URL without `#`."""
+    if not re.fullmatch(r"https?://[^\s/#?]+(/[^\s#]*)?", base_url):
+        raise RunbookBaseError(f"runbook base URL {base_url!r}: expected an absolute http:// or https:// URL, no '#'")
+    return base_url.rstrip("/")
+
+
+def with_runbook_base(rules_text: str, base_url: str) -> str:
+    """A rule file's text with every `runbook_url: <base>#<anchor>` pointing at `base_url` instead."""
+    base = check_runbook_base(base_url)
+    return _RUNBOOK_URL.sub(lambda m: f"{m['key']}{base}{m['anchor']}", rules_text)
+
+
+def write_rules(directory: Path, base_url: str, rules_dir: Path = ALERTS / "rules") -> Path:
+    """Copy every rule file into `directory` with its runbook links on `base_url`; return `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for path in sorted(rules_dir.glob("*.yml")):
+        (directory / path.name).write_text(with_runbook_base(path.read_text(encoding="utf-8"), base_url), "utf-8")
+    return directory
+
 
 @dataclass(frozen=True)
 class PrometheusTargets:
@@ -26,12 +58,15 @@ class PrometheusTargets:
     alertmanagers: list[str]
 
 
-def prometheus_config(targets: PrometheusTargets, interval_seconds: float = 1.0) -> dict[str, Any]:
-    """The committed Prometheus config with local targets and a short scrape/evaluation interval."""
+def prometheus_config(
+    targets: PrometheusTargets, interval_seconds: float = 1.0, rules_dir: Path = ALERTS / "rules"
+) -> dict[str, Any]:
+    """The committed Prometheus config with local targets, a short scrape/evaluation interval and the rule
+    files of `rules_dir` (the committed ones, or a copy from `write_rules`)."""
     config: dict[str, Any] = yaml.safe_load((ALERTS / "prometheus.yml").read_text(encoding="utf-8"))
     interval = f"{int(interval_seconds * 1000)}ms"
     config["global"].update({"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval})
-    config["rule_files"] = [str(ALERTS / "rules" / "*.yml")]
+    config["rule_files"] = [str(rules_dir / "*.yml")]
     config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": targets.alertmanagers}]}]}
     jobs = {
         "tradingbot-exporters": targets.exporters,

@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from stack.render import DEFAULT_RUNBOOK_BASE_URL
+
 SCRAPE_INTERVAL = 15.0
 EVALUATION_INTERVAL = 15.0
 SEVERITIES = frozenset({"sev1", "sev2", "sev3"})
@@ -118,8 +120,8 @@ def alert_problems(rule: Mapping[str, Any], runbook_anchors: Iterable[str]) -> l
         if _RAW_VALUE.search(str(value)):
             problems.append(f"annotation {key} prints $value raw: pipe it to humanize* or printf")
     anchor = name.lower()
-    if annotations.get("runbook_url") != f"{RUNBOOK}#{anchor}":
-        problems.append(f"runbook_url must be {RUNBOOK}#{anchor}")
+    if annotations.get("runbook_url") != f"{DEFAULT_RUNBOOK_BASE_URL}#{anchor}":
+        problems.append(f"runbook_url must be {DEFAULT_RUNBOOK_BASE_URL}#{anchor} (its section of {RUNBOOK})")
     elif anchor not in set(runbook_anchors):
         problems.append(f"{RUNBOOK} has no section #{anchor}")
 

@@ -129,7 +129,7 @@ def test_a_ghost_pages_with_the_communication_template(
     assert details["Impact"] == f"account=acct-1 profile=p-42 symbol=AAPL: {annotations['description']}"
     assert details["Mitigation"] == annotations["automation"]
     assert details["Next Update"].endswith(" UTC (start + 30 min)")
-    assert details["Runbook"] == "docs/runbooks.md#ghostposition"
+    assert details["Runbook"] == "https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#ghostposition"
 
 
 def test_a_ghost_reaches_chat_with_the_communication_template(

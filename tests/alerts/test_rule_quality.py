@@ -228,7 +228,7 @@ def _runbook_section(anchor: str) -> str:
 GOOD_ANNOTATIONS = {
     "summary": "s",
     "description": "{{ $value | humanize }}",
-    "runbook_url": "docs/runbooks.md#x",
+    "runbook_url": f"{rulecheck.DEFAULT_RUNBOOK_BASE_URL}#x",
     "automation": "a",
 }
 
@@ -258,12 +258,13 @@ def test_a_good_example_passes() -> None:
         (_alert(labels={"severity": "sev2", "v": "{{ $value }}"}), ["x"], "label v uses the value"),
         (_alert(annotations={**GOOD_ANNOTATIONS, "automation": ""}), ["x"], "annotation automation missing"),
         (
-            _alert(annotations={"summary": "s", "runbook_url": "docs/runbooks.md#x", "automation": "a"}),
+            _alert(annotations={"summary": "s", "runbook_url": GOOD_ANNOTATIONS["runbook_url"], "automation": "a"}),
             ["x"],
             "annotation description missing",
         ),
         (_alert(annotations={**GOOD_ANNOTATIONS, "summary": "{{ $value }} left"}), ["x"], "prints $value raw"),
         (_alert(annotations={**GOOD_ANNOTATIONS, "runbook_url": "https://wiki/x"}), ["x"], "runbook_url must be"),
+        (_alert(annotations={**GOOD_ANNOTATIONS, "runbook_url": "docs/runbooks.md#x"}), ["x"], "runbook_url must be"),
         (_alert(), ["y"], "has no section #x"),
         (_alert(expr="max by (profile) (tradingbot_stale_orders)"), ["x"], "expr does not compare"),
         (_alert(expr='up{job=~"a|b>c"}'), ["x"], "expr does not compare"),
