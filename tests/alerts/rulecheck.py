@@ -32,6 +32,7 @@ _COUNTER_CALL = re.compile(rf"\b({'|'.join(COUNTER_FUNCTIONS)})\s*\(\s*(?:([A-Za
 _IDENTIFIER = re.compile(r"(?<![\w:.])[A-Za-z_:][\w:]*")
 _COMPARISON = re.compile(r"==|!=|>=|<=|>|<")
 _RAW_VALUE = re.compile(r"\$value(?!\s*\|\s*(?:humanize\w*|printf)\b)")
+_VALUE_COMPARED = re.compile(r"\b(?:eq|ne|lt|le|gt|ge)\s+\$value\b")  # a template condition prints nothing
 
 
 def parse_duration(text: str) -> float:
@@ -117,7 +118,7 @@ def alert_problems(rule: Mapping[str, Any], runbook_anchors: Iterable[str]) -> l
         if not str(annotations.get(key, "")).strip():
             problems.append(f"annotation {key} missing")
     for key, value in annotations.items():
-        if _RAW_VALUE.search(str(value)):
+        if _RAW_VALUE.search(_VALUE_COMPARED.sub("", str(value))):
             problems.append(f"annotation {key} prints $value raw: pipe it to humanize* or printf")
     anchor = name.lower()
     if annotations.get("runbook_url") != f"{DEFAULT_RUNBOOK_BASE_URL}#{anchor}":

@@ -249,6 +249,13 @@ def test_a_good_example_passes() -> None:
     assert rulecheck.alert_problems(_alert(), ["x"]) == []
 
 
+def test_a_value_compared_in_a_template_condition_is_not_printed_raw() -> None:
+    summary = '{{ if gt $value 0.0 }}HTTP {{ $value | printf "%.0f" }}{{ else }}unknown{{ end }}'
+    assert rulecheck.alert_problems(_alert(annotations={**GOOD_ANNOTATIONS, "summary": summary}), ["x"]) == []
+    raw = "{{ if gt $value 0.0 }}HTTP {{ $value }}{{ end }}"
+    assert rulecheck.alert_problems(_alert(annotations={**GOOD_ANNOTATIONS, "summary": raw}), ["x"])
+
+
 @pytest.mark.parametrize(
     ("rule", "anchors", "problem"),
     [
