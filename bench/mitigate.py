@@ -50,6 +50,7 @@ def from_demo(config: Path, workdir: Path, interval: float = 2.0, timeout: float
     path = write_config(workdir, sections, "demo.yml")
     argv = python("stack", "demo", "--config", str(path), "--state-dir", str(state),
                   "--prometheus-port", str(free_port()), "--alertmanager-port", str(free_port()),
+                  "--automation-alertmanager-port", str(free_port()),
                   "--sink-port", str(free_port()), "--interval", f"{interval:g}", "--timeout", f"{timeout:g}")
     done = subprocess.run(argv, cwd=REPO, env=child_env({}), capture_output=True, text=True, timeout=timeout + 120,
                           check=False)

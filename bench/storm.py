@@ -4,7 +4,8 @@ deactivation parked for approval (budget_exhausted). Peak RSS of every process i
 
 Two paths, each on a fresh ledger: "direct" sends the N webhook deliveries Alertmanager's responder route
 produces (group_by '...': one per alert) all at once, each on its own connection; "alertmanager" posts
-the N alerts to a real Alertmanager 0.25 (the committed config) and lets it deliver them.
+the N alerts to a real Alertmanager 0.25 (the committed automation config, alerts/alertmanager-automation.yml)
+and lets it deliver them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bench.openloop import run_open_loop
 from bench.services import Process, http_ok, process, python
 from bench.simulator import control
 from stack.ports import HOST, free_port
-from stack.render import alertmanager_config, write_yaml
+from stack.render import AUTOMATION_ALERTMANAGER, alertmanager_config, write_yaml
 from stack.services import child_env
 from stack.sinks import SinkServer
 
@@ -83,7 +84,7 @@ def alertmanager(workdir: Path, responder_url: str, token: str) -> Iterator[tupl
     sinks = SinkServer(HOST, free_port()).start()
     port = free_port()
     config = alertmanager_config(workdir / "am", {"responder": [responder_url + "/alerts"]},
-                                 sinks.url, {"responder_token": token})
+                                 sinks.url, {"responder_token": token}, AUTOMATION_ALERTMANAGER)
     path = write_yaml(workdir / "am" / "alertmanager.yml", config)
     url = f"http://{HOST}:{port}"
     argv = ["prometheus-alertmanager", f"--config.file={path}", f"--storage.path={workdir / 'am' / 'data'}",

@@ -2,9 +2,11 @@
 # The promtool and amtool checks of the alerting layer (alerts/, promtool-tests/):
 #   1. promtool check rules / check config     syntax of the rule files and alerts/prometheus.yml
 #   2. promtool test rules                      the rule unit tests, one file per rule file
-#   3. amtool check-config                      alerts/alertmanager.yml and its templates
+#   3. amtool check-config                      alerts/alertmanager.yml (people) with its templates, and
+#                                               alerts/alertmanager-automation.yml (the responder's)
 #   4. amtool config routes test                every alert of the rules, and each special route, reaches
-#                                               exactly the expected receivers (responder first, always)
+#                                               exactly the expected people's receivers, and the responder
+#                                               through the automation's Alertmanager
 #   5. amtool template render                   every template against every recorded payload, and the
 #                                               communication template's lines for each payload
 # Runs every step, prints what failed, exits 1 if anything did. The YAML quality bar (pint-style checks)
@@ -13,6 +15,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-$([ -x .venv/bin/python ] && echo .venv/bin/python || echo python3)}
 AM_CONFIG=alerts/alertmanager.yml
+AUTOMATION_CONFIG=alerts/alertmanager-automation.yml
 TEMPLATES='alerts/templates/*.tmpl'
 failures=()
 
@@ -32,29 +35,33 @@ run "promtool check config" promtool check config alerts/prometheus.yml
 step "promtool test rules"
 run "promtool test rules" promtool test rules promtool-tests/*.yml
 
-step "amtool check-config $AM_CONFIG"
-run "amtool check-config" amtool check-config "$AM_CONFIG"
+step "amtool check-config $AM_CONFIG $AUTOMATION_CONFIG"
+run "amtool check-config" amtool check-config "$AM_CONFIG" "$AUTOMATION_CONFIG"
 
 # ---------------------------------------------------------------------------------------------------------
 step "amtool config routes test"
-# route LABELS... RECEIVERS: the receivers amtool 0.25 resolves must be exactly these. amtool prints them
-# comma-separated in routing-tree order, and --verify.receivers compares the whole list, order included.
+# route [--config FILE] LABELS... RECEIVERS: the receivers amtool 0.25 resolves must be exactly these.
+# amtool prints them comma-separated in routing-tree order, and --verify.receivers compares the whole list,
+# order included. The default config is the people's Alertmanager.
 route() {
+  local config=$AM_CONFIG
+  if [ "$1" = --config ]; then config=$2; shift 2; fi
   local receivers=${*: -1} labels=("${@:1:$#-1}") got
-  got=$(amtool config routes test --config.file="$AM_CONFIG" "${labels[@]}" 2>/dev/null)
-  if amtool config routes test --config.file="$AM_CONFIG" --verify.receivers="$receivers" "${labels[@]}" \
+  got=$(amtool config routes test --config.file="$config" "${labels[@]}" 2>/dev/null)
+  if amtool config routes test --config.file="$config" --verify.receivers="$receivers" "${labels[@]}" \
       >/dev/null 2>&1; then
-    printf 'ok   %-72s -> %s\n' "${labels[*]}" "$receivers"
+    printf 'ok   %-28s %-72s -> %s\n' "$(basename "$config")" "${labels[*]}" "$receivers"
   else
-    fail "route ${labels[*]}: expected $receivers, got $got"
+    fail "route ($config) ${labels[*]}: expected $receivers, got $got"
   fi
 }
-# Every alert the rules define, by its severity: the responder always, then the human receivers.
+# Every alert the rules define, by its severity, to the people's receivers; and to the responder, alone,
+# through the automation's Alertmanager.
 declare -A by_severity=(
-  [sev1]=responder,pagerduty,slack
-  [sev2]=responder,slack
-  [sev3]=responder,tickets
-  [none]=responder,heartbeat  # Watchdog, the only alert without a severity
+  [sev1]=pagerduty,slack
+  [sev2]=slack
+  [sev3]=tickets
+  [none]=heartbeat  # Watchdog, the only alert without a severity
 )
 alerts=$("$PYTHON" - <<'PY'
 import glob, yaml
@@ -69,16 +76,19 @@ PY
 while read -r alertname severity; do
   [ -n "$alertname" ] || continue
   if [ "$severity" = none ]; then
-    route alertname="$alertname" "${by_severity[none]}"
+    labels=(alertname="$alertname")
   else
-    route alertname="$alertname" severity="$severity" profile=p-1 account=acct-1 symbol=AAPL "${by_severity[$severity]:-unknown-severity}"
+    labels=(alertname="$alertname" severity="$severity" profile=p-1 account=acct-1 symbol=AAPL)
   fi
+  route "${labels[@]}" "${by_severity[$severity]:-unknown-severity}"
+  route --config "$AUTOMATION_CONFIG" "${labels[@]}" responder
 done <<<"$alerts"
-# Special routes: what is not one of the rules' alerts still reaches a person (root receiver: chat),
-# and the Watchdog route is chosen by name, whatever labels come with it.
-route alertname=SomeNewAlert responder,slack
-route alertname=SomeNewAlert severity=critical responder,slack
-route alertname=Watchdog severity=sev1 responder,heartbeat
+# Special routes: what is not one of the rules' alerts still reaches a person (root receiver: chat) and
+# the responder; the Watchdog route is chosen by name, whatever labels come with it.
+route alertname=SomeNewAlert slack
+route alertname=SomeNewAlert severity=critical slack
+route alertname=Watchdog severity=sev1 heartbeat
+route --config "$AUTOMATION_CONFIG" alertname=SomeNewAlert responder
 
 # ---------------------------------------------------------------------------------------------------------
 step "amtool template render"

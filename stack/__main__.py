@@ -32,7 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--config", default=str(REPO / "config" / "local.yml"), help="the YAML (%(default)s)")
     parser.add_argument("--state-dir", default=str(REPO / "var" / "stack"), help="data, logs, secrets")
     parser.add_argument("--prometheus-port", type=int, default=9090)
-    parser.add_argument("--alertmanager-port", type=int, default=9093)
+    parser.add_argument("--alertmanager-port", type=int, default=9093, help="the people's Alertmanager")
+    parser.add_argument(
+        "--automation-alertmanager-port", type=int, default=9095, help="the responder's Alertmanager (no inhibitions)"
+    )
     parser.add_argument("--sink-port", type=int, default=9805, help="PagerDuty/Slack/ticket stand-ins")
     parser.add_argument("--interval", type=float, default=2.0, help="scrape and evaluation interval, seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="demo: give up after this many seconds")
@@ -56,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         state_dir=Path(args.state_dir).resolve(),
         prometheus_ports=(args.prometheus_port,),
         alertmanager_ports=(args.alertmanager_port,),
+        automation_alertmanager_ports=(args.automation_alertmanager_port,),
         sink_port=args.sink_port,
         interval_seconds=args.interval,
         fresh=args.fresh or args.command == "demo",

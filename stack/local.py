@@ -1,8 +1,9 @@
-"""The whole loop on one machine: simulator, exporters, responder(s), Prometheus, Alertmanager(s), sinks.
+"""The whole loop on one machine: simulator, exporters, responder(s), Prometheus, Alertmanagers, sinks.
 
 `LocalStack` starts every part as a real process on loopback (the sinks run in this process), using the
-project's YAML for the three services and local copies of alerts/prometheus.yml and
-alerts/alertmanager.yml (stack/render.py). Secrets are generated once into ``<state>/secrets.env``.
+project's YAML for the three services and local copies of alerts/prometheus.yml, alerts/alertmanager.yml
+(the people's Alertmanager) and alerts/alertmanager-automation.yml (the responder's) (stack/render.py).
+Secrets are generated once into ``<state>/secrets.env``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from stack.observe import Observer
 from stack.operators import ensure_operators
 from stack.render import (
     ALERTS,
+    AUTOMATION_ALERTMANAGER,
     PrometheusTargets,
     RunbookBaseError,
     alertmanager_config,
@@ -43,8 +45,10 @@ class StackOptions:
     config_path: Path
     state_dir: Path
     prometheus_ports: tuple[int, ...] = (9090,)
-    alertmanager_ports: tuple[int, ...] = (9093,)
+    alertmanager_ports: tuple[int, ...] = (9093,)  # the people's Alertmanager(s): pages, chat, tickets
     alertmanager_cluster_ports: tuple[int, ...] = ()
+    automation_alertmanager_ports: tuple[int, ...] = (9095,)  # the responder's Alertmanager(s), no inhibitions
+    automation_alertmanager_cluster_ports: tuple[int, ...] = ()
     responder_ports: tuple[int, ...] = ()  # empty: one responder on responder.listen
     sink_port: int = 9805
     interval_seconds: float = 2.0
@@ -63,6 +67,7 @@ class StackUrls:
     responders: list[str]
     prometheus: list[str]
     alertmanagers: list[str]
+    automation_alertmanagers: list[str]
     sinks: str
 
     def table(self) -> list[tuple[str, str]]:
@@ -76,7 +81,8 @@ class StackUrls:
         rows += [(f"responder {n + 1}", url) for n, url in enumerate(self.responders)]
         rows += [(f"console {n + 1}", f"{url}/console/") for n, url in enumerate(self.responders)]
         rows += [(f"Prometheus {n + 1}", url) for n, url in enumerate(self.prometheus)]
-        rows += [(f"Alertmanager {n + 1}", url) for n, url in enumerate(self.alertmanagers)]
+        rows += [(f"Alertmanager {n + 1} (people)", url) for n, url in enumerate(self.alertmanagers)]
+        rows += [(f"Alertmanager {n + 1} (automation)", url) for n, url in enumerate(self.automation_alertmanagers)]
         rows.append(("receiver sinks (PagerDuty/Slack/tickets)", self.sinks + "/received/<receiver>"))
         return rows
 
@@ -120,6 +126,7 @@ class LocalStack:
             responders=[f"http://{HOST}:{port}" for port in self._responder_ports()],
             prometheus=[f"http://{HOST}:{port}" for port in self.options.prometheus_ports],
             alertmanagers=[f"http://{HOST}:{port}" for port in self.options.alertmanager_ports],
+            automation_alertmanagers=[f"http://{HOST}:{port}" for port in self.options.automation_alertmanager_ports],
             sinks=f"http://{HOST}:{self.options.sink_port}",
         )
 
@@ -193,7 +200,7 @@ class LocalStack:
         config.bot.access_log.unlink(missing_ok=True)
         if responder.rca_dir is not None:
             shutil.rmtree(responder.rca_dir, ignore_errors=True)
-        for child in ("prometheus", "alertmanager", "logs", "config"):
+        for child in ("prometheus", "alertmanager", "alertmanager-automation", "logs", "config"):
             shutil.rmtree(self.state / child, ignore_errors=True)
 
     def _python(self, name: str, module: str, config: Path, port: int | None, *args: str) -> Service:
@@ -216,35 +223,53 @@ class LocalStack:
 
     def _responder_config(self, port: int, operators: Path) -> Path:
         """A copy of the YAML whose responder listens on `port` (several replicas on one machine), with the
-        local console operators and Alertmanager's URLs."""
+        local console operators and the automation Alertmanagers' URLs."""
         raw: dict[str, Any] = self.config.model_dump(mode="json", exclude={"source"})  # paths already absolute
         raw["responder"]["listen"] = f"{HOST}:{port}"
         if self.options.responder_ports:
-            raw["responder"]["alertmanager_urls"] = self.urls.alertmanagers
+            raw["responder"]["alertmanager_urls"] = self.urls.automation_alertmanagers
         console = raw["responder"].setdefault("console", {})
         console.setdefault("operators_file", str(operators))
         console.setdefault("public_url", f"http://{HOST}:{port}")
         return write_yaml(self.state / "config" / f"responder-{port}.yml", raw)
 
     def _start_alertmanagers(self) -> None:
+        """The people's Alertmanager(s) (every receiver a sink) and the automation's (the responders)."""
         directory = self.state / "config"
-        webhook = [f"{url}/alerts" for url in self.urls.responders]
         token = self.env["RESPONDER_WEBHOOK_TOKEN"]
-        config = alertmanager_config(directory, {"responder": webhook}, self.urls.sinks, {"responder_token": token})
-        path = write_yaml(directory / "alertmanager.yml", config)
-        cluster = self.options.alertmanager_cluster_ports
-        for n, port in enumerate(self.options.alertmanager_ports):
+        people = alertmanager_config(directory, {}, self.urls.sinks, {})
+        self._start_alertmanager_set(
+            "alertmanager",
+            write_yaml(directory / "alertmanager.yml", people),
+            self.options.alertmanager_ports,
+            self.options.alertmanager_cluster_ports,
+        )
+        webhook = {"responder": [f"{url}/alerts" for url in self.urls.responders]}
+        automation = alertmanager_config(
+            directory, webhook, self.urls.sinks, {"responder_token": token}, AUTOMATION_ALERTMANAGER
+        )
+        self._start_alertmanager_set(
+            "alertmanager-automation",
+            write_yaml(directory / "alertmanager-automation.yml", automation),
+            self.options.automation_alertmanager_ports,
+            self.options.automation_alertmanager_cluster_ports,
+        )
+
+    def _start_alertmanager_set(
+        self, name: str, config: Path, ports: tuple[int, ...], cluster: tuple[int, ...]
+    ) -> None:
+        for n, port in enumerate(ports):
             argv = [
                 "prometheus-alertmanager",
-                f"--config.file={path}",
-                f"--storage.path={self.state / 'alertmanager' / str(n + 1)}",
+                f"--config.file={config}",
+                f"--storage.path={self.state / name / str(n + 1)}",
                 f"--web.listen-address={HOST}:{port}",
                 f"--web.external-url=http://{HOST}:{port}",
                 "--log.level=warn",
                 *_cluster_flags(cluster, n),
             ]
-            log = self.state / "logs" / f"alertmanager-{n + 1}.log"
-            self.group.start(Service(f"alertmanager-{n + 1}", argv, log, port, ready_path="/-/ready"))
+            log = self.state / "logs" / f"{name}-{n + 1}.log"
+            self.group.start(Service(f"{name}-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
     def rules_dir(self) -> Path:
         """The rule files Prometheus loads: the committed ones, or a copy with the runbook base URL given."""
@@ -253,10 +278,15 @@ class LocalStack:
         return write_rules(self.state / "config" / "rules", self.options.runbook_base_url)
 
     def _start_prometheus(self) -> None:
+        def hosts(urls: list[str]) -> list[str]:
+            return [url.removeprefix("http://") for url in urls]
+
         targets = PrometheusTargets(
-            exporters=[self.urls.exporters.removeprefix("http://")],
-            responders=[url.removeprefix("http://") for url in self.urls.responders],
-            alertmanagers=[url.removeprefix("http://") for url in self.urls.alertmanagers],
+            exporters=hosts([self.urls.exporters]),
+            responders=hosts(self.urls.responders),
+            alertmanagers=hosts(self.urls.alertmanagers),
+            automation_alertmanagers=hosts(self.urls.automation_alertmanagers),
+            prometheus=hosts(self.urls.prometheus),
         )
         config = prometheus_config(targets, self.options.interval_seconds, self.rules_dir())
         path = write_yaml(self.state / "config" / "prometheus.yml", config)

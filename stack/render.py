@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +55,9 @@ def write_rules(directory: Path, base_url: str, rules_dir: Path = ALERTS / "rule
 class PrometheusTargets:
     exporters: list[str]
     responders: list[str]
-    alertmanagers: list[str]
+    alertmanagers: list[str]  # the people's (alerts/alertmanager.yml)
+    automation_alertmanagers: list[str] = field(default_factory=list)  # the responder's
+    prometheus: list[str] = field(default_factory=list)  # every Prometheus replica, each scraping all
 
 
 def prometheus_config(
@@ -67,28 +69,45 @@ def prometheus_config(
     interval = f"{int(interval_seconds * 1000)}ms"
     config["global"].update({"scrape_interval": interval, "evaluation_interval": interval, "scrape_timeout": interval})
     config["rule_files"] = [str(rules_dir / "*.yml")]
-    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": targets.alertmanagers}]}]}
+    sets = [targets.alertmanagers, targets.automation_alertmanagers]
+    config["alerting"] = {"alertmanagers": [{"static_configs": [{"targets": s}]} for s in sets if s]}
     jobs = {
         "tradingbot-exporters": targets.exporters,
         "tradingbot-responder": targets.responders,
+        "prometheus": targets.prometheus,
         "alertmanager": targets.alertmanagers,
+        "alertmanager-automation": targets.automation_alertmanagers,
     }
-    for job in config["scrape_configs"]:
-        job["static_configs"] = [{"targets": jobs[job["job_name"]]}]
+    config["scrape_configs"] = [
+        {**job, "static_configs": [{"targets": jobs[job["job_name"]]}]}
+        for job in config["scrape_configs"]
+        if jobs[job["job_name"]]
+    ]
     return config
 
 
+PEOPLE_ALERTMANAGER = ALERTS / "alertmanager.yml"
+AUTOMATION_ALERTMANAGER = ALERTS / "alertmanager-automation.yml"
+
+
 def alertmanager_config(
-    directory: Path, real_urls: dict[str, list[str]], sink_url: str, secrets: dict[str, str]
+    directory: Path,
+    real_urls: dict[str, list[str]],
+    sink_url: str,
+    secrets: dict[str, str],
+    source: Path = PEOPLE_ALERTMANAGER,
 ) -> dict[str, Any]:
-    """The committed Alertmanager config with local receivers; secret files are written under
-    ``<directory>/secrets`` (`secret_files` reads them back).
+    """A committed Alertmanager config (`source`: the people's or the automation's) with local receivers;
+    secret files are written under ``<directory>/secrets`` (`secret_files` reads them back).
 
     `real_urls` maps a receiver name to the real URLs it delivers to (the responder replicas: one webhook
     config each); every other receiver posts to ``<sink_url>/<receiver>``. `secrets` gives the content
     of secret files by file name (e.g. the responder's bearer token); other files get a throwaway value.
     """
-    config: dict[str, Any] = yaml.safe_load((ALERTS / "alertmanager.yml").read_text(encoding="utf-8"))
+    config: dict[str, Any] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    unknown = set(real_urls) - {receiver["name"] for receiver in config["receivers"]}
+    if unknown:
+        raise ValueError(f"{source.name} has no receiver {', '.join(sorted(unknown))}")
     secrets_dir = directory / "secrets"
     secrets_dir.mkdir(parents=True, exist_ok=True)
 
@@ -115,7 +134,8 @@ def alertmanager_config(
         if receiver["name"] in real_urls:
             template = receiver["webhook_configs"][0]
             receiver["webhook_configs"] = [{**template, "url": url} for url in real_urls[receiver["name"]]]
-    config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
+    if "templates" in config:
+        config["templates"] = [str(ALERTS / "templates" / "*.tmpl")]
     return config
 
 

@@ -1,6 +1,8 @@
-"""The real Alertmanager on a local copy of alerts/alertmanager.yml, and a server capturing what it sends.
+"""Real Alertmanagers on local copies of the committed configs, and a server capturing what they send.
 
-The copy changes only what docs/alerting.md allows a deployment to change: every receiver `url` points at
+Two configs, as in every deployment: alerts/alertmanager.yml (the people's: pages, chat, tickets, the
+heartbeat, with inhibitions) and alerts/alertmanager-automation.yml (the responder's, no inhibitions).
+A copy changes only what docs/alerting.md allows a deployment to change: every receiver `url` points at
 the capture server (path = receiver name), every `*_file` at a throwaway file (a capture URL for
 `api_url_file`, a token otherwise) and `templates` at the repository's templates. Routes, grouping,
 timings and inhibitions are the committed ones.
@@ -22,7 +24,13 @@ from typing import Any
 import requests
 import yaml
 
-from stack.render import alertmanager_config, secret_files, write_yaml
+from stack.render import (
+    AUTOMATION_ALERTMANAGER,
+    PEOPLE_ALERTMANAGER,
+    alertmanager_config,
+    secret_files,
+    write_yaml,
+)
 from tests.support.ports import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -83,11 +91,15 @@ class CaptureServer:
             time.sleep(0.1)
 
 
-def local_copy(directory: Path, capture_url: str) -> tuple[Path, dict[str, str]]:
-    """Write the local copy of the Alertmanager config (every receiver to the capture server); return it
-    and the content of each secret file."""
-    config = alertmanager_config(directory, {}, capture_url, {})
-    return write_yaml(directory / "alertmanager.yml", config), secret_files(directory)
+def local_copy(directory: Path, capture_url: str, source: Path = PEOPLE_ALERTMANAGER) -> tuple[Path, dict[str, str]]:
+    """Write the local copy of a committed Alertmanager config (every receiver to the capture server);
+    return it and the content of each secret file."""
+    config = alertmanager_config(directory, {}, capture_url, {}, source)
+    return write_yaml(directory / source.name, config), secret_files(directory)
+
+
+def automation_copy(directory: Path, capture_url: str) -> tuple[Path, dict[str, str]]:
+    return local_copy(directory, capture_url, AUTOMATION_ALERTMANAGER)
 
 
 class Alertmanager:
@@ -97,6 +109,11 @@ class Alertmanager:
     def post_alerts(self, alerts: list[dict[str, Any]]) -> None:
         requests.post(f"{self.url}/api/v2/alerts", json=alerts, timeout=5).raise_for_status()
 
+    def cluster_peers(self) -> int:
+        answer = requests.get(f"{self.url}/api/v2/status", timeout=5)
+        answer.raise_for_status()
+        return len(answer.json()["cluster"].get("peers") or [])
+
     def alerts(self) -> list[dict[str, Any]]:
         answer = requests.get(f"{self.url}/api/v2/alerts", timeout=5)
         answer.raise_for_status()
@@ -104,19 +121,33 @@ class Alertmanager:
         return result
 
 
+def post_to_all(alertmanagers: list[Alertmanager], alerts: list[dict[str, Any]]) -> None:
+    """What Prometheus does: every alert to every Alertmanager of every set."""
+    for alertmanager in alertmanagers:
+        alertmanager.post_alerts(alerts)
+
+
 @contextmanager
-def running_alertmanager(config: Path, directory: Path) -> Iterator[Alertmanager]:
-    """Start prometheus-alertmanager (no clustering) on a free loopback port; stop it afterwards."""
+def running_alertmanager(
+    config: Path, directory: Path, name: str = "alertmanager", cluster: tuple[int, list[int]] | None = None
+) -> Iterator[Alertmanager]:
+    """Start prometheus-alertmanager on a free loopback port; stop it afterwards. `cluster` is this peer's
+    gossip port and the others' (None: no cluster)."""
     port = free_port()
-    log = (directory / "alertmanager.log").open("wb")
+    if cluster is None:
+        gossip = ["--cluster.listen-address="]
+    else:
+        own, peers = cluster
+        gossip = [f"--cluster.listen-address=127.0.0.1:{own}", *(f"--cluster.peer=127.0.0.1:{p}" for p in peers)]
+    log = (directory / f"{name}.log").open("wb")
     process = subprocess.Popen(
         [
             "prometheus-alertmanager",
             f"--config.file={config}",
-            f"--storage.path={directory / 'data'}",
+            f"--storage.path={directory / name}",
             f"--web.listen-address=127.0.0.1:{port}",
             f"--web.external-url={EXTERNAL_URL}",
-            "--cluster.listen-address=",
+            *gossip,
         ],
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,7 +1,9 @@
-"""Static checks of alerts/alertmanager.yml that amtool does not make.
+"""Static checks of alerts/alertmanager.yml (people) and alerts/alertmanager-automation.yml that amtool
+does not make.
 
-amtool (scripts/check-alerts.sh) validates the file, resolves the routes of every alert and renders the
-templates; here: no committed secret, the responder route's shape, template and alert names that exist.
+amtool (scripts/check-alerts.sh) validates the files, resolves the routes of every alert and renders the
+templates; here: no committed secret, the automation's route and receiver shape (and no inhibition there),
+template and alert names that exist.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = yaml.safe_load((REPO / "alerts" / "alertmanager.yml").read_text(encoding="utf-8"))
+AUTOMATION = yaml.safe_load((REPO / "alerts" / "alertmanager-automation.yml").read_text(encoding="utf-8"))
 TEMPLATES = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO / "alerts" / "templates").glob("*.tmpl")))
 ALERT_NAMES = {
     rule["alert"]
@@ -40,8 +43,8 @@ def _walk(node: Any, path: str = "") -> Iterator[tuple[str, str, Any]]:
             yield from _walk(item, f"{path}[{index}]")
 
 
-def _receiver(name: str) -> dict[str, Any]:
-    found: dict[str, Any] = next(r for r in CONFIG["receivers"] if r["name"] == name)
+def _receiver(name: str, config: dict[str, Any] = CONFIG) -> dict[str, Any]:
+    found: dict[str, Any] = next(r for r in config["receivers"] if r["name"] == name)
     return found
 
 
@@ -54,25 +57,35 @@ def _matcher_alertnames(matchers: list[str]) -> set[str]:
     return names
 
 
-def test_no_secret_is_committed() -> None:
-    inline = [f"{path}.{key}" for path, key, _ in _walk(CONFIG) if key in INLINE_SECRETS]
+@pytest.mark.parametrize("config", [CONFIG, AUTOMATION], ids=["people", "automation"])
+def test_no_secret_is_committed(config: dict[str, Any]) -> None:
+    inline = [f"{path}.{key}" for path, key, _ in _walk(config) if key in INLINE_SECRETS]
     assert inline == [], "use the *_file form"
-    files = [(f"{path}.{key}", value) for path, key, value in _walk(CONFIG) if key.endswith("_file")]
+    files = [(f"{path}.{key}", value) for path, key, value in _walk(config) if key.endswith("_file")]
     assert files, "expected credentials_file / routing_key_file / api_url_file"
     assert [(where, value) for where, value in files if not str(value).startswith(SECRETS_DIR)] == []
 
 
-def test_the_first_route_sends_every_alert_to_the_responder() -> None:
-    first = CONFIG["route"]["routes"][0]
-    assert first["receiver"] == "responder"
-    assert not first.get("matchers")
-    assert first["continue"] is True
-    assert first["group_by"] == ["..."]
-    assert first["group_wait"] == "0s"
+def test_the_automation_alertmanager_sends_every_alert_alone_and_at_once_to_the_responder() -> None:
+    route = AUTOMATION["route"]
+    assert route["receiver"] == "responder"
+    assert not route.get("routes") and not route.get("matchers")
+    assert route["group_by"] == ["..."]
+    assert route["group_wait"] == "0s"
+    assert [r["name"] for r in AUTOMATION["receivers"]] == ["responder"]
+
+
+def test_nothing_mutes_the_automation() -> None:
+    """Inhibitions mute every receiver of their Alertmanager: the automation's has none, and the responder
+    is no receiver of the people's (where the inhibitions are)."""
+    assert not AUTOMATION.get("inhibit_rules")
+    assert not AUTOMATION.get("time_intervals") and not AUTOMATION.get("mute_time_intervals")
+    assert "responder" not in {r["name"] for r in CONFIG["receivers"]}
+    assert CONFIG["inhibit_rules"], "inhibitions for people are expected in the people's Alertmanager"
 
 
 def test_the_responder_webhook_gets_resolved_alerts_untruncated_with_a_bearer_token() -> None:
-    (webhook,) = _receiver("responder")["webhook_configs"]
+    (webhook,) = _receiver("responder", AUTOMATION)["webhook_configs"]
     assert webhook["url"].endswith("/alerts")
     assert webhook["send_resolved"] is True
     assert webhook["max_alerts"] == 0

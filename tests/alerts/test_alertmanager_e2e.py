@@ -1,8 +1,10 @@
-"""The real Alertmanager on alerts/alertmanager.yml: inhibitions, deliveries, credentials, rendered texts.
+"""The real Alertmanagers on the committed configs: inhibitions for people, never for the automation.
 
-amtool cannot test inhibition or what a receiver is actually sent; this runs prometheus-alertmanager on a
-local copy (receiver URLs and secret files rewritten as docs/alerting.md describes), posts the alerts the
-promtool tests expect the rules to produce, and looks at what reaches each receiver.
+amtool cannot test inhibition or what a receiver is actually sent; this runs prometheus-alertmanager 0.25
+on local copies of both committed configs (receiver URLs and secret files rewritten as docs/alerting.md
+describes), posts to both what Prometheus would (the alerts the promtool tests expect the rules to
+produce), and looks at what reaches each receiver: the people's Alertmanager mutes the alerts a source
+explains, while the automation's delivers every firing and every resolve of them to the responder.
 """
 
 from __future__ import annotations
@@ -10,17 +12,21 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from stack.render import DEFAULT_RUNBOOK_BASE_URL
 from tests.alerts.amstack import (
     Alertmanager,
     CaptureServer,
     Delivery,
+    automation_copy,
     local_copy,
+    post_to_all,
     promtool_alert,
     running_alertmanager,
 )
@@ -39,43 +45,77 @@ WATCHDOG = promtool_alert("pipeline.yml", "Watchdog")
 SOURCES = [GHOST, ESCALATION, CONTROL_DOWN, BOT_DOWN, WATCHDOG]
 
 MISMATCH_GHOST = promtool_alert("ghost-positions.yml", "PositionMismatch")
-MISMATCH_GHOST = {**MISMATCH_GHOST, "labels": {**MISMATCH_GHOST["labels"], "account": "acct-1", "symbol": "AAPL"}}
-MISMATCH_OTHER = promtool_alert("ghost-positions.yml", "PositionMismatch")  # acct-3 ETHUSD: no ghost there
+MISMATCH_GHOST = {
+    **MISMATCH_GHOST,
+    "labels": {**MISMATCH_GHOST["labels"], "account": "acct-1", "symbol": "AAPL"},
+    "annotations": {k: v.replace("ETHUSD", "AAPL") for k, v in MISMATCH_GHOST["annotations"].items()},
+}
+MISMATCH_OTHER = promtool_alert("ghost-positions.yml", "PositionMismatch")  # acct-1 ETHUSD: no ghost there
 STALE = promtool_alert("stale-orders.yml", "StalePendingOrders")
 SPIKE = promtool_alert("auth.yml", "AuthFailureSpike")
 NOT_READY = promtool_alert("bot-health.yml", "TradingBotNotReady")
 INHIBITED = [MISMATCH_GHOST, STALE, SPIKE, NOT_READY]
+PEOPLE = ("pagerduty", "slack", "heartbeat", "tickets")
+
+Key = tuple[tuple[str, str], ...]
 
 
-def _key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+def _key(alert: dict[str, Any]) -> Key:
     return tuple(sorted(alert["labels"].items()))
 
 
-def _delivered(deliveries: list[Delivery]) -> set[tuple[tuple[str, str], ...]]:
-    return {_key(alert) for d in deliveries for alert in d.body["alerts"]}
+def _delivered(deliveries: list[Delivery], status: str | None = None) -> set[Key]:
+    return {_key(a) for d in deliveries for a in d.body["alerts"] if status is None or a["status"] == status}
+
+
+def _to_people(capture: CaptureServer) -> list[Delivery]:
+    return [d for d in capture.deliveries if d.receiver in PEOPLE]
+
+
+def _people_texts(capture: CaptureServer) -> str:
+    return " ".join(str(d.body) for d in _to_people(capture))
+
+
+@dataclass
+class Stack:
+    people: list[Alertmanager]
+    automation: list[Alertmanager]
+    capture: CaptureServer
+    secrets: dict[str, str]
+
+    @property
+    def all(self) -> list[Alertmanager]:
+        return [*self.people, *self.automation]
+
+
+def _fire_sources_then_targets(stack: Stack) -> None:
+    """The sources fire first; the alerts they explain (and one they do not) fire while they do."""
+    capture = stack.capture
+    post_to_all(stack.all, SOURCES)
+    capture.wait_for("sources at the responder", lambda: len(_delivered(capture.received("responder"))) == 5)
+    post_to_all(stack.all, [*INHIBITED, MISMATCH_OTHER])
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Alertmanager, CaptureServer, dict[str, str]]]:
-    """Alertmanager with the sources firing first, then the alerts they inhibit and one they do not."""
-    directory: Path = tmp_path_factory.mktemp("alertmanager")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """One people's and one automation Alertmanager, the sources firing, then the alerts they inhibit."""
+    directory: Path = tmp_path_factory.mktemp("alertmanagers")
     with CaptureServer() as capture:
-        config, secrets = local_copy(directory, capture.base_url)
-        with running_alertmanager(config, directory) as alertmanager:
-            alertmanager.post_alerts(SOURCES)
-            capture.wait_for("sources at the responder", lambda: len(_delivered(capture.received("responder"))) == 5)
-            alertmanager.post_alerts([*INHIBITED, MISMATCH_OTHER])
-            capture.wait_for(
-                "the uninhibited mismatch", lambda: _key(MISMATCH_OTHER) in _delivered(capture.received("responder"))
-            )
+        people_config, secrets = local_copy(directory, capture.base_url)
+        automation_config, secrets = automation_copy(directory, capture.base_url)
+        with (
+            running_alertmanager(people_config, directory, "people") as people,
+            running_alertmanager(automation_config, directory, "automation") as automation,
+        ):
+            running = Stack([people], [automation], capture, secrets)
+            _fire_sources_then_targets(running)
             capture.wait_for("sev1 pages", lambda: len(capture.received("pagerduty")) >= 3)
             capture.wait_for("sev1 chat", lambda: len(capture.received("slack")) >= 3)
-            yield alertmanager, capture, secrets
+            yield running
 
 
-def test_sev1_and_cause_alerts_inhibit_their_targets(stack: tuple[Alertmanager, CaptureServer, dict[str, str]]) -> None:
-    alertmanager, _, _ = stack
-    state = {_key(a): a["status"] for a in alertmanager.alerts()}
+def test_the_people_alertmanager_inhibits_the_targets_of_firing_sources(stack: Stack) -> None:
+    state = {_key(a): a["status"] for a in stack.people[0].alerts()}
     for alert in INHIBITED:
         assert state[_key(alert)]["state"] == "suppressed", alert["labels"]
         assert state[_key(alert)]["inhibitedBy"], alert["labels"]
@@ -83,42 +123,50 @@ def test_sev1_and_cause_alerts_inhibit_their_targets(stack: tuple[Alertmanager, 
         assert state[_key(alert)]["state"] == "active", alert["labels"]
 
 
-def test_inhibited_alerts_do_not_reach_the_responder_either(
-    stack: tuple[Alertmanager, CaptureServer, dict[str, str]],
-) -> None:
-    _, capture, _ = stack
-    time.sleep(1)  # the uninhibited alert posted with them has long been delivered
-    webhooks = [d for d in capture.deliveries if d.receiver in ("responder", "heartbeat", "tickets")]
+def test_inhibited_alerts_reach_no_person(stack: Stack) -> None:
+    """Waits for the uninhibited SEV-2 posted with them to reach chat (its 30 s group_wait)."""
+    capture = stack.capture
+    other = MISMATCH_OTHER["annotations"]["summary"]
+    capture.wait_for("the uninhibited mismatch in chat", lambda: other in _people_texts(capture), 60)
+    webhooks = [d for d in _to_people(capture) if "alerts" in d.body]  # heartbeat, tickets
     assert _delivered(webhooks) & {_key(a) for a in INHIBITED} == set()
+    texts = _people_texts(capture)
+    for alert in INHIBITED:
+        assert alert["annotations"]["summary"] not in texts, alert["labels"]
 
 
-def test_the_responder_gets_every_other_alert_alone_with_its_bearer_token(
-    stack: tuple[Alertmanager, CaptureServer, dict[str, str]],
-) -> None:
-    _, capture, secrets = stack
+def test_the_automation_alertmanager_inhibits_nothing(stack: Stack) -> None:
+    state = {_key(a): a["status"] for a in stack.automation[0].alerts()}
+    assert set(state) == {_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
+    assert all(s["state"] == "active" and not s["inhibitedBy"] for s in state.values()), state
+
+
+def test_every_alert_reaches_the_responder_at_once_alone_with_its_bearer_token(stack: Stack) -> None:
+    """The issue's case: a StalePendingOrders firing during the escalation reaches the responder now,
+    not once the escalation is over."""
+    capture = stack.capture
+    everything = {_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
+    capture.wait_for("every alert at the responder", lambda: _delivered(capture.received("responder")) >= everything)
     deliveries = capture.received("responder")
-    assert _delivered(deliveries) == {_key(a) for a in [*SOURCES, MISMATCH_OTHER]}
+    assert _delivered(deliveries) == everything
     assert all(len(d.body["alerts"]) == 1 for d in deliveries)
-    assert {d.headers["Authorization"] for d in deliveries} == {f"Bearer {secrets['responder_token']}"}
+    assert {d.headers["Authorization"] for d in deliveries} == {f"Bearer {stack.secrets['responder_token']}"}
 
 
-def test_the_watchdog_pings_the_heartbeat_only(stack: tuple[Alertmanager, CaptureServer, dict[str, str]]) -> None:
-    _, capture, secrets = stack
+def test_the_watchdog_pings_the_heartbeat_only(stack: Stack) -> None:
+    capture = stack.capture
     heartbeat = capture.received("heartbeat")
     assert _delivered(heartbeat) == {_key(WATCHDOG)}
-    assert heartbeat[0].headers["Authorization"] == f"Bearer {secrets['heartbeat_token']}"
+    assert heartbeat[0].headers["Authorization"] == f"Bearer {stack.secrets['heartbeat_token']}"
     assert _key(WATCHDOG) not in _delivered(capture.received("tickets"))
 
 
-def test_a_ghost_pages_with_the_communication_template(
-    stack: tuple[Alertmanager, CaptureServer, dict[str, str]],
-) -> None:
-    _, capture, secrets = stack
-    pages = [d.body for d in capture.received("pagerduty") if d.body["payload"]["class"] == "GhostPosition"]
+def test_a_ghost_pages_with_the_communication_template(stack: Stack) -> None:
+    pages = [d.body for d in stack.capture.received("pagerduty") if d.body["payload"]["class"] == "GhostPosition"]
     assert len(pages) == 1
     page = pages[0]
     annotations = GHOST["annotations"]
-    assert page["routing_key"] == secrets["pagerduty_routing_key"]
+    assert page["routing_key"] == stack.secrets["pagerduty_routing_key"]
     assert page["event_action"] == "trigger"
     assert page["payload"]["severity"] == "critical"
     assert page["payload"]["summary"] == f"[FIRING] SEV-1: {annotations['summary']}"
@@ -129,16 +177,13 @@ def test_a_ghost_pages_with_the_communication_template(
     assert details["Impact"] == f"account=acct-1 profile=p-42 symbol=AAPL: {annotations['description']}"
     assert details["Mitigation"] == annotations["automation"]
     assert details["Next Update"].endswith(" UTC (start + 30 min)")
-    assert details["Runbook"] == "https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#ghostposition"
+    assert details["Runbook"] == f"{DEFAULT_RUNBOOK_BASE_URL}#ghostposition"
 
 
-def test_a_ghost_reaches_chat_with_the_communication_template(
-    stack: tuple[Alertmanager, CaptureServer, dict[str, str]],
-) -> None:
-    _, capture, _ = stack
+def test_a_ghost_reaches_chat_with_the_communication_template(stack: Stack) -> None:
     messages = [
         attachment
-        for d in capture.received("slack")
+        for d in stack.capture.received("slack")
         for attachment in d.body["attachments"]
         if "Ghost position" in attachment["title"]
     ]
@@ -157,15 +202,28 @@ def test_a_ghost_reaches_chat_with_the_communication_template(
     assert "*Severity:* SEV-1" in lines
 
 
-# Last in the module: it resolves the ghost in the shared Alertmanager (which lifts its inhibition).
-def test_a_resolved_ghost_is_sent_to_the_responder(stack: tuple[Alertmanager, CaptureServer, dict[str, str]]) -> None:
-    alertmanager, capture, _ = stack
-    alertmanager.post_alerts([{**GHOST, "endsAt": datetime.now(UTC).isoformat()}])
+def _resolved(alert: dict[str, Any]) -> dict[str, Any]:
+    return {**alert, "endsAt": datetime.now(UTC).isoformat()}
 
-    def resolved() -> bool:
-        return any(
-            d.body["status"] == "resolved" and _key(d.body["alerts"][0]) == _key(GHOST)
-            for d in capture.received("responder")
-        )
 
-    capture.wait_for("the resolved ghost at the responder", resolved, timeout=30)
+def _wait_resolved_at_responder(capture: CaptureServer, alert: dict[str, Any], what: str) -> None:
+    capture.wait_for(what, lambda: _key(alert) in _delivered(capture.received("responder"), "resolved"), 30)
+
+
+# After the tests above: it resolves alerts in the shared Alertmanagers.
+def test_an_inhibited_alert_that_resolves_reaches_the_responder_while_its_source_fires(stack: Stack) -> None:
+    """The issue's other case: the RESOLVED of a muted alert was never delivered, so its run never ended."""
+    post_to_all(stack.all, [_resolved(STALE), _resolved(SPIKE)])
+    _wait_resolved_at_responder(stack.capture, STALE, "the resolved StalePendingOrders at the responder")
+    _wait_resolved_at_responder(stack.capture, SPIKE, "the resolved AuthFailureSpike at the responder")
+    still = {_key(a): a["status"]["state"] for a in stack.people[0].alerts()}
+    assert still[_key(ESCALATION)] == still[_key(CONTROL_DOWN)] == "active"  # the sources still fire
+    time.sleep(1)
+    texts = _people_texts(stack.capture)
+    assert STALE["annotations"]["summary"] not in texts and SPIKE["annotations"]["summary"] not in texts
+
+
+# Last in the module: it resolves the ghost, which lifts its inhibition for people.
+def test_a_resolved_ghost_reaches_the_responder(stack: Stack) -> None:
+    post_to_all(stack.all, [_resolved(GHOST)])
+    _wait_resolved_at_responder(stack.capture, GHOST, "the resolved ghost at the responder")

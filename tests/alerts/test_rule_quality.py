@@ -9,6 +9,8 @@ Production assumptions: scrape interval 15s, evaluation interval 15s (alerts/pro
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -325,3 +327,29 @@ def test_markdown_anchors_follow_github() -> None:
         "ghostposition",
         "1-ghost-position-exchange-open",
     }
+
+
+# --- the dashboards read what the rules record ---------------------------------------------------------
+
+DASHBOARD_EXPRS = [
+    (path.name, panel["title"], target["expr"])
+    for path in sorted((REPO / "dashboards").glob("*.json"))
+    for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]
+    for target in panel.get("targets", [])
+]
+
+
+@pytest.mark.parametrize(
+    ("dashboard", "title", "expr"),
+    DASHBOARD_EXPRS,
+    ids=[f"{d}:{t}" for d, t, _ in DASHBOARD_EXPRS],
+)
+def test_dashboard_queries_name_only_recorded_series_the_rules_define(dashboard: str, title: str, expr: str) -> None:
+    used = set(re.findall(r"[a-z_]+:[a-z0-9_]+:[a-z0-9_]+", rulecheck.strip_promql(expr)))
+    assert used <= set(RECORDS), f"{dashboard} / {title}: no rule records {used - set(RECORDS)}"
+
+
+def test_the_stale_backlog_panel_counts_what_the_escalation_counts() -> None:
+    escalation = ALERTS["StaleBacklogEscalation"][1]["expr"]
+    panel = next(expr for _, title, expr in DASHBOARD_EXPRS if title == "Total stale backlog")
+    assert panel in escalation, "the panel and StaleBacklogEscalation must sum the same series"

@@ -138,8 +138,8 @@ def listen_ports(name: str, service: dict[str, Any]) -> set[int]:
             return {sim.broker_port, sim.bot_port, sim.supabase_port, sim.control_port}
         section = config.section("exporters") if name == "exporters" else config.section("responder")
         return {split_listen(section.listen)[1]}
-    if name in ("prometheus", "alertmanager"):
-        default = {"prometheus": "0.0.0.0:9090", "alertmanager": "0.0.0.0:9093"}[name]
+    if name in ("prometheus", "alertmanager", "alertmanager-automation"):
+        default = "0.0.0.0:9090" if name == "prometheus" else "0.0.0.0:9093"
         return {split_listen(flag(command, "--web.listen-address") or default)[1]}
     if name == "grafana":
         return {int(environment(service).get("GF_SERVER_HTTP_PORT", "3000"))}

@@ -25,9 +25,12 @@ from sqlalchemy.engine import make_url
 from common.config import Config, load_config, split_listen
 from tests.deploy import composefile as cf
 
-EXPECTED_SERVICES = {"simulator", "exporters", "responder", "prometheus", "alertmanager", "grafana", "postgres",
-                     "receivers"}
-OFFICIAL_IMAGES = {"prometheus": "prom/prometheus:v2.42.0", "alertmanager": "prom/alertmanager:v0.25.0"}
+EXPECTED_SERVICES = {"simulator", "exporters", "responder", "prometheus", "alertmanager", "alertmanager-automation",
+                     "grafana", "postgres", "receivers"}
+OFFICIAL_IMAGES = {"prometheus": "prom/prometheus:v2.42.0", "alertmanager": "prom/alertmanager:v0.25.0",
+                   "alertmanager-automation": "prom/alertmanager:v0.25.0"}
+# Each Alertmanager service and the committed config it runs.
+ALERTMANAGERS = {"alertmanager": "alertmanager.yml", "alertmanager-automation": "alertmanager-automation.yml"}
 # A full version (PostgreSQL's are major.minor), optionally with a variant: never `latest` or a bare major.
 PINNED_TAG = re.compile(r"^v?\d+\.\d+(\.\d+)?(-[a-z0-9.-]+)?$")
 # Hosts the committed configs name that are deliberately outside the Compose project (docs/deploy.md).
@@ -127,15 +130,21 @@ def test_services_mount_declared_secrets_and_read_them_from_where_they_are(
         for key, path in file_vars.items():
             assert path in targets, f"{name}: ${key} names {path}, which is not one of its secrets"
         unread = set(targets) - set(file_vars.values())
-        if name != "alertmanager":  # alertmanager.yml names its files itself (next test)
+        if name not in ALERTMANAGERS:  # their configs name their files themselves (next test)
             assert not unread, f"{name}: mounts secrets it never reads: {unread}"
 
 
-def test_alertmanager_gets_every_file_its_config_reads(services: dict[str, dict[str, Any]]) -> None:
-    text = (cf.REPO / "alerts" / "alertmanager.yml").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", sorted(ALERTMANAGERS))
+def test_each_alertmanager_gets_its_committed_config_and_every_file_it_reads(
+    services: dict[str, dict[str, Any]], name: str
+) -> None:
+    config = f"./alerts/{ALERTMANAGERS[name]}"
+    mounted = {m.source: m.target for m in cf.mounts(services[name]) if m.is_bind}
+    assert mounted.get(config) == cf.flag([str(a) for a in services[name]["command"]], "--config.file")
+    text = (cf.REPO / "alerts" / ALERTMANAGERS[name]).read_text(encoding="utf-8")
     wanted = set(re.findall(r"_file:\s*(/\S+)", text))
-    assert wanted, "alerts/alertmanager.yml names no secret files any more?"
-    assert wanted == set(cf.secret_targets(services["alertmanager"]))
+    assert wanted, f"alerts/{ALERTMANAGERS[name]} names no secret files any more?"
+    assert wanted == set(cf.secret_targets(services[name]))
 
 
 def test_each_service_gets_the_secrets_its_code_asks_for(
@@ -210,9 +219,11 @@ def test_prometheus_targets_resolve_to_services_and_their_ports(services: dict[s
 def test_alertmanager_receivers_resolve_or_are_documented_externals(
     services: dict[str, dict[str, Any]], generated: dict[str, str]
 ) -> None:
-    config = yaml.safe_load((cf.REPO / "alerts" / "alertmanager.yml").read_text(encoding="utf-8"))
-    urls = [c["url"] for r in config["receivers"] for kind, cs in r.items() if kind.endswith("_configs") for c in cs
-            if "url" in c]
+    urls = []
+    for file in ALERTMANAGERS.values():
+        config = yaml.safe_load((cf.REPO / "alerts" / file).read_text(encoding="utf-8"))
+        urls += [c["url"] for r in config["receivers"] for kind, cs in r.items() if kind.endswith("_configs")
+                 for c in cs if "url" in c]
     urls.append(generated["slack_webhook_url"])  # api_url_file: the generated default
     doc = DEPLOY_DOC.read_text(encoding="utf-8")
     for url in urls:
@@ -338,7 +349,9 @@ def test_healthchecks_restart_policies_and_dependency_conditions(services: dict[
     for name, check in checks.items():
         for port in re.findall(r"127\.0\.0\.1['\"]?[:,]\s*(\d+)", check):
             assert int(port) in cf.listen_ports(name, services[name]), f"{name}: healthcheck on {port}"
-    assert services["prometheus"]["depends_on"]["alertmanager"]["condition"] == "service_healthy"
+    for alertmanager in ALERTMANAGERS:
+        assert "127.0.0.1:9093/-/ready" in checks[alertmanager]
+        assert services["prometheus"]["depends_on"][alertmanager]["condition"] == "service_healthy"
     assert services["exporters"]["depends_on"]["simulator"]["condition"] == "service_healthy"
     assert services["responder"]["depends_on"]["postgres"]["condition"] == "service_healthy"
 

@@ -26,6 +26,8 @@ SEED = {"profiles": 8, "accounts": 4}  # p-1..p-8 round-robin on acct-1..acct-4:
 
 
 def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanagers: list[str]) -> dict[str, Any]:
+    """The YAML's sections for an e2e stack; `alertmanagers` are the automation Alertmanagers' URLs (the
+    responder asks them for truncated alerts)."""
     sections = simulator_sections(tmp_path, bot_db_url)
     sections["broker"].update(read_timeout_seconds=1.0)
     sections["simulator"]["seed"] = SEED
@@ -111,11 +113,13 @@ class E2E:
 def start_e2e(
     tmp_path: Path, bot_db_url: str, ledger_url: str, *, alertmanagers: int = 1, responders: int = 1
 ) -> Iterator[E2E]:
-    """Start the stack on free ports (every Alertmanager in one gossip cluster when there are several)."""
+    """Start the stack on free ports: `alertmanagers` people's and as many automation Alertmanagers (each
+    kind one gossip cluster when there are several)."""
     am_ports = tuple(free_port() for _ in range(alertmanagers))
+    automation_ports = tuple(free_port() for _ in range(alertmanagers))
     config = write_config(
         tmp_path / "config.yml",
-        stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in am_ports]),
+        stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in automation_ports]),
     )
     options = StackOptions(
         config_path=config,
@@ -123,6 +127,8 @@ def start_e2e(
         prometheus_ports=(free_port(),),
         alertmanager_ports=am_ports,
         alertmanager_cluster_ports=tuple(free_port() for _ in am_ports) if alertmanagers > 1 else (),
+        automation_alertmanager_ports=automation_ports,
+        automation_alertmanager_cluster_ports=tuple(free_port() for _ in am_ports) if alertmanagers > 1 else (),
         responder_ports=tuple(free_port() for _ in range(responders)) if responders > 1 else (),
         sink_port=free_port(),
         interval_seconds=INTERVAL_SECONDS,

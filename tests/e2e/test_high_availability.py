@@ -1,7 +1,8 @@
-"""HA: two Alertmanagers in a gossip cluster, two responder replicas on one PostgreSQL ledger.
+"""HA: two automation Alertmanagers in a gossip cluster (and two people's), two responder replicas on one
+PostgreSQL ledger.
 
-Each Alertmanager delivers every alert to both responders (two webhook configs), so the same occurrence
-reaches the ledger several times; each mitigation must still happen exactly once.
+Each automation Alertmanager delivers every alert to both responders (two webhook configs), so the same
+occurrence reaches the ledger several times; each mitigation must still happen exactly once.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def ha(tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2E]:
 
 def test_each_mitigation_happens_exactly_once(ha: E2E) -> None:
     assert len(ha.stack.urls.alertmanagers) == 2 and len(ha.stack.urls.responders) == 2
+    assert len(ha.stack.urls.automation_alertmanagers) == 2
     ha.inject("ghost", profile="p-1", cause="stale-local-state")
     ha.inject("stale-orders", profile="p-3", count=4, age_seconds=1200, missing_at_broker=2, older_than_24h=2)
     ha.wait_for("p-1 deactivated", lambda: ha.observer.profile_status("p-1") == "inactive", 120)
