@@ -49,6 +49,8 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     # GhostPosition (sev1): paged, p-1 deactivated by the responder within the pipeline's floor + slack
     e2e.wait_for("GhostPosition for p-1", lambda: bool(e2e.firing("GhostPosition", profile="p-1")), 90)
     e2e.wait_for("p-1 deactivated", lambda: e2e.observer.profile_status("p-1") == "inactive", 30)
+    # notify is the step after deactivate: it may still be running when the profile is seen inactive
+    e2e.wait_for("the ghost's notice", lambda: succeeded(e2e.runs("GhostPosition", profile="p-1")[0], "notify"), 15)
     run = e2e.runs("GhostPosition", profile="p-1")[0]
     assert succeeded(run, "evidence") and succeeded(run, "deactivate") and succeeded(run, "notify")
     deactivated = datetime.fromisoformat(step(run, "deactivate")["finished_at"])  # type: ignore[index]
