@@ -98,8 +98,21 @@ def local_copy(directory: Path, capture_url: str, source: Path = PEOPLE_ALERTMAN
     return write_yaml(directory / source.name, config), secret_files(directory)
 
 
-def automation_copy(directory: Path, capture_url: str) -> tuple[Path, dict[str, str]]:
-    return local_copy(directory, capture_url, AUTOMATION_ALERTMANAGER)
+def both_copies(directory: Path, capture_url: str) -> tuple[Path, Path, dict[str, str]]:
+    """The local copies of the people's and the automation's configs, and every secret file's content."""
+    people, _ = local_copy(directory, capture_url)
+    automation, secrets = local_copy(directory, capture_url, AUTOMATION_ALERTMANAGER)
+    return people, automation, secrets
+
+
+def alert_key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """An alert's identity: its label set."""
+    return tuple(sorted(alert["labels"].items()))
+
+
+def delivered(deliveries: list[Delivery], status: str | None = None) -> set[tuple[tuple[str, str], ...]]:
+    """The alerts (by identity) that webhook `deliveries` carried, only those with `status` if given."""
+    return {alert_key(a) for d in deliveries for a in d.body["alerts"] if status is None or a["status"] == status}
 
 
 class Alertmanager:

@@ -24,8 +24,9 @@ from tests.alerts.amstack import (
     Alertmanager,
     CaptureServer,
     Delivery,
-    automation_copy,
-    local_copy,
+    alert_key,
+    both_copies,
+    delivered,
     post_to_all,
     promtool_alert,
     running_alertmanager,
@@ -57,17 +58,6 @@ NOT_READY = promtool_alert("bot-health.yml", "TradingBotNotReady")
 INHIBITED = [MISMATCH_GHOST, STALE, SPIKE, NOT_READY]
 PEOPLE = ("pagerduty", "slack", "heartbeat", "tickets")
 
-Key = tuple[tuple[str, str], ...]
-
-
-def _key(alert: dict[str, Any]) -> Key:
-    return tuple(sorted(alert["labels"].items()))
-
-
-def _delivered(deliveries: list[Delivery], status: str | None = None) -> set[Key]:
-    return {_key(a) for d in deliveries for a in d.body["alerts"] if status is None or a["status"] == status}
-
-
 def _to_people(capture: CaptureServer) -> list[Delivery]:
     return [d for d in capture.deliveries if d.receiver in PEOPLE]
 
@@ -92,7 +82,7 @@ def _fire_sources_then_targets(stack: Stack) -> None:
     """The sources fire first; the alerts they explain (and one they do not) fire while they do."""
     capture = stack.capture
     post_to_all(stack.all, SOURCES)
-    capture.wait_for("sources at the responder", lambda: len(_delivered(capture.received("responder"))) == 5)
+    capture.wait_for("sources at the responder", lambda: len(delivered(capture.received("responder"))) == 5)
     post_to_all(stack.all, [*INHIBITED, MISMATCH_OTHER])
 
 
@@ -101,8 +91,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """One people's and one automation Alertmanager, the sources firing, then the alerts they inhibit."""
     directory: Path = tmp_path_factory.mktemp("alertmanagers")
     with CaptureServer() as capture:
-        people_config, secrets = local_copy(directory, capture.base_url)
-        automation_config, secrets = automation_copy(directory, capture.base_url)
+        people_config, automation_config, secrets = both_copies(directory, capture.base_url)
         with (
             running_alertmanager(people_config, directory, "people") as people,
             running_alertmanager(automation_config, directory, "automation") as automation,
@@ -115,12 +104,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def test_the_people_alertmanager_inhibits_the_targets_of_firing_sources(stack: Stack) -> None:
-    state = {_key(a): a["status"] for a in stack.people[0].alerts()}
+    state = {alert_key(a): a["status"] for a in stack.people[0].alerts()}
     for alert in INHIBITED:
-        assert state[_key(alert)]["state"] == "suppressed", alert["labels"]
-        assert state[_key(alert)]["inhibitedBy"], alert["labels"]
+        assert state[alert_key(alert)]["state"] == "suppressed", alert["labels"]
+        assert state[alert_key(alert)]["inhibitedBy"], alert["labels"]
     for alert in [*SOURCES, MISMATCH_OTHER]:
-        assert state[_key(alert)]["state"] == "active", alert["labels"]
+        assert state[alert_key(alert)]["state"] == "active", alert["labels"]
 
 
 def test_inhibited_alerts_reach_no_person(stack: Stack) -> None:
@@ -129,15 +118,15 @@ def test_inhibited_alerts_reach_no_person(stack: Stack) -> None:
     other = MISMATCH_OTHER["annotations"]["summary"]
     capture.wait_for("the uninhibited mismatch in chat", lambda: other in _people_texts(capture), 60)
     webhooks = [d for d in _to_people(capture) if "alerts" in d.body]  # heartbeat, tickets
-    assert _delivered(webhooks) & {_key(a) for a in INHIBITED} == set()
+    assert delivered(webhooks) & {alert_key(a) for a in INHIBITED} == set()
     texts = _people_texts(capture)
     for alert in INHIBITED:
         assert alert["annotations"]["summary"] not in texts, alert["labels"]
 
 
 def test_the_automation_alertmanager_inhibits_nothing(stack: Stack) -> None:
-    state = {_key(a): a["status"] for a in stack.automation[0].alerts()}
-    assert set(state) == {_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
+    state = {alert_key(a): a["status"] for a in stack.automation[0].alerts()}
+    assert set(state) == {alert_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
     assert all(s["state"] == "active" and not s["inhibitedBy"] for s in state.values()), state
 
 
@@ -145,10 +134,10 @@ def test_every_alert_reaches_the_responder_at_once_alone_with_its_bearer_token(s
     """The issue's case: a StalePendingOrders firing during the escalation reaches the responder now,
     not once the escalation is over."""
     capture = stack.capture
-    everything = {_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
-    capture.wait_for("every alert at the responder", lambda: _delivered(capture.received("responder")) >= everything)
+    everything = {alert_key(a) for a in [*SOURCES, *INHIBITED, MISMATCH_OTHER]}
+    capture.wait_for("every alert at the responder", lambda: delivered(capture.received("responder")) >= everything)
     deliveries = capture.received("responder")
-    assert _delivered(deliveries) == everything
+    assert delivered(deliveries) == everything
     assert all(len(d.body["alerts"]) == 1 for d in deliveries)
     assert {d.headers["Authorization"] for d in deliveries} == {f"Bearer {stack.secrets['responder_token']}"}
 
@@ -156,9 +145,9 @@ def test_every_alert_reaches_the_responder_at_once_alone_with_its_bearer_token(s
 def test_the_watchdog_pings_the_heartbeat_only(stack: Stack) -> None:
     capture = stack.capture
     heartbeat = capture.received("heartbeat")
-    assert _delivered(heartbeat) == {_key(WATCHDOG)}
+    assert delivered(heartbeat) == {alert_key(WATCHDOG)}
     assert heartbeat[0].headers["Authorization"] == f"Bearer {stack.secrets['heartbeat_token']}"
-    assert _key(WATCHDOG) not in _delivered(capture.received("tickets"))
+    assert alert_key(WATCHDOG) not in delivered(capture.received("tickets"))
 
 
 def test_a_ghost_pages_with_the_communication_template(stack: Stack) -> None:
@@ -207,7 +196,7 @@ def _resolved(alert: dict[str, Any]) -> dict[str, Any]:
 
 
 def _wait_resolved_at_responder(capture: CaptureServer, alert: dict[str, Any], what: str) -> None:
-    capture.wait_for(what, lambda: _key(alert) in _delivered(capture.received("responder"), "resolved"), 30)
+    capture.wait_for(what, lambda: alert_key(alert) in delivered(capture.received("responder"), "resolved"), 30)
 
 
 # After the tests above: it resolves alerts in the shared Alertmanagers.
@@ -216,8 +205,8 @@ def test_an_inhibited_alert_that_resolves_reaches_the_responder_while_its_source
     post_to_all(stack.all, [_resolved(STALE), _resolved(SPIKE)])
     _wait_resolved_at_responder(stack.capture, STALE, "the resolved StalePendingOrders at the responder")
     _wait_resolved_at_responder(stack.capture, SPIKE, "the resolved AuthFailureSpike at the responder")
-    still = {_key(a): a["status"]["state"] for a in stack.people[0].alerts()}
-    assert still[_key(ESCALATION)] == still[_key(CONTROL_DOWN)] == "active"  # the sources still fire
+    still = {alert_key(a): a["status"]["state"] for a in stack.people[0].alerts()}
+    assert still[alert_key(ESCALATION)] == still[alert_key(CONTROL_DOWN)] == "active"  # the sources still fire
     time.sleep(1)
     texts = _people_texts(stack.capture)
     assert STALE["annotations"]["summary"] not in texts and SPIKE["annotations"]["summary"] not in texts

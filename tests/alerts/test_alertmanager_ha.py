@@ -12,19 +12,11 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.alerts.amstack import (
-    Alertmanager,
-    CaptureServer,
-    automation_copy,
-    local_copy,
-    post_to_all,
-    promtool_alert,
-    running_alertmanager,
-)
+from tests.alerts import amstack
+from tests.alerts.amstack import Alertmanager, CaptureServer
 from tests.support.ports import free_port
 
 pytestmark = [
@@ -33,18 +25,14 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("prometheus-alertmanager") is None, reason="prometheus-alertmanager missing"),
 ]
 
-ESCALATION = promtool_alert("stale-orders.yml", "StaleBacklogEscalation")
-CONTROL_DOWN = promtool_alert("auth.yml", "TradingControlEndpointsDown")
-STALE = promtool_alert("stale-orders.yml", "StalePendingOrders")
-SPIKE = promtool_alert("auth.yml", "AuthFailureSpike")
-
-
-def _key(alert: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted(alert["labels"].items()))
+ESCALATION = amstack.promtool_alert("stale-orders.yml", "StaleBacklogEscalation")
+CONTROL_DOWN = amstack.promtool_alert("auth.yml", "TradingControlEndpointsDown")
+STALE = amstack.promtool_alert("stale-orders.yml", "StalePendingOrders")
+SPIKE = amstack.promtool_alert("auth.yml", "AuthFailureSpike")
 
 
 def _at_responder(capture: CaptureServer, status: str) -> set[tuple[tuple[str, str], ...]]:
-    return {_key(a) for d in capture.received("responder") for a in d.body["alerts"] if a["status"] == status}
+    return amstack.delivered(capture.received("responder"), status)
 
 
 def _cluster(
@@ -53,7 +41,7 @@ def _cluster(
     gossip = [free_port() for _ in range(peers)]
     return [
         stack.enter_context(
-            running_alertmanager(config, directory, f"{name}-{n}", (port, [p for p in gossip if p != port]))
+            amstack.running_alertmanager(config, directory, f"{name}-{n}", (port, [p for p in gossip if p != port]))
         )
         for n, port in enumerate(gossip)
     ]
@@ -66,14 +54,13 @@ Pairs = tuple[list[Alertmanager], list[Alertmanager], CaptureServer]
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pairs]:
     directory: Path = tmp_path_factory.mktemp("alertmanager-ha")
     with CaptureServer() as capture, ExitStack() as stack:
-        people_config, _ = local_copy(directory, capture.base_url)
-        automation_config, _ = automation_copy(directory, capture.base_url)
+        people_config, automation_config, _ = amstack.both_copies(directory, capture.base_url)
         people = _cluster(stack, people_config, directory, "people")
         automation = _cluster(stack, automation_config, directory, "automation")
         everyone = [*people, *automation]
-        post_to_all(everyone, [ESCALATION, CONTROL_DOWN])
+        amstack.post_to_all(everyone, [ESCALATION, CONTROL_DOWN])
         capture.wait_for("the sources at the responder", lambda: len(_at_responder(capture, "firing")) == 2, 60)
-        post_to_all(everyone, [STALE, SPIKE])
+        amstack.post_to_all(everyone, [STALE, SPIKE])
         yield people, automation, capture
 
 
@@ -83,10 +70,10 @@ def test_both_people_peers_inhibit_and_both_automation_peers_do_not(
     people, automation, _ = pairs
     assert [peer.cluster_peers() for peer in [*people, *automation]] == [2, 2, 2, 2]
     for peer in people:
-        state = {_key(a): a["status"]["state"] for a in peer.alerts()}
-        assert state[_key(STALE)] == state[_key(SPIKE)] == "suppressed", peer.url
+        state = {amstack.alert_key(a): a["status"]["state"] for a in peer.alerts()}
+        assert state[amstack.alert_key(STALE)] == state[amstack.alert_key(SPIKE)] == "suppressed", peer.url
     for peer in automation:
-        state = {_key(a): a["status"]["state"] for a in peer.alerts()}
+        state = {amstack.alert_key(a): a["status"]["state"] for a in peer.alerts()}
         assert set(state.values()) == {"active"} and len(state) == 4, peer.url
 
 
@@ -94,10 +81,10 @@ def test_every_firing_and_resolve_of_an_inhibited_alert_reaches_the_responder(
     pairs: Pairs,
 ) -> None:
     people, automation, capture = pairs
-    targets = {_key(STALE), _key(SPIKE)}
+    targets = {amstack.alert_key(STALE), amstack.alert_key(SPIKE)}
     capture.wait_for("the inhibited alerts at the responder", lambda: _at_responder(capture, "firing") >= targets)
     ended = datetime.now(UTC).isoformat()
-    post_to_all([*people, *automation], [{**STALE, "endsAt": ended}, {**SPIKE, "endsAt": ended}])
+    amstack.post_to_all([*people, *automation], [{**STALE, "endsAt": ended}, {**SPIKE, "endsAt": ended}])
     capture.wait_for(
         "the inhibited alerts resolved at the responder", lambda: _at_responder(capture, "resolved") >= targets, 45
     )
