@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from common.bot_config import BotConfig
+from common.checks import ENV_NAME, env_name, http_url
 
 
 class ConfigError(Exception):
@@ -50,32 +51,16 @@ def parse_listen(value: str, where: str) -> tuple[str, int]:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _http_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    return value
-
-
 class BotDbConfig(Section):
     url: str = Field(description="SQLAlchemy URL of the bot's database (sqlite:///... or postgresql://...)")
     stale_after_seconds: float = Field(300.0, gt=0, description="order SLA: working orders older are stale")
-
-
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _env_name(value: str) -> str:
-    if not _ENV_NAME.fullmatch(value):
-        raise ValueError(f"not an environment variable name: {value!r}")
-    return value
 
 
 def _account_secret_envs(value: dict[str, str]) -> dict[str, str]:
     for key_id, name in value.items():
         if not key_id.strip():
             raise ValueError("an API key id is empty")
-        if not _ENV_NAME.fullmatch(name):
+        if not ENV_NAME.fullmatch(name):
             raise ValueError(f"{key_id}: not an environment variable name: {name!r}")
     return value
 
@@ -92,18 +77,9 @@ class BrokerConfig(Section):
         default_factory=dict, description="API key id -> environment variable holding that key id's secret"
     )
 
-    _check_base_url = field_validator("base_url")(_http_url)
-    _check_secret_env = field_validator("secret_env")(_env_name)
+    _check_base_url = field_validator("base_url")(http_url)
+    _check_secret_env = field_validator("secret_env")(env_name)
     _check_account_secret_envs = field_validator("account_secret_envs")(_account_secret_envs)
-
-
-class BotConfig(Section):
-    base_url: str
-    access_log: Path
-    restart_url: str | None = None
-    reconcile_url: str | None = None
-
-    _check_base_url = field_validator("base_url")(_http_url)
 
 
 class SupabaseConfig(Section):
@@ -114,7 +90,7 @@ class SupabaseConfig(Section):
     probe_password_env: str = "PROBE_USER_PASSWORD"
     anon_key_env: str = "SUPABASE_ANON_KEY"
 
-    _check_url = field_validator("url")(_http_url)
+    _check_url = field_validator("url")(http_url)
 
 
 DEFAULT_SCRAPE_BUDGET_SECONDS = 9.0  # below the 10 s scrape_timeout of alerts/prometheus.yml

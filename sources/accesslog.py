@@ -1,13 +1,15 @@
-"""The bot's access log: one JSON object per line, one line per API request or websocket connect.
+"""The bot's access log: tailed at each scrape, read back for evidence, sampled for a readiness check.
 
-Line format (extra keys are ignored)::
+The format is configured (`bot.access_log_format`, parsed by `sources.accesslog_format.LineFormat`); the
+default is one JSON object per line, one line per API request or websocket connect (extra keys are ignored)::
 
     {"ts": "2026-11-24T23:23:28.426Z", "channel": "api", "method": "GET", "path": "/api/status",
      "status": 401, "reason": "token_expired", "error_code": null, "user_agent": "...",
+     "user": "<user id, on accepted requests>", "remote_addr": "10.0.0.7",
      "token": "<bearer token, optional>"}
 
-``channel`` is ``api`` or ``websocket``. A 401/403 is an authentication failure unless it carries the
-broker's insufficient-funds code (403 ``40310000``): that is a trading outcome the bot passes through.
+``channel`` is ``api`` or ``websocket``. A 401/403 is an authentication failure unless it is the broker's
+insufficient-funds refusal (403 with code ``40310000``): a trading outcome the bot passes through.
 ``token`` is present only on rejected requests when the bot logs them for diagnosis; this project
 decodes its claims and never stores it. The exporter's probes send `probe_user_agent(tag)`, with a
 random tag drawn once per process; only lines carrying exactly that User-Agent are left out of the
@@ -16,35 +18,39 @@ counts, so a client that copies the public product name is still counted.
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from sources.broker import INSUFFICIENT_FUNDS_CODE, parse_timestamp
+from sources.accesslog_format import (
+    AUTH_FAILURE_STATUSES,
+    CHANNELS,
+    OTHER,
+    AccessEvent,
+    LineFormat,
+    MalformedLine,
+)
 
-CHANNELS = ("api", "websocket")
+__all__ = [
+    "AUTH_FAILURE_STATUSES",
+    "CHANNELS",
+    "AccessEvent",
+    "AccessLogTail",
+    "LineFormat",
+    "LineSample",
+    "MalformedLine",
+    "TailChunk",
+    "parse_line",
+    "probe_user_agent",
+    "read_recent",
+    "sample_file",
+    "sample_lines",
+]
+
 PROBE_PRODUCT = "tradingbot-incident-probe/1.0"
-AUTH_FAILURE_STATUSES = (401, 403)
-
-
-@dataclass(frozen=True)
-class AccessEvent:
-    ts: datetime | None
-    channel: str
-    path: str
-    status: int
-    reason: str
-    error_code: int | None
-    token: str | None
-    user_agent: str = ""
-
-    @property
-    def is_auth_failure(self) -> bool:
-        if self.status not in AUTH_FAILURE_STATUSES:
-            return False
-        return not (self.error_code == INSUFFICIENT_FUNDS_CODE or self.reason == "insufficient_funds")
+DEFAULT_FORMAT = LineFormat()
 
 
 def probe_user_agent(tag: str) -> str:
@@ -52,39 +58,9 @@ def probe_user_agent(tag: str) -> str:
     return f"{PROBE_PRODUCT} (+{tag})"
 
 
-class MalformedLine(ValueError):
-    """An access-log line that is not a JSON object with a known channel and an integer status."""
-
-
-def parse_line(line: str) -> AccessEvent:
+def parse_line(line: str, line_format: LineFormat = DEFAULT_FORMAT) -> AccessEvent:
     """Parse one access-log line; raise MalformedLine naming what is wrong."""
-    try:
-        raw = json.loads(line)
-    except (ValueError, RecursionError):
-        raise MalformedLine("not JSON") from None
-    if not isinstance(raw, dict):
-        raise MalformedLine("not a JSON object")
-    channel, status = raw.get("channel"), raw.get("status")
-    if channel not in CHANNELS:
-        raise MalformedLine(f"unknown channel {channel!r}")
-    if not isinstance(status, int) or isinstance(status, bool):
-        raise MalformedLine("status is not an integer")
-    code = raw.get("error_code")
-    token = raw.get("token")
-    try:
-        ts = parse_timestamp(raw.get("ts"))
-    except ValueError:
-        ts = None
-    return AccessEvent(
-        ts=ts,
-        channel=channel,
-        path=str(raw.get("path", "")),
-        status=status,
-        reason=str(raw.get("reason") or ""),
-        error_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
-        token=token if isinstance(token, str) and token else None,
-        user_agent=str(raw.get("user_agent") or ""),
-    )
+    return line_format.parse(line)
 
 
 @dataclass
@@ -103,8 +79,11 @@ class AccessLogTail:
     grows past `max_bytes` without a newline is dropped (up to its newline) and counted as malformed.
     """
 
-    def __init__(self, path: Path, max_bytes: int = 16 * 1024 * 1024) -> None:
+    def __init__(
+        self, path: Path, max_bytes: int = 16 * 1024 * 1024, *, line_format: LineFormat = DEFAULT_FORMAT
+    ) -> None:
         self._path = path
+        self._format = line_format
         self._max_bytes = max_bytes
         self._inode: int | None = None
         self._offset = 0
@@ -126,7 +105,7 @@ class AccessLogTail:
             data = handle.read(self._max_bytes)
         self._offset += len(data)
         lines, dropped = self._complete_lines(data)
-        chunk = _parse_lines(lines)
+        chunk = _parse_lines(lines, self._format)
         return TailChunk(chunk.events, chunk.malformed + dropped)
 
     def _complete_lines(self, data: bytes) -> tuple[list[bytes], int]:
@@ -147,20 +126,22 @@ class AccessLogTail:
         return lines, 0
 
 
-def _parse_lines(lines: list[bytes]) -> TailChunk:
+def _parse_lines(lines: Iterable[bytes], line_format: LineFormat) -> TailChunk:
     events: list[AccessEvent] = []
     malformed = 0
     for raw in lines:
         if not raw.strip():
             continue
         try:
-            events.append(parse_line(raw.decode("utf-8", errors="replace")))
+            events.append(line_format.parse(raw.decode("utf-8", errors="replace")))
         except MalformedLine:
             malformed += 1
     return TailChunk(events, malformed)
 
 
-def read_recent(path: Path, max_bytes: int = 4 * 1024 * 1024) -> TailChunk:
+def read_recent(
+    path: Path, max_bytes: int = 4 * 1024 * 1024, *, line_format: LineFormat = DEFAULT_FORMAT
+) -> TailChunk:
     """Parse the last `max_bytes` of the access log (for evidence capture)."""
     try:
         with open(path, "rb") as handle:
@@ -173,4 +154,70 @@ def read_recent(path: Path, max_bytes: int = 4 * 1024 * 1024) -> TailChunk:
     lines = data.split(b"\n")
     if start > 0 and lines:
         lines = lines[1:]  # the first line is cut
-    return _parse_lines(lines)
+    return _parse_lines(lines, line_format)
+
+
+@dataclass
+class LineSample:
+    """How some lines parse and classify with a format: what a readiness check reports about the access log.
+
+    ``classes`` counts parsed lines by (channel, class), class being ``auth_failure`` (a 401/403 counted as
+    one), ``insufficient_funds`` (a 403 excluded as the broker's refusal) or ``other``; channel ``other``
+    is a line outside ``api_path_prefixes``, not counted at all."""
+
+    lines: int = 0
+    parsed: int = 0
+    malformed: int = 0
+    problems: Counter[str] = field(default_factory=Counter)
+    first_malformed: list[tuple[int, str]] = field(default_factory=list)
+    classes: Counter[tuple[str, str]] = field(default_factory=Counter)
+    statuses: Counter[tuple[str, int]] = field(default_factory=Counter)
+    with_client: int = 0
+    clients: int = 0
+
+
+def sample_lines(lines: Iterable[str], line_format: LineFormat = DEFAULT_FORMAT, examples: int = 5) -> LineSample:
+    """Parse `lines` with `line_format` and say how many parse and how they classify."""
+    sample = LineSample()
+    clients: set[str] = set()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        sample.lines += 1
+        try:
+            event = line_format.parse(line)
+        except MalformedLine as exc:
+            sample.malformed += 1
+            sample.problems[str(exc)] += 1
+            if len(sample.first_malformed) < examples:
+                sample.first_malformed.append((number, str(exc)))
+            continue
+        sample.parsed += 1
+        sample.classes[(event.channel, _kind(event))] += 1
+        sample.statuses[(event.channel, event.status)] += 1
+        if event.client is not None and event.channel != OTHER:
+            sample.with_client += 1
+            clients.add(event.client)
+    sample.clients = len(clients)
+    return sample
+
+
+def _kind(event: AccessEvent) -> str:
+    if event.is_auth_failure:
+        return "auth_failure"
+    return "insufficient_funds" if event.insufficient_funds else "other"
+
+
+def sample_file(path: Path, line_format: LineFormat = DEFAULT_FORMAT, last: int = 1000) -> LineSample:
+    """`sample_lines` over the last `last` lines of the file (read from at most its last 4 MiB)."""
+    try:
+        with open(path, "rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - 4 * 1024 * 1024))
+            data = handle.read()
+    except FileNotFoundError:
+        return LineSample()
+    lines = data.decode("utf-8", errors="replace").split("\n")
+    if size > len(data):
+        lines = lines[1:]  # the first line is cut
+    return sample_lines(lines[-last - 1 :], line_format)

@@ -197,7 +197,8 @@ class LocalStack:
             if url.startswith("sqlite:///"):
                 for suffix in ("", "-wal", "-shm"):
                     Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
-        config.bot.access_log.unlink(missing_ok=True)
+        if config.bot.access_log is not None:
+            config.bot.access_log.unlink(missing_ok=True)
         if responder.rca_dir is not None:
             shutil.rmtree(responder.rca_dir, ignore_errors=True)
         for child in ("prometheus", "alertmanager", "alertmanager-automation", "logs", "config"):

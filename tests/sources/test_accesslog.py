@@ -32,7 +32,9 @@ def test_insufficient_funds_403_is_not_an_auth_failure() -> None:
         ("not json", "not JSON"),
         ("[1, 2]", "not a JSON object"),
         ('{"channel": "ftp", "status": 200}', "unknown channel 'ftp'"),
-        ('{"channel": "api", "status": "401"}', "status is not an integer"),
+        ('{"channel": "api", "status": "unauthorized"}', "status is not an integer"),
+        ('{"channel": "api", "status": 4010}', "status is not an integer"),
+        ('{"channel": "api"}', "no status"),
         ('{"channel": "api", "status": true}', "status is not an integer"),
     ],
 )
