@@ -17,12 +17,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ExportersConfig, read_secret
 from common.db import describe_url, make_engine
+from exporters.auth_clients import ClientWindows
 from exporters.auth_failures import AuthFailureCollector
 from exporters.collector import ExporterCollector
 from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
 from exporters.stale_backlog import StaleBacklogCollector
-from sources.accesslog import AccessLogTail, probe_user_agent
+from sources.accesslog import CHANNELS, AccessLogTail, LineFormat, probe_user_agent
 from sources.botapi import BotApi
 from sources.botdb import broker_accounts, orders, positions, profiles
 from sources.broker import BrokerClient
@@ -116,15 +117,28 @@ def build_collector(
         credentials=secrets.probe,
         clock=clock,
         issuance_interval=timedelta(seconds=section.issuance_interval_seconds),
+        health_fields=config.bot.health.degraded_fields,
     )
     return ExporterCollector(
         [
             StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
             GhostPositionCollector(engine, broker_for, broker.max_concurrency, section.ghost_scrape_budget_seconds),
-            AuthFailureCollector(AccessLogTail(config.bot.access_log), probes, user_agent),
+            auth_failure_collector(config, probes, user_agent, clock),
         ],
         section.scrape_budget_seconds,
     )
+
+
+def auth_failure_collector(
+    config: Config, probes: Probes, user_agent: str, clock: Callable[[], datetime]
+) -> AuthFailureCollector:
+    """The access log (when the bot has one) in its configured format, with client counts where it names them."""
+    if config.bot.access_log is None:
+        return AuthFailureCollector(None, probes, user_agent)
+    line_format = LineFormat(config.bot.access_log_format)
+    tail = AccessLogTail(config.bot.access_log, line_format=line_format)
+    clients = ClientWindows(CHANNELS, lambda: clock().timestamp()) if line_format.identifies_clients else None
+    return AuthFailureCollector(tail, probes, user_agent, clients)
 
 
 def build_registry(collector: ExporterCollector) -> CollectorRegistry:

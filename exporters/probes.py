@@ -1,9 +1,11 @@
 """The runbook's controlled checks, run at scrape time, each with a timeout.
 
-`health_live` and `health_ready` (bot health endpoints), `supabase_auth_health` (auth process up),
-`jwt_issuance` (the probe user's last sign-in attempt got a token), `api_status_authenticated` (that
-token is accepted by `/api/status`) and `api_trade_unauthenticated_rejected` (an unauthenticated,
-deliberately invalid `/api/trade` is answered 401/403 — it cannot trade even if the auth layer is broken).
+`health_live` and `health_ready` (bot health endpoints; `health_ready` also reads the fields of its body
+that ``bot.health.degraded_fields`` names, so a 200 reporting a degraded field is seen),
+`supabase_auth_health` (auth process up), `jwt_issuance` (the probe user's last sign-in attempt got a
+token), `api_status_authenticated` (that token is accepted by `/api/status`) and
+`api_trade_unauthenticated_rejected` (an unauthenticated, deliberately invalid `/api/trade` is answered
+401/403 — it cannot trade even if the auth layer is broken).
 
 Signing in opens a Supabase session, so `jwt_issuance` signs in at most once per issuance interval
 (`exporters.issuance_interval_seconds`) — sooner when the last attempt failed or the token is about to
@@ -13,11 +15,12 @@ expire — and reports the last attempt's result in between.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sources.botapi import BotApi
+from common.bot_config import HealthField
+from sources.botapi import BotApi, FieldReading
 from sources.supabase import IssuedToken, SupabaseAuth, SupabaseError
 
 
@@ -27,6 +30,7 @@ class ProbeResult:
     success: bool
     http_status: int  # 0 when nothing answered
     seconds: float = 0.0
+    fields: tuple[FieldReading, ...] = ()  # health_ready: the configured degraded fields
 
 
 @dataclass(frozen=True)
@@ -45,8 +49,10 @@ class Probes:
         credentials: ProbeCredentials,
         clock: Callable[[], datetime],
         issuance_interval: timedelta,
+        health_fields: Sequence[HealthField] = (),
     ) -> None:
         self._bot = bot
+        self._health_fields = tuple(health_fields)
         self._supabase = supabase
         self._credentials = credentials
         self._clock = clock
@@ -60,8 +66,9 @@ class Probes:
         return ProbeResult("health_live", answer.status == 200, answer.status)
 
     def health_ready(self) -> ProbeResult:
-        answer = self._bot.get("/health/ready")
-        return ProbeResult("health_ready", answer.status == 200, answer.status)
+        """200 is ready; the configured fields of the body say whether it is ready but degraded."""
+        readiness = self._bot.readiness(self._health_fields)
+        return ProbeResult("health_ready", readiness.status == 200, readiness.status, fields=readiness.fields)
 
     def api_trade_unauthenticated_rejected(self) -> ProbeResult:
         answer = self._bot.trade_unauthenticated()

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.samples import Sample
 from sqlalchemy import Engine
 
+from common.bot_config import BotConfig
 from common.config import load_config
 from common.db import make_engine
 from exporters.app import Secrets, build_collector, build_registry, http_session, probe_session, utc_now
@@ -87,13 +89,20 @@ def sim(shared_sim: RunningSimulator) -> RunningSimulator:
 
 
 def make_exporter(
-    sim: RunningSimulator, bot_url: str | None = None, clock: Callable[[], datetime] = utc_now, **exporters: object
+    sim: RunningSimulator,
+    bot_url: str | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    bot: Mapping[str, Any] | None = None,
+    **exporters: object,
 ) -> Exporter:
-    """An exporter on the simulator's config; `bot_url` points its bot probes at another bot."""
+    """An exporter on the simulator's config; `bot_url` points its bot probes at another bot, `bot` changes
+    other keys of the `bot:` section."""
     config = load_config(sim.config_path, env={})
     config = config.model_copy(update={"exporters": config.exporters or _exporters_section(**exporters)})
-    if bot_url is not None:
-        config = config.model_copy(update={"bot": config.bot.model_copy(update={"base_url": bot_url})})
+    changes = {**(bot or {}), **({"base_url": bot_url} if bot_url is not None else {})}
+    if changes:
+        bot_section = BotConfig.model_validate({**config.bot.model_dump(exclude_unset=True), **changes})
+        config = config.model_copy(update={"bot": bot_section})
     engine = make_engine(sim.db_url)
     secrets = Secrets.from_env(config, sim.env)
     collector = build_collector(config, secrets, engine, http_session(40), probe_session(8), clock)

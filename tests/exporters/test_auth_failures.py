@@ -95,6 +95,37 @@ def test_bot_degraded_fails_readiness_only(exporter: Exporter) -> None:
     assert scrape.value("tradingbot_probe_success", probe="health_live") == 1
 
 
+HEALTH_FIELDS = {"degraded_fields": [
+    {"path": "checks.order_sync", "healthy": ["ok"]},
+    {"path": "checks.database", "name": "database", "healthy": ["ok"]},
+    {"path": "services.alpaca", "name": "alpaca", "degraded": ["missing"], "when_missing": "healthy"},
+]}
+
+
+def test_ready_but_degraded_is_exported_per_configured_field(sim: RunningSimulator) -> None:
+    exporter = make_exporter(sim, bot={"health": HEALTH_FIELDS})
+    try:
+        healthy = exporter.scrape()
+        assert healthy.samples("tradingbot_bot_health_degraded") == {
+            (("field", "checks.order_sync"),): 0, (("field", "database"),): 0, (("field", "alpaca"),): 0}
+        sim.inject("bot-degraded", field="order_sync", ready_status=200)
+        degraded = exporter.scrape()
+        assert degraded.value("tradingbot_probe_success", probe="health_ready") == 1  # ready: it answers 200
+        assert degraded.value("tradingbot_bot_health_degraded", field="checks.order_sync") == 1
+        assert degraded.value("tradingbot_bot_health_degraded", field="database") == 0
+    finally:
+        exporter.close()
+
+
+def test_no_degraded_field_is_exported_unless_configured_or_without_a_json_body(exporter: Exporter) -> None:
+    assert exporter.scrape().samples("tradingbot_bot_health_degraded") == {}
+    bot_down = make_exporter(exporter.sim, bot_url="http://127.0.0.1:9", bot={"health": HEALTH_FIELDS})
+    try:
+        assert bot_down.scrape().samples("tradingbot_bot_health_degraded") == {}  # no answer: no verdict
+    finally:
+        bot_down.close()
+
+
 def test_stale_orders_and_quarantine_are_counted(exporter: Exporter) -> None:
     before = exporter.scrape()
     assert sum(before.samples("tradingbot_stale_orders").values()) == 0
