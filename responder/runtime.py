@@ -72,7 +72,9 @@ def build_runtime(
         settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
     )
     bot = make_engine(settings.config.bot_db.url)
-    services = Services(settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry)
+    services = Services(
+        settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry, settings.hooks
+    )
     exposition = Exposition(LedgerCollector(ledger, config, clock), multiprocess_dir)
     metrics = exposition.metrics(registry.names())
     wakeup = Wakeup()

@@ -7,8 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from common.bot_config import HOOK_NAMES
 from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ResponderConfig, load_config, read_secret, split_listen
+from sources.hooks import HookSpec, resolve_hook
 
 WEBHOOK_TOKEN = "RESPONDER_WEBHOOK_TOKEN"
 OPERATOR_TOKEN = "RESPONDER_OPERATOR_TOKEN"
@@ -62,6 +64,7 @@ class Settings:
     config: Config
     secrets: Secrets
     insecure_local: bool = False
+    hooks: Mapping[str, HookSpec] = field(default_factory=dict)
 
     @property
     def responder(self) -> ResponderConfig:
@@ -89,7 +92,20 @@ def load_settings(path: Path, env: Mapping[str, str], insecure_local: bool = Fal
             f"${SESSION_SECRET} (or ${SESSION_SECRET}_FILE) must hold at least {MIN_SESSION_SECRET} characters: "
             "the console signs its sessions with it (the same value on every replica)"
         )
-    return Settings(config, secrets, insecure_local)
+    return Settings(config, secrets, insecure_local, resolve_hooks(config, env))
+
+
+def resolve_hooks(config: Config, env: Mapping[str, str]) -> dict[str, HookSpec]:
+    """The bot's configured hooks with their secrets and programs; ConfigError naming the hook otherwise."""
+    hooks = {}
+    for name in HOOK_NAMES:
+        hook = config.bot.hook(name)
+        if hook is not None:
+            try:
+                hooks[name] = resolve_hook(name, hook, env)
+            except ConfigError as exc:
+                raise ConfigError(f"{config.source}: {exc}") from None
+    return hooks
 
 
 def _loopback(host: str) -> bool:

@@ -16,10 +16,10 @@ from datetime import timedelta
 from typing import Any
 
 from responder.actions.context import ActionContext
-from responder.actions.ghost import post_admin_hook
+from responder.actions.hooks import call_bot_hook
 from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
 from responder.evidence import Evidence
-from sources.accesslog import AccessEvent, read_recent
+from sources.accesslog import AccessEvent, LineFormat, read_recent
 from sources.supabase import SupabaseError
 from sources.tokens import decode_claims
 
@@ -28,27 +28,40 @@ class AuthEvidenceParams(Params):
     window_seconds: float = 900.0
     channel_label: str = "channel"
     max_claims: int = 20
+    max_clients: int = 10
 
 
 def capture_auth_evidence(ctx: ActionContext, params: AuthEvidenceParams) -> Outcome:
-    """Count recent auth rejections and keep the failing tokens' claims (never the tokens)."""
+    """Count recent auth rejections by reason and client, keep the failing tokens' claims (never the tokens),
+    and what /health/ready reports (its degraded fields)."""
+    bot = ctx.services.config.bot
+    readiness = ctx.services.bot_api().readiness(bot.health.degraded_fields).as_dict()
+    if bot.access_log is None:
+        summary = "no access log configured (bot.access_log): rejections are known only from the bot's counters"
+        return Outcome("succeeded", "partial", {"requests": 0, "failures": 0, "bot_health": readiness,
+                                                "summary": summary})
     since = ctx.now() - timedelta(seconds=params.window_seconds)
     channel = ctx.label(params.channel_label)
-    chunk = read_recent(ctx.services.config.bot.access_log)
+    chunk = read_recent(bot.access_log, line_format=LineFormat(bot.access_log_format))
     recent = [e for e in chunk.events if (e.ts is None or e.ts >= since) and (not channel or e.channel == channel)]
     failures = [e for e in recent if e.is_auth_failure]
     reasons = Counter(f"{e.channel} {e.status} {e.reason or '-'}" for e in failures)
-    claims = _claims(failures, params.max_claims)
+    clients = Counter(e.client or "(unnamed)" for e in failures)
     share = len(failures) / len(recent) if recent else 0.0
-    summary = f"{len(failures)} of {len(recent)} recent requests rejected ({share:.0%}); top: " + ", ".join(
-        f"{reason} x{count}" for reason, count in reasons.most_common(3)
+    summary = (
+        f"{len(failures)} of {len(recent)} recent requests rejected ({share:.0%}) from {len(clients)} client(s); "
+        "top: " + ", ".join(f"{reason} x{count}" for reason, count in reasons.most_common(3))
     )
     output = {
         "requests": len(recent),
         "failures": len(failures),
         "by_reason": dict(reasons),
-        "claims": claims,
+        "failing_clients": len(clients),
+        "active_clients": len({e.client or "(unnamed)" for e in recent}),
+        "top_failing_clients": dict(clients.most_common(params.max_clients)),
+        "claims": _claims(failures, params.max_claims),
         "malformed_lines": chunk.malformed,
+        "bot_health": readiness,
         "summary": summary,
     }
     return Outcome("succeeded", "captured", output)
@@ -158,11 +171,9 @@ class RestartParams(Params):
 
 
 def restart_bot(ctx: ActionContext, params: RestartParams) -> Outcome:
-    """Restart the bot (``bot.restart_url``) — the runbook does this only after credentials/config are verified."""
-    url = ctx.services.config.bot.restart_url
-    if not url:
-        return Outcome("skipped", "not_configured", {"summary": "bot.restart_url is not configured"})
-    outcome = post_admin_hook(ctx, url, {"reason": ctx.alert.alertname}, "bot restart requested")
+    """Restart the bot (the ``bot.hooks.restart`` hook) — the runbook does this only after credentials/config
+    are verified; then wait for /health/live and read /health/ready with its degraded fields."""
+    outcome = call_bot_hook(ctx, "restart", {"reason": ctx.alert.alertname}, "bot restart requested")
     if outcome.result != "succeeded":
         return outcome
     after = _wait_until_live(ctx, params.wait_seconds)
@@ -170,9 +181,14 @@ def restart_bot(ctx: ActionContext, params: RestartParams) -> Outcome:
 
 
 def bot_health(ctx: ActionContext, params: RestartParams) -> dict[str, Any]:
-    """The before-state of a restart: what /health/live and /health/ready answer."""
+    """The before-state of a restart: /health/live, and /health/ready with its degraded fields."""
     bot = ctx.services.bot_api()
-    return {"health_live": bot.get("/health/live").status, "health_ready": bot.get("/health/ready").status}
+    return _health(ctx, bot.get("/health/live").status)
+
+
+def _health(ctx: ActionContext, live: int) -> dict[str, Any]:
+    readiness = ctx.services.bot_api().readiness(ctx.services.config.bot.health.degraded_fields)
+    return {"health_live": live, "health_ready": readiness.status, "readiness": readiness.as_dict()}
 
 
 def restart_preview(ctx: ActionContext, params: RestartParams) -> Evidence:
@@ -190,7 +206,7 @@ def _wait_until_live(ctx: ActionContext, wait_seconds: float) -> dict[str, Any]:
     while live.status != 200 and time.monotonic() < deadline:
         time.sleep(0.25)
         live = bot.get("/health/live")
-    return {"health_live": live.status, "health_ready": bot.get("/health/ready").status}
+    return _health(ctx, live.status)
 
 
 SPECS: tuple[ActionSpec[Any], ...] = (
@@ -199,7 +215,8 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         AuthEvidenceParams,
         capture_auth_evidence,
         "observe",
-        "recent 401/403s from the access log with the failing tokens' claims (tokens are never stored)",
+        "recent 401/403s from the access log by reason and client, the failing tokens' claims (tokens are never "
+        "stored), /health/ready's degraded fields",
     ),
     ActionSpec(
         "diagnose_auth",
@@ -213,7 +230,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         RestartParams,
         restart_bot,
         "mutate",
-        "POST the bot's restart hook",
+        "run the bot's restart hook, an HTTP call or a command (health and degraded fields before and after)",
         snapshot=bot_health,
         preview=restart_preview,
     ),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,7 @@ from responder.settings import Secrets
 from sources.botapi import BotApi
 from sources.botdb import broker_accounts
 from sources.broker import BrokerClient
+from sources.hooks import HookResult, HookSpec, run_hook
 from sources.supabase import SupabaseAuth
 
 Clock = Callable[[], datetime]
@@ -41,6 +42,7 @@ class Services:
     clock: Clock
     notifier: Notifier
     registry: Registry
+    hooks: Mapping[str, HookSpec] = field(default_factory=dict)
 
     @property
     def responder(self) -> ResponderConfig:
@@ -66,6 +68,13 @@ class Services:
 
     def bot_api(self, timeout: float = 3.0) -> BotApi:
         return BotApi(self.config.bot.base_url, self.http, timeout)
+
+    def run_hook(self, name: str, context: Mapping[str, str | None]) -> HookResult:
+        """Run the bot's `name` hook (raises HookUnavailable / HookRefused; ActionError when none is configured)."""
+        spec = self.hooks.get(name)
+        if spec is None:
+            raise ActionError(f"bot.hooks.{name} is not configured")
+        return run_hook(spec, context, self.http)
 
     def supabase_auth(self, timeout: float = 3.0) -> SupabaseAuth:
         return SupabaseAuth(self.config.supabase.url, self.secrets.anon_key, self.http, timeout)

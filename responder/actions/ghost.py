@@ -13,7 +13,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from responder.actions.context import ActionContext, ActionError
+from responder.actions.context import ActionContext
+from responder.actions.hooks import call_bot_hook
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
 from responder.evidence import Evidence
@@ -127,12 +128,9 @@ class BotHookParams(Params):
 
 
 def request_reconciliation(ctx: ActionContext, params: BotHookParams) -> Outcome:
-    """Ask the bot to run its reconciliation cycle now (``bot.reconcile_url``, service-role bearer)."""
-    url = ctx.services.config.bot.reconcile_url
-    if not url:
-        return Outcome("skipped", "not_configured", {"summary": "bot.reconcile_url is not configured"})
-    body = {name: ctx.label(label) for name, label in _hook_labels(params).items()}
-    outcome = post_admin_hook(ctx, url, body, "reconciliation requested")
+    """Ask the bot to run its reconciliation cycle now (the ``bot.hooks.reconcile`` hook)."""
+    context = {name: ctx.label(label) for name, label in _hook_labels(params).items()}
+    outcome = call_bot_hook(ctx, "reconcile", {**context, "alert": ctx.alert.alertname}, "reconciliation requested")
     if outcome.result != "succeeded":
         return outcome
     return Outcome(outcome.result, outcome.detail, outcome.output, after=account_positions(ctx, params))
@@ -151,24 +149,6 @@ def account_positions(ctx: ActionContext, params: BotHookParams) -> Mapping[str,
 
 def _hook_labels(params: BotHookParams) -> dict[str, str]:
     return {"account": params.account_label, "symbol": params.symbol_label, "profile": params.profile_label}
-
-
-def post_admin_hook(ctx: ActionContext, url: str, body: Mapping[str, Any], done: str) -> Outcome:
-    key = ctx.services.secrets.service_role_key
-    if not key:
-        raise ActionError("SUPABASE_SERVICE_ROLE_KEY is not set: the bot's admin hooks need it")
-    try:
-        response = ctx.services.http.post(url, json=dict(body), headers={"Authorization": f"Bearer {key}"}, timeout=10)
-    except Exception as exc:  # requests errors carry the URL only, never the header
-        return Outcome.failed(f"admin hook unreachable: {type(exc).__name__}")
-    if not 200 <= response.status_code < 300:
-        return Outcome.failed(f"admin hook answered HTTP {response.status_code}", http_status=response.status_code)
-    try:
-        answer = response.json()
-    except ValueError:
-        answer = None
-    output = {"http_status": response.status_code, "response": answer if isinstance(answer, dict) else None}
-    return Outcome("succeeded", "changed", {**output, "summary": done})
 
 
 class CloseParams(Params):
@@ -253,7 +233,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         BotHookParams,
         request_reconciliation,
         "mutate",
-        "POST the bot's reconcile hook (parity of the account before and after)",
+        "run the bot's reconcile hook, an HTTP call or a command (parity of the account before and after)",
         snapshot=account_positions,
         preview=reconcile_preview,
     ),

@@ -1,0 +1,29 @@
+"""Calling the bot's reconcile/restart hooks from an action, recorded like any action.
+
+The step's output says what ran (the hook's URL or argv, never its secrets), how long it took, its exit code
+or HTTP status and its truncated output, and whether a failure was ``transient`` (timed out, no connection,
+5xx: whether it took effect is unknown) or ``definite`` (a non-zero exit, a 4xx).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from responder.actions.context import ActionContext
+from responder.actions.registry import Outcome
+from sources.hooks import HookError, HookUnavailable
+
+
+def call_bot_hook(ctx: ActionContext, name: str, context: Mapping[str, str | None], done: str) -> Outcome:
+    """Run hook `name` once; skipped when it is not configured, failed (with its kind) when it did not succeed."""
+    spec = ctx.services.hooks.get(name)
+    if spec is None:
+        return Outcome("skipped", "not_configured", {"summary": f"bot.hooks.{name} is not configured"})
+    try:
+        result = ctx.services.run_hook(name, context)
+    except HookError as exc:
+        kind = "transient" if isinstance(exc, HookUnavailable) else "definite"
+        ran = exc.result.as_dict() if exc.result is not None else {}
+        output = {**spec.describe(), **ran, "failure": kind, "summary": f"{name} hook failed: {exc}"}
+        return Outcome("failed", "error", output, error=str(exc))
+    return Outcome("succeeded", "changed", {**spec.describe(), **result.as_dict(), "summary": done})
