@@ -102,7 +102,7 @@ def build_simulator(config: Config, secrets: SimulatorSecrets, clock: Clock = ut
         ),
         tokens=TokenService(secrets.jwt_secret, supabase_issuer(config), config.supabase.expected_audience),
         users=users,
-        access_log=AccessLogWriter(config.bot.access_log, clock),
+        access_log=AccessLogWriter(config.bot.access_log, clock, config.bot.access_log_format),
         probe_user=probe,
         clients=clients,
     )

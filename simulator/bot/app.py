@@ -19,28 +19,38 @@ from simulator.world import Simulator
 STALE_BACKLOG_LIMIT = 20
 
 
+HEALTH_CHECKS = ("database", "broker", "supabase", "stale_backlog", "order_sync")
+
+
 def health_report(world: Simulator) -> dict[str, Any]:
-    """What /health and /health/ready show: backlog counts and the degraded fields."""
+    """What /health and /health/ready show: backlog counts, the degraded fields, and every check by name."""
     degraded: list[str] = []
+    failed: set[str] = set()
     stale = quarantined = 0
     try:
         counts = backlog(world.engine, world.clock(), world.stale_after)
         stale, quarantined = counts.stale, counts.quarantined
     except SQLAlchemyError:
         degraded.append("database_unreachable")
+        failed.add("database")
     outage = world.faults.get("broker-outage", BrokerOutageOptions)
     if outage is not None and outage.accounts is None and outage.share >= 1.0:
         degraded.append("broker_unreachable")
+        failed.add("broker")
     supabase = world.faults.get("supabase-outage", SupabaseOutageOptions)
     if supabase is not None and supabase.mode == "down":
         degraded.append("supabase_unreachable")
+        failed.add("supabase")
     if stale > STALE_BACKLOG_LIMIT:
         degraded.append("stale_backlog")
+        failed.add("stale_backlog")
     bot_degraded = world.faults.get("bot-degraded", BotDegradedOptions)
     if bot_degraded is not None:
         degraded.extend(bot_degraded.field)
+        failed.update(bot_degraded.field)
+    checks = {name: "degraded" if name in failed else "ok" for name in sorted({*HEALTH_CHECKS, *failed})}
     return {"status": "degraded" if degraded else "ok", "stale_backlog": stale, "quarantined": quarantined,
-            "degraded": degraded}
+            "degraded": degraded, "checks": checks}
 
 
 def _health_routes(app: Flask, world: Simulator) -> None:
@@ -54,9 +64,11 @@ def _health_routes(app: Flask, world: Simulator) -> None:
 
     @app.get("/health/ready")
     def ready() -> Response:
+        """503 while degraded, unless the bot-degraded fault makes it answer 200 (ready, but degraded)."""
         report = health_report(world)
         response = jsonify({**report, "status": "ready" if not report["degraded"] else "degraded"})
-        response.status_code = 503 if report["degraded"] else 200
+        fault = world.faults.get("bot-degraded", BotDegradedOptions)
+        response.status_code = 503 if report["degraded"] and (fault is None or fault.ready_status == 503) else 200
         return response
 
 

@@ -1,8 +1,10 @@
 """Client traffic: real HTTP requests to the bot API so the access log has a steady denominator.
 
-Clients call ``/api/status`` and connect to ``/ws`` with valid tokens. An ``auth-failures`` fault
-(scope ``clients``) makes exactly its share of the requests on its channel use a bad token (error
-diffusion, not dice, so short windows are accurate); ``insufficient-funds`` adds valid trades.
+Clients call ``/api/status`` and connect to ``/ws`` with valid tokens, taking turns, each from its own
+address (``X-Forwarded-For``, as a proxy in front of the bot reports it). An ``auth-failures`` fault (scope
+``clients``) makes exactly its share of the requests on its channel use a bad token (error diffusion, not
+dice, so short windows are accurate), from every client or only the first ``clients`` of them;
+``insufficient-funds`` adds valid trades.
 """
 
 from __future__ import annotations
@@ -28,6 +30,11 @@ IOC_TRADE = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "time
              "limit_price": "1.00"}
 
 
+def client_address(index: int) -> str:
+    """The address simulated client `index` connects from."""
+    return f"10.0.0.{index + 1}"
+
+
 class TrafficGenerator:
     def __init__(self, world: Simulator, bot_url: str, session: requests.Session) -> None:
         self._world = world
@@ -38,9 +45,11 @@ class TrafficGenerator:
         self._tokens: dict[str, tuple[str, datetime]] = {}
         self._sent = 0
 
+    def _client_index(self) -> int:
+        return self._sent % len(self._world.clients)
+
     def _client(self) -> User:
-        clients = self._world.clients
-        return clients[self._sent % len(clients)]
+        return self._world.clients[self._client_index()]
 
     def _valid_token(self, user: User) -> str:
         now = self._world.clock()
@@ -58,6 +67,8 @@ class TrafficGenerator:
         if fault is None or fault.scope != "clients" or fault.channel not in (channel, "both"):
             self._bad_share_debt[channel] = 0.0
             return self._valid_token(user)
+        if fault.clients is not None and self._client_index() >= fault.clients:
+            return self._valid_token(user)
         self._bad_share_debt[channel] += fault.share
         if self._bad_share_debt[channel] < 1.0 - 1e-9:
             return self._valid_token(user)
@@ -65,7 +76,7 @@ class TrafficGenerator:
         return self._world.tokens.bad_token(fault.reason, user, self._world.clock())
 
     def _headers(self, token: str | None) -> dict[str, str]:
-        headers = {"User-Agent": CLIENT_USER_AGENT}
+        headers = {"User-Agent": CLIENT_USER_AGENT, "X-Forwarded-For": client_address(self._client_index())}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         return headers

@@ -79,6 +79,7 @@ class AuthFailuresOptions(FaultOptions):
     reason: Literal["expired", "wrong-audience", "bad-signature", "missing"] = Field(
         "expired", description="what is wrong with the bad tokens")
     scope: Literal["clients", "all"] = Field("clients", description="all = every token rejected until restart")
+    clients: int | None = Field(None, ge=1, description="only the first N clients send bad tokens (default all)")
 
 
 class AuthBypassOptions(FaultOptions):
@@ -125,9 +126,15 @@ class InsufficientFundsOptions(FaultOptions):
 
 
 class BotDegradedOptions(FaultOptions):
-    """/health/ready answers 503 naming degraded fields."""
+    """/health/ready reports degraded fields (answering 503, or 200: ready but degraded)."""
 
     field: list[str] = Field(default_factory=lambda: ["order_sync"], description="degraded fields, comma list")
+    ready_status: Literal[200, 503] = Field(503, description="what /health/ready answers meanwhile")
+
+    @field_validator("ready_status", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        return int(value) if isinstance(value, str) and value.isdigit() else value
 
     _split_fields = field_validator("field", mode="before")(_comma_list)
 

@@ -102,6 +102,15 @@ def test_bot_degraded_fails_readiness_with_fields(sim: RunningSimulator, session
     assert ready.status_code == 503 and ready.json()["degraded"] == ["order_sync", "market_data"]
     assert session.get(f"{sim.bot_url}/health/live", timeout=5).status_code == 200
     assert session.get(f"{sim.bot_url}/health", timeout=5).json()["status"] == "degraded"
+    assert ready.json()["checks"] == {"broker": "ok", "database": "ok", "market_data": "degraded",
+                                      "order_sync": "degraded", "stale_backlog": "ok", "supabase": "ok"}
+
+
+def test_a_bot_can_be_ready_but_degraded(sim: RunningSimulator, session: requests.Session) -> None:
+    sim.inject("bot-degraded", field="order_sync", ready_status="200")
+    ready = session.get(f"{sim.bot_url}/health/ready", timeout=5)
+    assert ready.status_code == 200
+    assert ready.json()["status"] == "degraded" and ready.json()["checks"]["order_sync"] == "degraded"
 
 
 def test_insufficient_funds_is_a_403_with_the_broker_code(sim: RunningSimulator, session: requests.Session) -> None:
