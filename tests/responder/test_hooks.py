@@ -178,7 +178,7 @@ def test_a_command_hook_against_the_simulated_bot(tmp_path: Path) -> None:
     with start_simulator(tmp_path, db_url) as sim:
         sim.inject("auth-failures", scope="all", reason="bad-signature")
         bot = {**sim.sections["bot"], "restart_url": None, "hooks": {"restart": {
-            "command": [sys.executable, "-m", "simulator.admin_hook", "restart", "--bot-url", sim.bot_url],
+            "command": [sys.executable, "-m", "simulator.bot.admin_hook", "restart", "--bot-url", sim.bot_url],
             "pass_env": ["SUPABASE_SERVICE_ROLE_KEY"], "timeout_seconds": 20}}}
         config = sections(tmp_path, db_url, bot=bot, supabase=sim.sections["supabase"])
         env = {k: v for k, v in sim.env.items() if not k.startswith("RESPONDER_")}

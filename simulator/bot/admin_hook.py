@@ -1,4 +1,4 @@
-"""A command hook for the simulated bot: ``python -m simulator.admin_hook {restart,reconcile} --bot-url URL``.
+"""A command hook for the simulated bot: ``python -m simulator.bot.admin_hook HOOK --bot-url URL``.
 
 What a desk's own script around its bot's admin endpoint looks like (the responder's ``bot.hooks`` can run
 it as a command): POSTs the simulated bot's ``/admin/<hook>`` with ``$SUPABASE_SERVICE_ROLE_KEY`` as the
@@ -18,7 +18,7 @@ EX_TEMPFAIL = 75
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m simulator.admin_hook", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m simulator.bot.admin_hook", description=__doc__.splitlines()[0])
     parser.add_argument("hook", choices=["restart", "reconcile"])
     parser.add_argument("--bot-url", required=True, help="the simulated bot's base URL")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds (default 10)")
