@@ -22,6 +22,7 @@ import pytest
 import yaml
 from sqlalchemy.engine import make_url
 
+from common.bot_config import HOOK_NAMES
 from common.config import Config, load_config, split_listen
 from tests.deploy import composefile as cf
 
@@ -279,7 +280,7 @@ def test_config_validates_and_points_at_compose_services(services: dict[str, dic
             password = roles.get(str(parsed.username))
             assert password == env["PGPASSWORD_FILE"], f"{name}: {parsed.username}'s password is in {password}"
         http = [config.broker.base_url, config.bot.base_url, config.supabase.url]
-        http += [url for url in (config.bot.restart_url, config.bot.reconcile_url) if url]
+        http += [hook.url for name in HOOK_NAMES if (hook := config.bot.hook(name)) is not None and hook.url]
         if name == "responder":
             http += config.section("responder").alertmanager_urls
         for url in http:

@@ -211,7 +211,7 @@ def services_run_on_the_roles(host: str, port: int, names: dict[str, str], tmp_p
         [sys.executable, "-m", "responder", "--config", str(config), "--check"], cwd=cf.REPO, capture_output=True,
         text=True, timeout=120,
         env={**env, "BOT_DB_URL": app_url, "LEDGER_DB_URL": url("TRADINGBOT_DB_USER", "TRADINGBOT_LEDGER_DB"),
-             "PGPASSWORD": "app-pw"},
+             "PGPASSWORD": "app-pw", "SUPABASE_SERVICE_ROLE_KEY": "s"},  # the bot's hooks send it (compose gives it)
     )
     assert check.returncode == 0, check.stderr
 
