@@ -126,6 +126,31 @@ def test_no_degraded_field_is_exported_unless_configured_or_without_a_json_body(
         bot_down.close()
 
 
+def test_without_an_access_log_only_the_probes_are_exported(sim: RunningSimulator) -> None:
+    """A bot with no usable log: no access-log series at all, so the rules read its own HTTP counters."""
+    exporter = make_exporter(sim, bot={"access_log": None})
+    try:
+        scrape = exporter.scrape()
+    finally:
+        exporter.close()
+    names = {sample.name for sample in scrape.all}
+    assert not names & {"tradingbot_auth_failures_total", "tradingbot_requests_total",
+                        "tradingbot_access_log_malformed_lines_total", "tradingbot_auth_failing_clients"}
+    assert scrape.value("tradingbot_probe_success", probe="api_status_authenticated") == 1
+    assert scrape.value("tradingbot_collector_up", collector="auth_failures") == 1
+
+
+def test_a_format_that_names_no_client_exports_no_client_counts(sim: RunningSimulator) -> None:
+    fields = {"user": None, "remote_addr": None, "token": None}
+    exporter = make_exporter(sim, bot={"access_log_format": {"fields": fields}})
+    try:
+        scrape = exporter.scrape()
+    finally:
+        exporter.close()
+    assert scrape.value("tradingbot_requests_total", channel="api") is not None
+    assert scrape.samples("tradingbot_auth_failing_clients") == {}
+
+
 def test_stale_orders_and_quarantine_are_counted(exporter: Exporter) -> None:
     before = exporter.scrape()
     assert sum(before.samples("tradingbot_stale_orders").values()) == 0
