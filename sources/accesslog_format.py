@@ -190,7 +190,8 @@ class LineFormat:
             if isinstance(value, int | float) and not isinstance(value, bool):
                 return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, UTC)
             if self._time_format:
-                return datetime.strptime(str(value), self._time_format).astimezone(UTC)
+                parsed = datetime.strptime(str(value), self._time_format)  # no zone in the format: UTC
+                return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
             return parse_timestamp(value)
         except (ValueError, OverflowError, OSError):
             return None  # a line with an unreadable time is still a request
