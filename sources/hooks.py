@@ -4,9 +4,10 @@ A hook is resolved once at start (`resolve_hook`: its secrets read from the envi
 on PATH; a `ConfigError` naming the key otherwise) and run per action (`run_hook`). How it ended is typed,
 because a retry is only safe to consider for one kind:
 
-- `HookUnavailable` — transient: the command timed out (it is killed, with its process group), the HTTP
-  call could not connect or timed out, or answered 5xx. Nothing is known about whether it took effect.
-- `HookRefused` — definite: the command exited non-zero, or the HTTP call answered 4xx.
+- `HookUnavailable` — transient (its `kind`: ``timeout``, ``connection``, ``server_error``,
+  ``rate_limited``): the command timed out (it is killed, with its process group), the HTTP call could not
+  connect or timed out, or answered 5xx or 429. Nothing is known about whether it took effect.
+- `HookRefused` — definite: the command exited non-zero, or the HTTP call answered another 4xx.
 
 A command runs without a shell, with a minimal environment (PATH, the variables named in ``pass_env``, and
 the alert's context as ``TRADINGBOT_*`` variables); an HTTP hook POSTs (or whatever ``method`` says) the
@@ -26,7 +27,7 @@ import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -63,8 +64,15 @@ class HookError(Exception):
         self.result = result
 
 
+HookUnavailableKind = Literal["timeout", "connection", "server_error", "rate_limited"]
+
+
 class HookUnavailable(HookError):
-    """Transient: timed out, could not connect, or a 5xx; whether it took effect is unknown."""
+    """Transient: timed out, could not connect, a 5xx or a 429; whether it took effect is unknown."""
+
+    def __init__(self, kind: HookUnavailableKind, message: str, result: HookResult | None = None) -> None:
+        super().__init__(message, result)
+        self.kind: HookUnavailableKind = kind
 
 
 class HookRefused(HookError):
@@ -126,7 +134,8 @@ def _run_command(spec: HookSpec, argv: list[str], context: Mapping[str, str]) ->
         except subprocess.TimeoutExpired:
             _kill_group(process)
             result = HookResult("command", time.monotonic() - started, None, output=_tail(out))
-            raise HookUnavailable(f"{spec.name} command timed out after {timeout:g} s (killed)", result) from None
+            message = f"{spec.name} command timed out after {timeout:g} s (killed)"
+            raise HookUnavailable("timeout", message, result) from None
         result = HookResult("command", time.monotonic() - started, code, output=_tail(out))
     if code != 0:
         raise HookRefused(f"{spec.name} command exited with {code}", result)
@@ -154,7 +163,8 @@ def _call(spec: HookSpec, context: Mapping[str, str], session: requests.Session)
         response = session.request(config.method, str(config.url), json=dict(context), headers=dict(spec.headers),
                                    timeout=config.timeout_seconds)
     except requests.RequestException as exc:  # carries the URL only, never the headers
-        raise HookUnavailable(f"{spec.name} hook unreachable: {type(exc).__name__}") from None
+        kind: HookUnavailableKind = "timeout" if isinstance(exc, requests.Timeout) else "connection"
+        raise HookUnavailable(kind, f"{spec.name} hook unreachable: {type(exc).__name__}") from None
     try:
         answer = json.loads(redact(json.dumps(response.json())))  # masked like the text
     except ValueError:
@@ -162,8 +172,9 @@ def _call(spec: HookSpec, context: Mapping[str, str], session: requests.Session)
     result = HookResult("http", time.monotonic() - started, http_status=response.status_code,
                         output=redact(response.text[:OUTPUT_LIMIT]),
                         response=answer if isinstance(answer, dict) else None)
-    if response.status_code >= 500:
-        raise HookUnavailable(f"{spec.name} hook answered HTTP {response.status_code}", result)
+    if response.status_code >= 500 or response.status_code == 429:
+        kind = "rate_limited" if response.status_code == 429 else "server_error"
+        raise HookUnavailable(kind, f"{spec.name} hook answered HTTP {response.status_code}", result)
     if not 200 <= response.status_code < 300:
         raise HookRefused(f"{spec.name} hook answered HTTP {response.status_code}", result)
     return result

@@ -136,7 +136,9 @@ def test_a_failing_command_is_recorded_with_its_kind(
         assert not marker.exists()  # the whole process group was killed, not only the shell
 
 
-@pytest.mark.parametrize(("status", "failure"), [(403, "definite"), (503, "transient"), (None, "transient")])
+@pytest.mark.parametrize(
+    ("status", "failure"), [(403, "definite"), (503, "transient"), (429, "transient"), (None, "transient")]
+)
 def test_an_http_hook_that_fails(tmp_path: Path, bot: tuple[FakeBot, str], status: int | None, failure: str) -> None:
     fake, url = bot
     fake.status = status or 200
