@@ -31,7 +31,8 @@ def _token(sim: RunningSimulator, **changes: object) -> str:
 
 def test_health_endpoints(sim: RunningSimulator, session: requests.Session) -> None:
     health = session.get(f"{sim.bot_url}/health", timeout=5).json()
-    assert health == {"status": "ok", "stale_backlog": 0, "quarantined": 0, "degraded": []}
+    checks = {name: "ok" for name in ("broker", "database", "order_sync", "stale_backlog", "supabase")}
+    assert health == {"status": "ok", "stale_backlog": 0, "quarantined": 0, "degraded": [], "checks": checks}
     assert session.get(f"{sim.bot_url}/health/live", timeout=5).status_code == 200
     ready = session.get(f"{sim.bot_url}/health/ready", timeout=5)
     assert ready.status_code == 200 and ready.json()["degraded"] == []
