@@ -87,14 +87,13 @@ class LineFormat:
             self._regex = re.compile(pattern)
             self._time_format = self._time_format or time_format
         self._websocket = re.compile(self.config.websocket.path_regex) if self.config.websocket.path_regex else None
+        mapped = self.config.fields.model_dump().items()
+        self._json_paths = tuple((name, tuple(key.split("."))) for name, key in mapped if key is not None)
 
     @property
     def identifies_clients(self) -> bool:
         """Whether lines of this format can name their client at all (else no client counts are exported)."""
-        if self._regex is not None:
-            available = set(self._regex.groupindex)
-        else:
-            available = {name for name, key in self.config.fields.model_dump().items() if key is not None}
+        available = set(self._regex.groupindex) if self._regex is not None else {name for name, _ in self._json_paths}
         if "token" in available:
             available.add("token_subject")
         return bool(available & set(self.config.client_identity))
@@ -110,10 +109,7 @@ class LineFormat:
             raise MalformedLine("not JSON") from None
         if not isinstance(document, dict):
             raise MalformedLine("not a JSON object")
-        fields: dict[str, Any] = {}
-        for name, key in self.config.fields.model_dump().items():
-            if key is not None:
-                fields[name] = _lookup(document, key)
+        fields = {name: _lookup(document, path) for name, path in self._json_paths}
         if self.config.fields.channel is not None and fields.get("channel") not in CHANNELS:
             raise MalformedLine(f"unknown channel {fields.get('channel')!r}")
         return fields
@@ -197,10 +193,10 @@ class LineFormat:
             return None  # a line with an unreadable time is still a request
 
 
-def _lookup(document: Mapping[str, Any], dotted: str) -> Any:
-    value: Any = document
-    for part in dotted.split("."):
-        if not isinstance(value, Mapping):
+def _lookup(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+    value: Any = document.get(path[0])
+    for part in path[1:]:
+        if not isinstance(value, dict):
             return None
         value = value.get(part)
     return value
