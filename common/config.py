@@ -144,7 +144,7 @@ class ConsoleConfig(Section):
     public_url: str | None = Field(None, description="the console's URL as people reach it (links in Slack)")
     secure_cookies: bool = Field(False, description="send the session cookie over HTTPS only")
 
-    _check_public_url = field_validator("public_url")(lambda v: v if v is None else _http_url(v))
+    _check_public_url = field_validator("public_url")(lambda v: v if v is None else http_url(v))
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -166,7 +166,7 @@ class ConsoleConfig(Section):
 class SlackConfig(Section):
     signing_secret_env: str = "SLACK_SIGNING_SECRET"
 
-    _check_env = field_validator("signing_secret_env")(_env_name)
+    _check_env = field_validator("signing_secret_env")(env_name)
 
 
 class ResponderConfig(Section):
