@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from responder.actions.context import ActionContext
-from responder.actions.hooks import call_bot_hook
+from responder.actions.hooks import call_bot_hook, describe_bot_hook
 from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
 from responder.evidence import Evidence
 from sources.accesslog import AccessEvent, LineFormat, read_recent
@@ -192,10 +192,14 @@ def _health(ctx: ActionContext, live: int) -> dict[str, Any]:
 
 
 def restart_preview(ctx: ActionContext, params: RestartParams) -> Evidence:
+    """What a restart would do (the hook) and the bot's health now, its degraded fields included."""
     health = bot_health(ctx, params)
-    summary = (f"restart the bot (now /health/live {health['health_live'] or 'no answer'}, "
-               f"/health/ready {health['health_ready'] or 'no answer'})")
-    return Evidence(summary, (health,))
+    degraded = ", ".join(health["readiness"]["degraded_fields"]) or "none"
+    summary = (f"restart the bot: {describe_bot_hook(ctx, 'restart')} (now /health/live "
+               f"{health['health_live'] or 'no answer'}, /health/ready {health['health_ready'] or 'no answer'}, "
+               f"degraded fields: {degraded})")
+    row = {"health_live": health["health_live"], "health_ready": health["health_ready"], "degraded_fields": degraded}
+    return Evidence(summary, (row,))
 
 
 def _wait_until_live(ctx: ActionContext, wait_seconds: float) -> dict[str, Any]:

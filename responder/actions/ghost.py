@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 
 from responder.actions.context import ActionContext
-from responder.actions.hooks import call_bot_hook
+from responder.actions.hooks import call_bot_hook, describe_bot_hook
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
 from responder.evidence import Evidence
@@ -216,7 +216,8 @@ def reconcile_preview(ctx: ActionContext, params: BotHookParams) -> Evidence:
     parity = account_positions(ctx, params).get("parity") or {}
     rows = tuple(parity.get("mismatches") or ())
     account = ctx.label(params.account_label) or "?"
-    summary = f"ask the bot to reconcile account {account}: {len(rows)} symbol(s) differ from the broker"
+    summary = (f"ask the bot to reconcile account {account} ({describe_bot_hook(ctx, 'reconcile')}): "
+               f"{len(rows)} symbol(s) differ from the broker")
     return Evidence(summary, rows)
 
 

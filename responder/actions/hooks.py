@@ -7,6 +7,7 @@ or HTTP status and its truncated output, and whether a failure was ``transient``
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping
 
 from responder.actions.context import ActionContext
@@ -27,3 +28,13 @@ def call_bot_hook(ctx: ActionContext, name: str, context: Mapping[str, str | Non
         output = {**spec.describe(), **ran, "failure": kind, "summary": f"{name} hook failed: {exc}"}
         return Outcome("failed", "error", output, error=str(exc))
     return Outcome("succeeded", "changed", {**spec.describe(), **result.as_dict(), "summary": done})
+
+
+def describe_bot_hook(ctx: ActionContext, name: str) -> str:
+    """What approving hook `name` will run, for the operator deciding (never a secret)."""
+    spec = ctx.services.hooks.get(name)
+    if spec is None:
+        return f"bot.hooks.{name} is not configured: nothing will run"
+    if spec.config.command is not None:
+        return f"runs {shlex.join(spec.config.command)}"
+    return f"{spec.config.method} {spec.config.url}"

@@ -71,14 +71,16 @@ def script(tmp_path: Path, body: str) -> str:
     return str(path)
 
 
-def approve_restart(h: Harness) -> Any:
+def approve_restart(h: Harness) -> tuple[Any, str]:
+    """Fire AuthFailureSpike, approve its restart; the step after it ran and what the approver was shown."""
     run_id = h.post(notification(alert(SPIKE))).json["runs"][0]
     h.drain()
     restart = h.step(run_id, "restart")
     assert restart.state == "awaiting_approval"
+    shown = next(a["summary"] for a in h.operator("GET", "/approvals").json["approvals"] if a["step_id"] == restart.id)
     assert h.operator("POST", f"/approvals/{restart.id}", {"decision": "approve", "by": "oncall"}).status_code == 200
     h.drain()
-    return h.step(run_id, "restart")
+    return h.step(run_id, "restart"), shown
 
 
 def bot_section(url: str, **hooks: Any) -> dict[str, Any]:
@@ -92,8 +94,10 @@ def test_restart_as_a_command(tmp_path: Path, bot: tuple[FakeBot, str]) -> None:
     hook = {"command": [command, "tradingbot"], "timeout_seconds": 5, "pass_env": ["DESK"]}
     config = sections(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", bot=bot_section(bot[1], restart=hook))
     with harness(tmp_path, config, env={"DESK": "eu", "SUPABASE_SERVICE_ROLE_KEY": "hidden"}) as h:
-        restart = approve_restart(h)
+        restart, shown = approve_restart(h)
     assert restart.state == "succeeded", restart.error
+    assert shown == (f"restart the bot: runs {command} tradingbot (now /health/live 200, /health/ready "
+                                  "200, degraded fields: checks.order_sync)")  # what the approver saw
     output = restart.output
     assert (output["kind"], output["exit_code"], output["argv"]) == ("command", 0, [command, "tradingbot"])
     assert output["output"].startswith("restarting for AuthFailureSpike (restart) tradingbot")
@@ -124,7 +128,7 @@ def test_a_failing_command_is_recorded_with_its_kind(
     config = sections(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", bot=bot_section(bot[1], restart=hook))
     started = time.monotonic()
     with harness(tmp_path, config) as h:
-        restart = approve_restart(h)
+        restart, _ = approve_restart(h)
     assert time.monotonic() - started < 15
     assert (restart.state, restart.error, restart.output["failure"]) == ("failed", error, failure)
     assert len(restart.output["output"]) <= 2005
@@ -146,7 +150,7 @@ def test_an_http_hook_that_fails(tmp_path: Path, bot: tuple[FakeBot, str], statu
     hook = {"url": hook_url, "secret_headers": {"X-Api-Key": "BOT_ADMIN_KEY"}, "timeout_seconds": 2}
     config = sections(tmp_path, f"sqlite:///{tmp_path}/db.sqlite3", bot=bot_section(url, restart=hook))
     with harness(tmp_path, config, env={"BOT_ADMIN_KEY": "k-123456"}) as h:
-        restart = approve_restart(h)
+        restart, _ = approve_restart(h)
         steps = json.dumps([s.as_dict() for s in h.steps()])
     assert (restart.state, restart.output["failure"]) == ("failed", failure)
     assert restart.output.get("http_status") == status
@@ -185,7 +189,7 @@ def test_a_command_hook_against_the_simulated_bot(tmp_path: Path) -> None:
         config = sections(tmp_path, db_url, bot=bot, supabase=sim.sections["supabase"])
         env = {k: v for k, v in sim.env.items() if not k.startswith("RESPONDER_")}
         with harness(tmp_path, config, env=env) as h:
-            restart = approve_restart(h)
+            restart, _ = approve_restart(h)
         assert restart.state == "succeeded", restart.output
         assert restart.output["output"].startswith("HTTP 200")
         assert '"auth_key_reloaded":true' in restart.output["output"]
