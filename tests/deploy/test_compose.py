@@ -10,6 +10,7 @@ documented external); each service gets exactly the secrets its code asks for. `
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import shutil
 import subprocess
@@ -378,3 +379,11 @@ def test_the_compose_cli_accepts_the_file_and_rejects_a_broken_one(tmp_path: Pat
     bad = subprocess.run([*cli, "-f", str(broken), "--project-directory", str(cf.REPO), "config", "-q"],
                          cwd=cf.REPO, capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0
+
+
+def test_dashboard_panels_have_unique_ids() -> None:
+    """Grafana keeps one panel per id: a dashboard where two panels share one shows only one of them."""
+    for path in sorted((cf.REPO / "dashboards").glob("*.json")):
+        ids = [panel["id"] for panel in json.loads(path.read_text(encoding="utf-8"))["panels"]]
+        twice = sorted({panel_id for panel_id in ids if ids.count(panel_id) > 1})
+        assert twice == [], f"{path.name}: panel ids used twice: {twice}"
