@@ -18,11 +18,14 @@ def bench_sections(base_config: Path, workdir: Path, bot_db: str, ledger: str | 
     ports = {name: free_port() for name in ("broker", "bot", "supabase", "control", "exporters", "responder")}
     raw["bot_db"]["url"] = bot_db
     raw["broker"]["base_url"] = f"http://{HOST}:{ports['broker']}"
+    admin = {"bearer_token_env": "SUPABASE_SERVICE_ROLE_KEY"}
     raw["bot"].update(
         base_url=f"http://{HOST}:{ports['bot']}",
         access_log=str(workdir / "bot-access.log"),
-        restart_url=f"http://{HOST}:{ports['bot']}/admin/restart",
-        reconcile_url=f"http://{HOST}:{ports['bot']}/admin/reconcile",
+        restart_url=None,
+        reconcile_url=None,
+        hooks={"restart": {"url": f"http://{HOST}:{ports['bot']}/admin/restart", **admin},
+               "reconcile": {"url": f"http://{HOST}:{ports['bot']}/admin/reconcile", **admin}},
     )
     raw["supabase"]["url"] = f"http://{HOST}:{ports['supabase']}"
     simulator = raw.get("simulator") or {}

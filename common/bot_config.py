@@ -103,7 +103,7 @@ class AccessLogFormat(_Section):
             check_line_regex(self.regex)
         elif self.regex is not None:
             raise ValueError(f"regex: only with format regex (format is {self.format})")
-        if self.format != "json" and "fields" in self.model_fields_set:
+        if self.format != "json" and self.fields != JsonFields():
             raise ValueError(f"fields: only with format json (format is {self.format})")
         return self
 
@@ -197,7 +197,7 @@ class HookConfig(_Section):
             raise ValueError("command: an argv list with the program first, e.g. [systemctl, restart, tradingbot]")
         if len(self.command) == 1 and " " in self.command[0]:
             raise ValueError(f"command: {self.command[0]!r} is one string; give the argv as a list, never a shell line")
-        if self.headers or self.secret_headers or self.bearer_token_env or "method" in self.model_fields_set:
+        if self.headers or self.secret_headers or self.bearer_token_env or self.method != "POST":
             raise ValueError("headers, secret_headers, bearer_token_env and method are only for a url")
 
     @property

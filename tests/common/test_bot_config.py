@@ -97,3 +97,12 @@ def test_bad_bot_configuration_names_the_key(tmp_path: Path, extra: str, message
         load(tmp_path, extra)
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_configuration_survives_being_written_back(tmp_path: Path) -> None:
+    """What the bench and the stack do: dump the validated section, write it, load it again."""
+    bot = load(tmp_path, """  access_log_format: {format: uvicorn, api_path_prefixes: [/api/]}
+  hooks: {restart: {command: [systemctl, restart, tradingbot]}, reconcile: {url: "http://bot/r", method: PUT}}
+""").bot
+    again = type(bot).model_validate(bot.model_dump(mode="json"))
+    assert again == bot
