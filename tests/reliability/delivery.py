@@ -140,13 +140,15 @@ class RepeatingSender:
 
 
 def auto_playbooks(path: Path) -> Path:
-    """The default playbooks with every approval gate set to auto: each run goes to its end unattended."""
+    """The default playbooks with every approval gate (two-person ones too) set to auto: each run goes to its
+    end unattended."""
     books = yaml.safe_load(PLAYBOOKS.read_text(encoding="utf-8"))
     for by_status in books["playbooks"].values():
         for steps_ in by_status.values():
             for step in steps_:
                 if step.get("policy") == "approval":
                     step["policy"] = "auto"
+                    step.pop("two_person", None)  # two operators only make sense for an approval
     path.write_text(yaml.safe_dump(books, sort_keys=False), encoding="utf-8")
     return path
 
