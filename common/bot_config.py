@@ -19,7 +19,6 @@ from common.checks import env_name, http_url
 # What a line can tell, by the name of a JSON field mapping or a regex's named group.
 LINE_FIELDS = ("ts", "channel", "method", "path", "request", "status", "reason", "error_code", "token",
                "user_agent", "user", "remote_addr", "upgrade")
-LOG_FORMATS = ("json", "regex", "nginx-combined", "apache-combined", "gunicorn", "uvicorn")
 LEGACY_HOOK_SECRET_ENV = "SUPABASE_SERVICE_ROLE_KEY"  # the bearer of bot.restart_url / bot.reconcile_url
 HOOK_NAMES = ("restart", "reconcile")
 
