@@ -65,6 +65,16 @@ def _account_secret_envs(value: dict[str, str]) -> dict[str, str]:
     return value
 
 
+class CryptoConfig(Section):
+    """How crypto quantities are compared (sources/quantities.py)."""
+
+    fee_rate: float = Field(
+        0.0025, ge=0, lt=0.1, description="fee a crypto buy pays in the asset (default: Alpaca's highest taker fee)"
+    )
+    dust_notional: float = Field(1.0, ge=0, description="a crypto quantity worth less than this (USD) is dust")
+    asset_cache_seconds: float = Field(3600.0, gt=0, description="how long an asset's min_order_size etc. are kept")
+
+
 class BrokerConfig(Section):
     base_url: str
     connect_timeout_seconds: float = Field(1.0, gt=0)
@@ -76,6 +86,7 @@ class BrokerConfig(Section):
     account_secret_envs: dict[str, str] = Field(
         default_factory=dict, description="API key id -> environment variable holding that key id's secret"
     )
+    crypto: CryptoConfig = CryptoConfig()
 
     _check_base_url = field_validator("base_url")(http_url)
     _check_secret_env = field_validator("secret_env")(env_name)

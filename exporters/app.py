@@ -24,9 +24,11 @@ from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
 from exporters.stale_backlog import StaleBacklogCollector
 from sources.accesslog import CHANNELS, AccessLogTail, LineFormat, probe_user_agent
+from sources.assets import AssetDirectory
 from sources.botapi import BotApi
 from sources.botdb import broker_accounts, orders, positions, profiles
 from sources.broker import BrokerClient
+from sources.quantities import QuantityRules
 from sources.supabase import SupabaseAuth
 
 
@@ -122,7 +124,14 @@ def build_collector(
     return ExporterCollector(
         [
             StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
-            GhostPositionCollector(engine, broker_for, broker.max_concurrency, section.ghost_scrape_budget_seconds),
+            GhostPositionCollector(
+                engine,
+                broker_for,
+                broker.max_concurrency,
+                section.ghost_scrape_budget_seconds,
+                rules=QuantityRules(broker.crypto.fee_rate, broker.crypto.dust_notional),
+                assets=AssetDirectory(clock, timedelta(seconds=broker.crypto.asset_cache_seconds)),
+            ),
             auth_failure_collector(config, probes, user_agent, clock),
         ],
         section.scrape_budget_seconds,

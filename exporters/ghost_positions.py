@@ -1,16 +1,25 @@
 """Ghost positions: the broker holds a position the bot records as closed, per account.
 
-Each scrape reads the bot's broker accounts and open positions (two statements), every broker account's
-positions (concurrently, bounded pool, per-call timeouts, an overall deadline) and, only when ghosts
-exist, which profile most recently closed the symbol on that account (a third statement; a fourth lists
-the account's profiles when some ghost's symbol was never closed there). An account whose
-broker read fails gets `tradingbot_broker_up 0` and no quantity or ghost series at all: no verdict,
-neither ghost nor clear::
+Each scrape reads the bot's broker accounts and open positions (two statements; a third sums the filled buys
+of open crypto positions when the bot holds any), every broker account's positions (concurrently, bounded
+pool, per-call timeouts, an overall deadline; plus ``GET /v2/assets/{symbol}`` for a crypto instrument whose
+asset is not cached yet) and, only when ghosts exist, which profile most recently closed the symbol on that
+account (another statement; one more lists the account's profiles when some ghost's symbol was never closed
+there). An account whose broker read fails gets `tradingbot_broker_up 0` and no quantity or ghost series at
+all: no verdict, neither ghost nor clear.
+
+Quantities are compared per instrument (`sources.instruments`: ``BTC/USD`` and ``BTCUSD`` are one, labelled
+``BTC/USD``) and as a trader would (`sources.quantities`): for crypto the fee paid in the asset is an
+allowance and dust is never a ghost; both are published so the rules and the dashboard can use them::
 
     tradingbot_broker_up{account="acct-1"} 1.0
     tradingbot_broker_position_quantity{account="acct-1",symbol="TSLA"} 10.0
     tradingbot_bot_position_quantity{account="acct-1",symbol="TSLA"} 0.0
     tradingbot_ghost_position{account="acct-1",profile="p-1",symbol="TSLA"} 1.0
+    tradingbot_broker_position_quantity{account="acct-1",symbol="BTC/USD"} 0.09975
+    tradingbot_bot_position_quantity{account="acct-1",symbol="BTC/USD"} 0.1
+    tradingbot_position_fee_allowance_quantity{account="acct-1",symbol="BTC/USD"} 0.00025
+    tradingbot_dust_position_quantity{account="acct-1",symbol="BTC/USD"} 0.0
 """
 
 from __future__ import annotations
@@ -21,19 +30,24 @@ from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import Engine, func, select, tuple_, type_coerce
 
-from sources.botdb import POSITION_CLOSED, POSITION_OPEN, UTCDateTime, broker_accounts, positions, profiles
+from sources.assets import AssetDirectory, BrokerAsset
+from sources.botdb import POSITION_CLOSED, UTCDateTime, broker_accounts, positions, profiles
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable, UnavailableKind
+from sources.holdings import Holdings, open_holdings
+from sources.instruments import Instrument, instrument
+from sources.quantities import BotHolding, BrokerHolding, Comparison, QuantityRules, compare
 
 log = logging.getLogger(__name__)
 
 # the broker client's kinds of "no usable answer", plus the exporter's own: a read the scrape's deadline cut off
 ERROR_KINDS = (*get_args(UnavailableKind), "deadline")
+DEFAULT_ASSET_TTL = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -42,7 +56,15 @@ class Account:
     api_key_id: str
 
 
-Quantities = dict[str, float]  # symbol -> signed quantity
+@dataclass(frozen=True)
+class Held:
+    """What the broker holds on one account, per instrument, and the assets of its crypto instruments."""
+
+    holdings: dict[Instrument, BrokerHolding]
+    assets: dict[Instrument, BrokerAsset | None]
+
+
+Ghost = tuple[str, Instrument]  # account id, instrument
 
 
 class GhostPositionCollector:
@@ -54,11 +76,16 @@ class GhostPositionCollector:
         broker_for: Callable[[str], BrokerClient],
         max_concurrency: int,
         deadline_seconds: float,
+        *,
+        rules: QuantityRules | None = None,
+        assets: AssetDirectory | None = None,
     ) -> None:
         self._engine = engine
         self._broker_for = broker_for
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="broker-read")
         self._deadline = deadline_seconds
+        self._rules = rules or QuantityRules()
+        self._assets = assets or AssetDirectory(lambda: datetime.now(UTC), DEFAULT_ASSET_TTL)
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._lock = threading.Lock()
         self._first: str | None = None  # the account the next pass reads first (the first one cut last time)
@@ -67,22 +94,19 @@ class GhostPositionCollector:
         accounts, bot = self._read_bot()
         broker = self._read_brokers(accounts)
         families = _Families()
-        ghosts: list[tuple[str, str]] = []
+        ghosts: list[Ghost] = []
         for account in accounts:
             held = broker.get(account.id)
             families.broker_up.add_metric([account.id], 0.0 if held is None else 1.0)
             if held is None:
                 continue
-            recorded = bot.get(account.id, {})
-            for symbol in sorted(held.keys() | recorded.keys()):
-                broker_qty, bot_qty = held.get(symbol, 0.0), recorded.get(symbol, 0.0)
-                families.broker_qty.add_metric([account.id, symbol], broker_qty)
-                families.bot_qty.add_metric([account.id, symbol], bot_qty)
-                if broker_qty != 0 and bot_qty == 0:
-                    ghosts.append((account.id, symbol))
-        for (account_id, symbol), impacted in self._impacted_profiles(ghosts).items():
+            for comparison in self._compare(bot.get(account.id, {}), held):
+                families.add(account.id, comparison)
+                if comparison.verdict == "ghost":
+                    ghosts.append((account.id, comparison.instrument))
+        for (account_id, ghost), impacted in self._impacted_profiles(ghosts).items():
             for profile in impacted:
-                families.ghost.add_metric([account_id, symbol, profile], 1.0)
+                families.ghost.add_metric([account_id, ghost.symbol, profile], 1.0)
         with self._lock:
             for kind, count in self._errors.items():
                 families.errors.add_metric([kind], float(count))
@@ -91,30 +115,36 @@ class GhostPositionCollector:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _read_bot(self) -> tuple[list[Account], dict[str, Quantities]]:
-        """Return every broker account and the bot's open net quantity per account and symbol."""
-        open_qty = (
-            select(profiles.c.account_id, positions.c.symbol, positions.c.qty)
-            .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
-            .where(positions.c.status == POSITION_OPEN)
-        )
-        bot: dict[str, Quantities] = defaultdict(dict)
+    def _read_bot(self) -> tuple[list[Account], Holdings]:
+        """Every broker account, and what the bot records as held per account and instrument."""
         with self._engine.connect() as conn:
             rows = conn.execute(
                 select(broker_accounts.c.id, broker_accounts.c.api_key_id).order_by(broker_accounts.c.id)
             )
             accounts = [Account(row.id, row.api_key_id) for row in rows]
-            for account_id, symbol, qty in conn.execute(open_qty):
-                bot[account_id][symbol] = bot[account_id].get(symbol, 0.0) + float(qty)
-        return accounts, bot
+            return accounts, open_holdings(conn)
 
-    def _read_brokers(self, accounts: list[Account]) -> dict[str, Quantities]:
+    def _compare(self, recorded: dict[Instrument, BotHolding], held: Held) -> list[Comparison]:
+        """One comparison per instrument either side holds, in label order."""
+        instruments = sorted(recorded.keys() | held.holdings.keys(), key=lambda found: found.symbol)
+        return [
+            compare(
+                found,
+                recorded.get(found, BotHolding()),
+                held.holdings.get(found, BrokerHolding()),
+                held.assets.get(found),
+                self._rules,
+            )
+            for found in instruments
+        ]
+
+    def _read_brokers(self, accounts: list[Account]) -> dict[str, Held]:
         """Read every account's positions concurrently; accounts that fail are left out.
 
         Accounts the deadline cut are read first next time, so the same ones are not always left last."""
         futures = {self._pool.submit(self._read_broker, account): account for account in self._rotated(accounts)}
         done, _ = wait(futures, timeout=self._deadline)
-        result: dict[str, Quantities] = {}
+        result: dict[str, Held] = {}
         cut: list[str] = []
         for future, account in futures.items():
             if future not in done:
@@ -139,8 +169,8 @@ class GhostPositionCollector:
         start = ids.index(first)
         return accounts[start:] + accounts[:start]
 
-    def _result_of(self, future: Future[Quantities | None], account: Account) -> Quantities | None:
-        """The account's quantities; an unexpected error loses that account only (counted as bad_response)."""
+    def _result_of(self, future: Future[Held | None], account: Account) -> Held | None:
+        """The account's holdings; an unexpected error loses that account only (counted as bad_response)."""
         try:
             return future.result()
         except Exception:
@@ -148,29 +178,45 @@ class GhostPositionCollector:
             self._count_error("bad_response")
             return None
 
-    def _read_broker(self, account: Account) -> Quantities | None:
+    def _read_broker(self, account: Account) -> Held | None:
+        client = self._broker_for(account.api_key_id)
         try:
-            held = self._broker_for(account.api_key_id).list_positions()
+            held = client.list_positions()
         except BrokerUnavailable as exc:
             self._count_error(exc.kind)
             return None
         except BrokerError:  # a 404/4xx on the positions list is not an answer we can use either
             self._count_error("bad_response")
             return None
-        quantities: Quantities = {}
+        holdings: dict[Instrument, BrokerHolding] = {}
         for position in held:
-            quantities[position.symbol] = quantities.get(position.symbol, 0.0) + position.qty
-        return quantities
+            before = holdings.get(position.instrument, BrokerHolding())
+            holdings[position.instrument] = BrokerHolding(before.qty + position.qty, position.current_price)
+        assets = {found: self._asset(client, found) for found in holdings if found.crypto}
+        return Held(holdings, assets)
+
+    def _asset(self, client: BrokerClient, wanted: Instrument) -> BrokerAsset | None:
+        """The crypto asset's sizes (cached); None when unreadable now: dust is then judged by notional alone."""
+
+        def fetch(found: Instrument) -> BrokerAsset | None:
+            try:
+                return client.get_asset(found)
+            except BrokerUnavailable as exc:
+                self._count_error(exc.kind)
+                raise
+
+        return self._assets.lookup(wanted, fetch, (BrokerError,))
 
     def _count_error(self, kind: str) -> None:
         with self._lock:
             self._errors[kind] = self._errors.get(kind, 0) + 1
 
-    def _impacted_profiles(self, ghosts: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
-        """The profile that most recently closed each ghost's symbol on its account (all if tied);
-        every profile of the account when none ever held it."""
+    def _impacted_profiles(self, ghosts: list[Ghost]) -> dict[Ghost, list[str]]:
+        """The profile that most recently closed each ghost's instrument on its account (all if tied), in any
+        of its spellings; every profile of the account when none ever held it."""
         if not ghosts:
             return {}
+        spelled = [(account, spelling) for account, ghost in ghosts for spelling in ghost.spellings]
         last_close = (
             select(
                 profiles.c.account_id,
@@ -180,15 +226,16 @@ class GhostPositionCollector:
             )
             .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
             .where(positions.c.status == POSITION_CLOSED)
-            .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(ghosts))
+            .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(spelled))
             .group_by(profiles.c.account_id, positions.c.symbol, profiles.c.id)
         )
-        closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
+        closes: dict[Ghost, dict[str, datetime | None]] = defaultdict(dict)
         by_account: dict[str, set[str]] = defaultdict(set)
         with self._engine.connect() as conn:
             for account_id, symbol, profile, closed_at in conn.execute(last_close):
-                closes[(account_id, symbol)][profile] = closed_at
-            never_closed = {account for account, symbol in ghosts if (account, symbol) not in closes}
+                seen = closes[(account_id, instrument(symbol))]
+                seen[profile] = max(filter(None, (seen.get(profile), closed_at)), default=None)
+            never_closed = {account for account, ghost in ghosts if (account, ghost) not in closes}
             if never_closed:
                 everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(never_closed))
                 for account_id, profile in conn.execute(everyone):
@@ -219,6 +266,16 @@ class _Families:
             "Signed net quantity the bot's DB records as open",
             labels=["account", "symbol"],
         )
+        self.fee_allowance = GaugeMetricFamily(
+            "tradingbot_position_fee_allowance_quantity",
+            "Crypto: how much less than the bot records the broker may hold (the fee paid in the asset on buys)",
+            labels=["account", "symbol"],
+        )
+        self.dust = GaugeMetricFamily(
+            "tradingbot_dust_position_quantity",
+            "Crypto: the broker's quantity that is dust (below min_order_size or the notional floor), never paged",
+            labels=["account", "symbol"],
+        )
         self.ghost = GaugeMetricFamily(
             "tradingbot_ghost_position",
             "1 while the broker holds a position the bot records as closed, per impacted profile",
@@ -230,5 +287,13 @@ class _Families:
             labels=["kind"],
         )
 
+    def add(self, account_id: str, comparison: Comparison) -> None:
+        labels = [account_id, comparison.instrument.symbol]
+        self.broker_qty.add_metric(labels, comparison.broker_qty)
+        self.bot_qty.add_metric(labels, comparison.bot_qty)
+        if comparison.instrument.crypto:
+            self.fee_allowance.add_metric(labels, comparison.fee_allowance)
+            self.dust.add_metric(labels, comparison.dust)
+
     def all(self) -> list[Metric]:
-        return [self.broker_up, self.broker_qty, self.bot_qty, self.ghost, self.errors]
+        return [self.broker_up, self.broker_qty, self.bot_qty, self.fee_allowance, self.dust, self.ghost, self.errors]

@@ -25,6 +25,9 @@ from typing import Any, Literal, TypeVar
 
 import requests
 
+from sources.assets import BrokerAsset, parse_asset
+from sources.instruments import Instrument, instrument
+
 INSUFFICIENT_FUNDS_CODE = 40310000
 NOT_FOUND_CODE = 40410000  # Alpaca's JSON 404: unknown order, or no position in the symbol
 
@@ -71,6 +74,11 @@ class BrokerPosition:
     avg_entry_price: float
     market_value: float
     current_price: float
+    asset_class: str | None = None  # "us_equity", "crypto"; None when the broker does not say
+
+    @property
+    def instrument(self) -> Instrument:
+        return instrument(self.symbol, self.asset_class)
 
     @property
     def side(self) -> str:
@@ -92,6 +100,11 @@ class BrokerOrder:
     status: str
     created_at: datetime | None
     updated_at: datetime | None
+
+
+def format_quantity(qty: float) -> str:
+    """A quantity as Alpaca takes it: a decimal string with up to 9 places, no exponent."""
+    return f"{qty:.9f}".rstrip("0").rstrip(".") or "0"
 
 
 _FRACTION = re.compile(r"\.(\d{6})\d+")
@@ -142,6 +155,7 @@ def parse_position(raw: dict[str, Any]) -> BrokerPosition:
         avg_entry_price=_number(raw, "avg_entry_price"),
         market_value=_number(raw, "market_value"),
         current_price=_number(raw, "current_price"),
+        asset_class=str(raw["asset_class"]) if raw.get("asset_class") else None,
     )
 
 
@@ -189,10 +203,20 @@ class BrokerClient:
         """Return every open position (GET /v2/positions)."""
         return self._list(parse_position, "/v2/positions")
 
-    def get_position(self, symbol: str) -> BrokerPosition | None:
-        """Return the open position in `symbol`, or None when the broker says it is flat (404 40410000)."""
+    def get_position(self, symbol: str | Instrument) -> BrokerPosition | None:
+        """Return the open position in `symbol`, or None when the broker says it is flat (404 40410000).
+
+        The path always carries the form Alpaca answers for (``BTCUSD``, never ``BTC/USD``, whose 404 says
+        nothing about the position), so a 404 here really means flat."""
         try:
-            return self._object(parse_position, "GET", f"/v2/positions/{symbol}")
+            return self._object(parse_position, "GET", f"/v2/positions/{instrument(symbol).position_symbol}")
+        except OrderMissing:
+            return None
+
+    def get_asset(self, symbol: str | Instrument) -> BrokerAsset | None:
+        """Return the asset (GET /v2/assets/{symbol}, the pair form for crypto), or None when it does not exist."""
+        try:
+            return self._object(parse_asset, "GET", f"/v2/assets/{instrument(symbol).symbol}")
         except OrderMissing:
             return None
 
@@ -215,9 +239,10 @@ class BrokerClient:
         """Request cancellation (DELETE /v2/orders/{id}); 422 (not cancelable) raises BrokerRejected."""
         self._request("DELETE", f"/v2/orders/{order_id}")
 
-    def close_position(self, symbol: str) -> BrokerOrder:
-        """Liquidate the position in `symbol` at market (DELETE /v2/positions/{symbol})."""
-        return self._object(parse_order, "DELETE", f"/v2/positions/{symbol}")
+    def close_position(self, symbol: str | Instrument, qty: float | None = None) -> BrokerOrder:
+        """Liquidate the position in `symbol` at market (DELETE /v2/positions/{symbol}), all of it or `qty`."""
+        params = {"qty": format_quantity(qty)} if qty is not None else None
+        return self._object(parse_order, "DELETE", f"/v2/positions/{instrument(symbol).position_symbol}", params)
 
     def _list(self, parse: Callable[[dict[str, Any]], T], path: str, params: dict[str, Any] | None = None) -> list[T]:
         """GET a JSON list and parse each object; anything unusable is no answer (bad_response)."""
