@@ -202,15 +202,34 @@ class ResponderConfig(Section):
     _check_listen = field_validator("listen")(_listen_address)
 
 
+_CRYPTO_PAIR = re.compile(r"[A-Z0-9]{2,10}/[A-Z0-9]{2,6}")
+
+
+def _crypto_pairs(value: list[str]) -> list[str]:
+    for pair in value:
+        if not _CRYPTO_PAIR.fullmatch(pair):
+            raise ValueError(f"not a crypto pair in Alpaca's order form (e.g. BTC/USD): {pair!r}")
+    return value
+
+
 class SeedConfig(Section):
     profiles: int = Field(6, ge=1)
     accounts: int = Field(3, ge=1)
     symbols: list[str] = Field(default_factory=lambda: ["AAPL", "MSFT", "TSLA", "NVDA", "AMZN"])
+    crypto_profiles: int = Field(0, ge=0, description="crypto profiles after the equity ones (p-<profiles+1>, ...)")
+    crypto_symbols: list[str] = Field(
+        default_factory=lambda: ["BTC/USD", "ETH/USD", "LINK/USD"], min_length=1, description="one pair per profile"
+    )
+
+    _check_crypto_symbols = field_validator("crypto_symbols")(_crypto_pairs)
 
 
 class TrafficConfig(Section):
     api_requests_per_second: float = Field(5.0, ge=0)
     websocket_connects_per_second: float = Field(2.0, ge=0)
+    crypto_fills_per_second: float = Field(
+        0.0, ge=0, le=100, description="the bot's own crypto trading: round trips of its crypto profiles"
+    )
 
 
 class SimulatorConfig(Section):

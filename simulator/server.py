@@ -12,6 +12,7 @@ import requests
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from simulator.bot.app import create_bot_app
+from simulator.bot.strategy import CryptoStrategy
 from simulator.bot.sync import OrderStatusSync
 from simulator.bot.traffic import TrafficGenerator
 from simulator.broker.app import create_broker_app
@@ -77,6 +78,7 @@ def serve(world: Simulator, servers: dict[str, BaseWSGIServer]) -> None:
     session = requests.Session()
     threads.append(_daemon("order-sync", OrderStatusSync(world).run))
     threads.append(_daemon("client-traffic", TrafficGenerator(world, world.url(world.sim.bot_port), session).run))
+    threads.append(_daemon("crypto-strategy", CryptoStrategy(world).run))
     for name, server in servers.items():
         log.info("simulator %s listening on http://%s:%d", name, server.host, server.port)
     while not world.stop.wait(0.1):

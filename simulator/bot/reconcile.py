@@ -1,4 +1,7 @@
-"""The bot's reconciliation cycle: make its open positions match what the broker holds."""
+"""The bot's reconciliation cycle: make its open positions match what the broker holds.
+
+Positions are matched per instrument (the broker's ``BTCUSD`` is the bot's ``BTC/USD``); a crypto difference
+smaller than the asset's ``min_order_size`` is dust and left alone (no order could trade it)."""
 
 from __future__ import annotations
 
@@ -13,8 +16,9 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from common.db import write_transaction
 from simulator.bot.store import inserted_id
 from simulator.broker.book import BrokerBook
-from simulator.broker.market import price_of
+from simulator.broker.market import crypto_asset, price_of
 from sources.botdb import POSITION_CLOSED, POSITION_OPEN, positions, profiles
+from sources.instruments import Instrument, instrument
 
 EPSILON = 1e-9
 
@@ -32,25 +36,30 @@ class Reconciliation:
                 "skipped_accounts": self.skipped_accounts}
 
 
-def _open_rows(conn: Connection) -> dict[tuple[str, str], list[Any]]:
+Key = tuple[str, Instrument]  # account, instrument
+
+
+def _open_rows(conn: Connection) -> dict[Key, list[Any]]:
     query = (
         select(positions.c.id, positions.c.profile_id, positions.c.symbol, positions.c.qty, profiles.c.account_id)
         .join(profiles, profiles.c.id == positions.c.profile_id)
         .where(positions.c.status == POSITION_OPEN)
         .order_by(positions.c.id)
     )
-    rows: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    rows: dict[Key, list[Any]] = defaultdict(list)
     for row in conn.execute(query):
-        rows[(row.account_id, row.symbol)].append(row)
+        rows[(row.account_id, instrument(row.symbol))].append(row)
     return rows
 
 
-def _reopen(conn: Connection, account: str, symbol: str, qty: float, now: datetime, out: Reconciliation) -> None:
-    """Re-open a ghost for the profile that last held `symbol` in `account` (else the account's first)."""
+def _reopen(conn: Connection, account: str, held: Instrument, qty: float, now: datetime, out: Reconciliation) -> None:
+    """Re-open a ghost for the profile that last held `held` in `account` (else the account's first)."""
+    symbol = held.symbol
     last_closed = conn.execute(
         select(positions.c.id, positions.c.profile_id)
         .join(profiles, profiles.c.id == positions.c.profile_id)
-        .where(profiles.c.account_id == account, positions.c.symbol == symbol, positions.c.status == POSITION_CLOSED)
+        .where(profiles.c.account_id == account, positions.c.symbol.in_(held.spellings),
+               positions.c.status == POSITION_CLOSED)
         .order_by(positions.c.closed_at.desc(), positions.c.id.desc()).limit(1)
     ).first()
     if last_closed is not None:
@@ -69,11 +78,12 @@ def _reopen(conn: Connection, account: str, symbol: str, qty: float, now: dateti
                          "position_id": position_id})
 
 
-def _fix(conn: Connection, key: tuple[str, str], broker_qty: float, rows: list[Any], now: datetime,
+def _fix(conn: Connection, key: Key, broker_qty: float, rows: list[Any], now: datetime,
          out: Reconciliation) -> None:
-    account, symbol = key
+    account, held = key
+    symbol = held.symbol
     if not rows:
-        _reopen(conn, account, symbol, broker_qty, now, out)
+        _reopen(conn, account, held, broker_qty, now, out)
     elif abs(broker_qty) < EPSILON:
         for row in rows:
             conn.execute(update(positions).where(positions.c.id == row.id).values(
@@ -97,7 +107,7 @@ def reconcile(engine: Engine, book: BrokerBook, now: datetime,
     out = Reconciliation()
     readable = [account for account in book.accounts() if not unreachable(account)]
     out.skipped_accounts = sorted(set(book.accounts()) - set(readable))
-    broker = {(account, p.symbol): p.qty for account in readable for p in book.positions(account)}
+    broker = {(account, instrument(p.symbol)): p.qty for account in readable for p in book.positions(account)}
     with write_transaction(engine) as conn:
         bot = _open_rows(conn)
         for key in sorted(set(broker) | set(bot)):
@@ -105,6 +115,12 @@ def reconcile(engine: Engine, book: BrokerBook, now: datetime,
                 continue
             broker_qty = broker.get(key, 0.0)
             rows = bot.get(key, [])
-            if abs(broker_qty - sum(row.qty for row in rows)) > EPSILON:
+            if abs(broker_qty - sum(row.qty for row in rows)) > _tolerance(key[1]):
                 _fix(conn, key, broker_qty, rows, now, out)
     return out
+
+
+def _tolerance(held: Instrument) -> float:
+    """Exact for equities; below the asset's min_order_size for crypto (dust cannot be traded)."""
+    asset = crypto_asset(held)
+    return asset.min_order_size if asset else EPSILON

@@ -3,6 +3,11 @@
 Profiles ``p-1..`` are assigned round-robin to accounts ``acct-1..`` (so several profiles share an
 account). Each profile holds one open position with filled entry orders, two closed historical
 positions (entry and exit filled) and one fresh working order. Every fourth profile is short.
+
+``crypto_profiles`` more profiles follow (``p-<profiles+1>..``, round-robin on the same accounts), each
+trading one pair of ``crypto_symbols`` in the bot's spelling, ``BTC/USD``: one open long from a filled buy
+(the bot records the order's quantity; the broker, built from this, holds it less the fee paid in the asset),
+one closed round trip in the next pair, and one fresh working order.
 """
 
 from __future__ import annotations
@@ -50,9 +55,10 @@ class SeedRows:
     def order(self, rng: random.Random, profile: str, symbol: str, side: str, qty: float, status: str,
               at: datetime, purpose: str, updated: datetime | None = None) -> None:
         number = len(self.orders) + 1
+        code = symbol.lower().replace("/", "")
         self.orders.append({
             "id": f"o-{number:06d}", "profile_id": profile, "symbol": symbol, "side": side, "qty": qty,
-            "status": status, "client_order_id": f"{profile}-{symbol.lower()}-{purpose}-{number:06d}",
+            "status": status, "client_order_id": f"{profile}-{code}-{purpose}-{number:06d}",
             "broker_order_id": broker_uuid(rng), "created_at": at, "updated_at": updated or at,
         })
 
@@ -88,6 +94,50 @@ def _closed_positions(rows: SeedRows, rng: random.Random, profile: str, index: i
         })
 
 
+CRYPTO_SIZES = {"BTC/USD": 0.05, "ETH/USD": 0.8, "LINK/USD": 40.0}  # about 600-3,000 USD each
+
+
+def crypto_size(symbol: str) -> float:
+    return CRYPTO_SIZES.get(symbol, 1.0)
+
+
+@dataclass(frozen=True)
+class CryptoProfile:
+    id: str
+    account: str
+    symbol: str  # the pair the profile trades, as the bot spells it
+
+
+def crypto_profiles(seed: SeedConfig) -> list[CryptoProfile]:
+    """The seed's crypto profiles, after the equity ones, round-robin on the same accounts."""
+    found = []
+    for number in range(seed.crypto_profiles):
+        index = seed.profiles + number + 1
+        symbol = seed.crypto_symbols[number % len(seed.crypto_symbols)]
+        found.append(CryptoProfile(f"p-{index}", profile_account(index, seed.accounts), symbol))
+    return found
+
+
+def _crypto_profile(rows: SeedRows, rng: random.Random, seed: SeedConfig, profile: CryptoProfile, number: int,
+                    now: datetime) -> None:
+    rows.profiles.append({"id": profile.id, "name": f"crypto {profile.symbol}", "status": "active",
+                          "account_id": profile.account, "updated_at": now - timedelta(days=7)})
+    qty, opened = crypto_size(profile.symbol), now - timedelta(hours=2 + number)
+    rows.order(rng, profile.id, profile.symbol, "buy", qty, "filled", opened, "entry")
+    rows.positions.append({"profile_id": profile.id, "symbol": profile.symbol, "qty": qty,
+                           "avg_entry_price": price_of(profile.symbol), "status": "open", "opened_at": opened,
+                           "closed_at": None, "updated_at": opened})
+    other = seed.crypto_symbols[(number + 1) % len(seed.crypto_symbols)]
+    bought, entered = crypto_size(other), now - timedelta(days=1, hours=number)
+    rows.order(rng, profile.id, other, "buy", bought, "filled", entered, "entry")
+    rows.order(rng, profile.id, other, "sell", bought * 0.99, "filled", entered + timedelta(hours=1), "exit")
+    rows.positions.append({"profile_id": profile.id, "symbol": other, "qty": bought,
+                           "avg_entry_price": price_of(other), "status": "closed", "opened_at": entered,
+                           "closed_at": entered + timedelta(hours=1), "updated_at": entered + timedelta(hours=1)})
+    rows.order(rng, profile.id, profile.symbol, "buy", qty, "new", now - timedelta(seconds=30), "working",
+               updated=now - timedelta(seconds=1))
+
+
 def build_seed(seed: SeedConfig, now: datetime) -> SeedRows:
     """Build the seed rows; the same config and `now` always give the same rows."""
     rng = random.Random(SEED_RNG)
@@ -108,6 +158,8 @@ def build_seed(seed: SeedConfig, now: datetime) -> SeedRows:
         status = "new" if index % 2 else "accepted"
         rows.order(rng, profile, symbol, "buy", 1.0, status, now - timedelta(seconds=30), "working",
                    updated=now - timedelta(seconds=1))
+    for number, crypto in enumerate(crypto_profiles(seed)):
+        _crypto_profile(rows, rng, seed, crypto, number, now)
     return rows
 
 

@@ -21,6 +21,7 @@ from sources.botdb import (
     positions,
     profiles,
 )
+from sources.instruments import Instrument
 
 CHUNK = 500
 
@@ -95,15 +96,21 @@ def move_position(conn: Connection, profile: str, symbol: str, delta: float, pri
     conn.execute(update(positions).where(positions.c.id == row.id).values(**values))
 
 
+def _insert_order(conn: Connection, profile: str, order: SimOrder, now: datetime) -> str:
+    """Store an order the broker accepted; return its bot id."""
+    order_id = f"o-{uuid.uuid4().hex[:16]}"
+    conn.execute(insert(orders).values(
+        id=order_id, profile_id=profile, symbol=order.symbol, side=order.side, qty=order.qty,
+        status=order.status, client_order_id=order.client_order_id, broker_order_id=order.id,
+        created_at=now, updated_at=now,
+    ))
+    return order_id
+
+
 def record_trade(engine: Engine, profile: str, order: SimOrder, now: datetime) -> str:
     """Store an order the broker accepted and, when it filled, the position it moved; return its id."""
-    order_id = f"o-{uuid.uuid4().hex[:16]}"
     with write_transaction(engine) as conn:
-        conn.execute(insert(orders).values(
-            id=order_id, profile_id=profile, symbol=order.symbol, side=order.side, qty=order.qty,
-            status=order.status, client_order_id=order.client_order_id, broker_order_id=order.id,
-            created_at=now, updated_at=now,
-        ))
+        order_id = _insert_order(conn, profile, order, now)
         if order.status == "filled":
             delta = order.qty if order.side == "buy" else -order.qty
             move_position(conn, profile, order.symbol, delta, order.filled_avg_price or 0.0, now)
@@ -145,3 +152,23 @@ def touch_fresh_orders(engine: Engine, now: datetime, stale_after: timedelta, st
                 .values(updated_at=now)
             )
     return len(ids)
+
+
+def open_position_in(engine: Engine, profile: str, held: Instrument) -> Any:
+    """The profile's newest open position in `held` (any spelling the bot used), or None."""
+    with engine.connect() as conn:
+        return conn.execute(
+            select(positions.c.id, positions.c.qty).where(
+                positions.c.profile_id == profile, positions.c.symbol.in_(held.spellings),
+                positions.c.status == POSITION_OPEN,
+            ).order_by(positions.c.id.desc()).limit(1)
+        ).first()
+
+
+def record_exit(engine: Engine, profile: str, order: SimOrder, position_id: int, now: datetime) -> str:
+    """Store a filled exit order and mark the position it closed as closed (whatever dust stays at the broker)."""
+    with write_transaction(engine) as conn:
+        order_id = _insert_order(conn, profile, order, now)
+        conn.execute(update(positions).where(positions.c.id == position_id, positions.c.status == POSITION_OPEN)
+                     .values(status=POSITION_CLOSED, closed_at=now, updated_at=now))
+    return order_id

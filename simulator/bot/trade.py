@@ -9,7 +9,7 @@ from flask import Flask, Response, jsonify, request
 from simulator.bot.auth import bearer_token, log_access, reject, verify_request
 from simulator.bot.store import TradeProfile, record_trade, trade_profile
 from simulator.broker.app import INSUFFICIENT_FUNDS
-from simulator.broker.book import DuplicateClientOrderId
+from simulator.broker.book import DuplicateClientOrderId, InsufficientBalance
 from simulator.broker.trading import InvalidOrder, OrderRequest, parse_order_request, place_order
 from simulator.responses import json_error
 from simulator.world import Simulator
@@ -44,6 +44,11 @@ def _execute(world: Simulator, profile: TradeProfile, order_request: OrderReques
         order = place_order(world.book, profile.account, order_request, now)
     except DuplicateClientOrderId:
         return _answer(world, 422, "invalid_order", {"error": "invalid_order", "problems": ["client_order_id: reused"]})
+    except InvalidOrder as exc:
+        return _answer(world, 422, "invalid_order", {"error": "invalid_order", "problems": exc.problems})
+    except InsufficientBalance as exc:
+        body = {"error": "insufficient_funds", "code": INSUFFICIENT_FUNDS, "message": str(exc)}
+        return _answer(world, 403, "insufficient_funds", body, INSUFFICIENT_FUNDS)
     bot_id = record_trade(world.engine, profile.id, order, now)
     log_access(world, "api", 200, "ok")
     return jsonify({"order": {"id": bot_id, "profile_id": profile.id, "client_order_id": order.client_order_id,

@@ -9,10 +9,10 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from simulator.broker.alpaca_json import error_json, order_json, position_json
-from simulator.broker.book import DuplicateClientOrderId
+from simulator.broker.alpaca_json import asset_json, error_json, order_json, position_json
+from simulator.broker.book import DuplicateClientOrderId, InsufficientBalance
 from simulator.broker.market import price_of
-from simulator.broker.trading import InvalidOrder, parse_order_request, place_order
+from simulator.broker.trading import SYMBOL, InvalidOrder, parse_order_request, place_order
 from simulator.faults.options import BrokerOutageOptions
 from simulator.timeutil import http_date
 from simulator.world import Simulator
@@ -115,6 +115,10 @@ def _submit(world: Simulator) -> Response:
         order = place_order(world.book, g.account, order_request, world.clock())
     except DuplicateClientOrderId:
         return alpaca_error(422, BAD_REQUEST, "client_order_id must be unique")
+    except InvalidOrder as exc:
+        return alpaca_error(422, BAD_REQUEST, str(exc))
+    except InsufficientBalance as exc:
+        return alpaca_error(403, INSUFFICIENT_FUNDS, str(exc))
     return jsonify(order_json(order))
 
 
@@ -154,6 +158,26 @@ def _order_routes(app: Flask, world: Simulator) -> None:
         return Response(status=204)
 
 
+def _close(world: Simulator, symbol: str) -> Response:
+    """DELETE /v2/positions/{symbol}[?qty=]: sell (or buy back) at market, all of it or `qty`."""
+    qty_text = request.args.get("qty")
+    qty = None
+    if qty_text is not None:
+        try:
+            qty = float(qty_text)
+        except ValueError:
+            qty = -1.0
+        if not 0 < qty < float("inf"):
+            return alpaca_error(422, BAD_REQUEST, "qty must be a number greater than 0")
+    try:
+        order = world.book.liquidate(g.account, symbol, price_of(symbol), world.clock(), qty)
+    except InsufficientBalance as exc:
+        return alpaca_error(403, INSUFFICIENT_FUNDS, str(exc))
+    if order is None:
+        return alpaca_error(404, NOT_FOUND, "position does not exist")
+    return jsonify(order_json(order))
+
+
 def _position_routes(app: Flask, world: Simulator) -> None:
     @app.get("/v2/positions")
     def list_positions() -> Response:
@@ -166,12 +190,20 @@ def _position_routes(app: Flask, world: Simulator) -> None:
             return alpaca_error(404, NOT_FOUND, "position does not exist")
         return jsonify(position_json(position, price_of(symbol)))
 
+    @app.route("/v2/positions/<base>/<quote>", methods=["GET", "DELETE"])
+    def pair_position(base: str, quote: str) -> Response:
+        """As Alpaca: a position path with the pair form (BTC/USD) finds nothing, even while BTCUSD is held."""
+        return alpaca_error(404, NOT_FOUND, "position does not exist")
+
     @app.delete("/v2/positions/<symbol>")
     def close_position(symbol: str) -> Response:
-        order = world.book.liquidate(g.account, symbol, price_of(symbol), world.clock())
-        if order is None:
-            return alpaca_error(404, NOT_FOUND, "position does not exist")
-        return jsonify(order_json(order))
+        return _close(world, symbol)
+
+    @app.get("/v2/assets/<path:symbol>")
+    def asset(symbol: str) -> Response:
+        if not SYMBOL.match(symbol.upper()):
+            return alpaca_error(404, NOT_FOUND, "asset not found")
+        return jsonify(asset_json(symbol))
 
     @app.get("/v2/account")
     def account() -> Response:

@@ -1,4 +1,7 @@
-"""The simulated broker's in-memory state: per account, its positions and its orders (thread-safe)."""
+"""The simulated broker's in-memory state: per account, its positions and its orders (thread-safe).
+
+As at Alpaca, a crypto pair's orders carry the pair form (``BTC/USD``) and its position the compact form
+(``BTCUSD``); both are accepted wherever a symbol is asked for. Crypto quantities keep 9 decimals."""
 
 from __future__ import annotations
 
@@ -8,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
+from simulator.broker.market import CRYPTO_PRECISION
 from sources.botdb import WORKING_STATUSES
+from sources.instruments import instrument
 
 CancelOutcome = Literal["canceled", "not_cancelable", "missing"]
 
@@ -57,6 +62,23 @@ class DuplicateClientOrderId(ValueError):
     """The account already has an order with this client_order_id."""
 
 
+class InsufficientBalance(ValueError):
+    """A crypto sell (or close) of more than the account holds: crypto is long only."""
+
+    def __init__(self, symbol: str, requested: float, available: float) -> None:
+        super().__init__(f"insufficient balance for {symbol} (requested: {requested:g}, available: {available:g})")
+
+
+def position_key(symbol: str) -> str:
+    """The symbol a position is filed under: the compact form for crypto, the ticker for equities."""
+    return instrument(symbol).position_symbol
+
+
+def order_symbol(symbol: str) -> str:
+    """The symbol an order carries: the pair form for crypto, the ticker for equities."""
+    return instrument(symbol).symbol
+
+
 def new_order_id() -> str:
     return str(uuid.uuid4())
 
@@ -65,6 +87,8 @@ def _moved(position: SimPosition | None, symbol: str, delta: float, price: float
     """Apply a signed fill of `delta` at `price` to a position; None when it ends flat."""
     old = position.qty if position else 0.0
     new = old + delta
+    if instrument(symbol).crypto:
+        new = round(new, CRYPTO_PRECISION)
     if abs(new) < 1e-9:
         return None
     if position is None or old * new < 0:
@@ -113,12 +137,13 @@ class BrokerBook:
 
     def position(self, account: str, symbol: str) -> SimPosition | None:
         with self._lock:
-            found = self._book(account).positions.get(symbol)
+            found = self._book(account).positions.get(position_key(symbol))
             return replace(found) if found else None
 
     def orders(self, account: str, statuses: frozenset[str] | None, symbols: frozenset[str] | None,
                limit: int) -> list[SimOrder]:
-        """Orders newest first, filtered by status set and symbols, at most `limit`."""
+        """Orders newest first, filtered by status set and symbols (any spelling), at most `limit`."""
+        symbols = frozenset(order_symbol(symbol) for symbol in symbols) if symbols is not None else None
         with self._lock:
             book = self._accounts.get(account)
             found = [
@@ -156,34 +181,50 @@ class BrokerBook:
             book = self._book(order.account)
             if order.client_order_id in book.by_client:
                 raise DuplicateClientOrderId(order.client_order_id)
-            book.add(replace(order))
+            book.add(replace(order, symbol=order_symbol(order.symbol)))
 
-    def fill(self, order: SimOrder, price: float, now: datetime) -> SimOrder:
-        """Record `order` as filled at `price` and move the account's position; return the stored copy."""
-        signed = order.qty if order.side == "buy" else -order.qty
-        filled = replace(order, status="filled", filled_qty=order.qty, filled_avg_price=price, filled_at=now,
-                         updated_at=now)
+    def fill(self, order: SimOrder, price: float, now: datetime, fee_rate: float = 0.0,
+             long_only: bool = False) -> SimOrder:
+        """Record `order` as filled at `price` and move the account's position; return the stored copy.
+
+        A buy's `fee_rate` is paid in the asset (the position grows by less than the order's quantity); with
+        `long_only` a sell of more than is held raises InsufficientBalance and changes nothing."""
+        signed = order.qty * (1.0 - fee_rate) if order.side == "buy" else -order.qty
+        filled = replace(order, symbol=order_symbol(order.symbol), status="filled", filled_qty=order.qty,
+                         filled_avg_price=price, filled_at=now, updated_at=now)
         with self._lock:
             book = self._book(order.account)
             if filled.client_order_id in book.by_client:
                 raise DuplicateClientOrderId(filled.client_order_id)
+            held = book.positions.get(position_key(order.symbol))
+            available = held.qty if held else 0.0
+            if long_only and order.side == "sell" and order.qty > available + 1e-12:
+                raise InsufficientBalance(filled.symbol, order.qty, available)
             book.add(filled)
             self._move(book, order.symbol, signed, price)
         return replace(filled)
 
-    def liquidate(self, account: str, symbol: str, price: float, now: datetime) -> SimOrder | None:
-        """Close the whole position in `symbol` with a filled market order; None when flat."""
+    def liquidate(self, account: str, symbol: str, price: float, now: datetime,
+                  qty: float | None = None) -> SimOrder | None:
+        """Close the position in `symbol` (all of it, or `qty`) with a filled market order; None when flat.
+
+        Raise InsufficientBalance when `qty` is more than is held."""
         with self._lock:
             book = self._book(account)
-            position = book.positions.pop(symbol, None)
+            position = book.positions.get(position_key(symbol))
             if position is None:
                 return None
+            amount = abs(position.qty) if qty is None else qty
+            if amount > abs(position.qty) + 1e-12:
+                raise InsufficientBalance(order_symbol(symbol), amount, abs(position.qty))
+            side = "sell" if position.qty > 0 else "buy"
             order = SimOrder(
-                id=new_order_id(), client_order_id=new_order_id(), account=account, symbol=symbol,
-                side="sell" if position.qty > 0 else "buy", qty=abs(position.qty), status="filled",
-                created_at=now, updated_at=now, filled_qty=abs(position.qty), filled_avg_price=price, filled_at=now,
+                id=new_order_id(), client_order_id=new_order_id(), account=account, symbol=order_symbol(symbol),
+                side=side, qty=amount, status="filled", created_at=now, updated_at=now, filled_qty=amount,
+                filled_avg_price=price, filled_at=now,
             )
             book.add(order)
+            self._move(book, symbol, -amount if side == "sell" else amount, price)
             return replace(order)
 
     def adjust_position(self, account: str, symbol: str, delta: float, price: float) -> float:
@@ -193,11 +234,12 @@ class BrokerBook:
 
     @staticmethod
     def _move(book: AccountBook, symbol: str, delta: float, price: float) -> float:
-        moved = _moved(book.positions.get(symbol), symbol, delta, price)
+        key = position_key(symbol)
+        moved = _moved(book.positions.get(key), key, delta, price)
         if moved is None:
-            book.positions.pop(symbol, None)
+            book.positions.pop(key, None)
             return 0.0
-        book.positions[symbol] = moved
+        book.positions[key] = moved
         return moved.qty
 
     def drain_updates(self) -> list[SimOrder]:

@@ -1,10 +1,12 @@
 """Build the simulated broker's state from the bot's database, so positions start in parity.
 
-The broker position of an account in a symbol is the sum of the open bot positions of that account's
-profiles. Orders the bot knows a broker id for become broker orders (a bot ``pending_new`` the broker
-already accepted shows as ``new``); quarantined orders and orders without a broker id are unknown to
-the broker. Every working order is loaded; of the terminal ones only the most recent
-`MAX_TERMINAL_ORDERS` (a bulk-seeded history of millions stays in the database only).
+The broker position of an account in an instrument is the sum of the open bot positions of that
+account's profiles (any spelling), less, for a crypto long, the fee its buys paid in the asset: the bot
+records the orders' filled quantity, as a bot in today's shape does. Orders the bot knows a broker id
+for become broker orders (a bot ``pending_new`` the broker already accepted shows as ``new``);
+quarantined orders and orders without a broker id are unknown to the broker. Every working order is
+loaded; of the terminal ones only the most recent `MAX_TERMINAL_ORDERS` (a bulk-seeded history of
+millions stays in the database only).
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from simulator.broker.book import AccountBook, BrokerBook, SimOrder, SimPosition
-from simulator.broker.market import price_of
+from simulator.broker.book import AccountBook, BrokerBook, SimOrder, SimPosition, order_symbol
+from simulator.broker.market import CRYPTO_FEE_RATE, CRYPTO_PRECISION, price_of
 from sources.botdb import (
     POSITION_OPEN,
     QUARANTINED_STATUS,
@@ -25,6 +27,7 @@ from sources.botdb import (
     positions,
     profiles,
 )
+from sources.instruments import instrument
 
 MAX_TERMINAL_ORDERS = 50_000
 
@@ -38,13 +41,16 @@ def _positions(engine: Engine, books: dict[str, AccountBook]) -> None:
     sums: dict[tuple[str, str], list[float]] = {}
     with engine.connect() as conn:
         for account, symbol, qty, price in conn.execute(query):
-            total = sums.setdefault((account, symbol), [0.0, 0.0])
+            total = sums.setdefault((account, instrument(symbol).symbol), [0.0, 0.0])
             total[0] += qty
             total[1] += abs(qty) * price
     for (account, symbol), (qty, weighted) in sums.items():
         if abs(qty) > 1e-9 and account in books:
             gross = weighted / max(abs(qty), 1e-9)
-            books[account].positions[symbol] = SimPosition(symbol, qty, round(gross, 6))
+            held = instrument(symbol)
+            if held.crypto and qty > 0:
+                qty = round(qty * (1.0 - CRYPTO_FEE_RATE), CRYPTO_PRECISION)
+            books[account].positions[held.position_symbol] = SimPosition(held.position_symbol, qty, round(gross, 6))
 
 
 def broker_order_from_row(row: Any, account: str) -> SimOrder:
@@ -54,7 +60,7 @@ def broker_order_from_row(row: Any, account: str) -> SimOrder:
     created: datetime = row.created_at
     updated: datetime = row.updated_at
     return SimOrder(
-        id=row.broker_order_id, client_order_id=row.client_order_id, account=account, symbol=row.symbol,
+        id=row.broker_order_id, client_order_id=row.client_order_id, account=account, symbol=order_symbol(row.symbol),
         side=row.side, qty=row.qty, status=status, created_at=created, updated_at=updated,
         order_type="market" if filled else "limit", limit_price=None if filled else price_of(row.symbol),
         filled_qty=row.qty if filled else 0.0, filled_avg_price=price_of(row.symbol) if filled else None,

@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from simulator.broker.book import BrokerBook, SimOrder, new_order_id
-from simulator.broker.market import price_of
+from simulator.broker.book import BrokerBook, SimOrder, new_order_id, order_symbol
+from simulator.broker.market import CRYPTO_FEE_RATE, crypto_asset, price_of
 
-SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}$")
+SYMBOL = re.compile(r"^[A-Z][A-Z0-9.]{0,9}(/[A-Z0-9]{2,6})?$")  # a ticker, or a crypto pair such as BTC/USD
+CRYPTO_TIMES_IN_FORCE = ("gtc", "ioc")
 SIDES = ("buy", "sell")
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 TIMES_IN_FORCE = ("day", "gtc", "ioc", "fok", "opg", "cls")
@@ -53,7 +54,7 @@ def parse_order_request(body: Any) -> OrderRequest:
     qty = _positive(body.get("qty"))
     limit = _positive(body.get("limit_price")) if body.get("limit_price") is not None else None
     if not isinstance(symbol, str) or not SYMBOL.match(symbol):
-        problems.append("symbol: must be an upper-case ticker")
+        problems.append("symbol: must be an upper-case ticker or crypto pair")
     if qty is None:
         problems.append("qty: must be a number greater than 0")
     if side not in SIDES:
@@ -80,17 +81,37 @@ def _marketable(request: OrderRequest, price: float) -> bool:
     return request.limit_price >= price if request.side == "buy" else request.limit_price <= price
 
 
+def check_crypto(request: OrderRequest) -> None:
+    """Alpaca's rules for a crypto order: gtc or ioc, at least min_order_size. Raise InvalidOrder."""
+    asset = crypto_asset(request.symbol)
+    if asset is None:
+        return
+    problems = []
+    if request.time_in_force not in CRYPTO_TIMES_IN_FORCE:
+        problems.append(f"time_in_force: crypto orders take {' or '.join(CRYPTO_TIMES_IN_FORCE)}")
+    if request.qty < asset.min_order_size - 1e-12:
+        problems.append(f"qty: must be at least the asset's min_order_size {asset.min_order_size:g}")
+    if problems:
+        raise InvalidOrder(problems)
+
+
 def place_order(book: BrokerBook, account: str, request: OrderRequest, now: datetime) -> SimOrder:
     """Execute at the simulated market: marketable orders fill at once, IOC/FOK remainders cancel,
-    the rest rest as ``new``. Raise DuplicateClientOrderId on a reused client order id."""
+    the rest rest as ``new``. Raise DuplicateClientOrderId on a reused client order id, InvalidOrder on a
+    crypto order Alpaca refuses, InsufficientBalance on a crypto sell of more than is held (long only).
+
+    A crypto buy pays its fee in the asset: the position grows by less than the order's filled quantity."""
+    check_crypto(request)
     price = price_of(request.symbol)
     order = SimOrder(
         id=new_order_id(), client_order_id=request.client_order_id or new_order_id(), account=account,
-        symbol=request.symbol, side=request.side, qty=request.qty, status="new", created_at=now, updated_at=now,
-        order_type=request.order_type, time_in_force=request.time_in_force, limit_price=request.limit_price,
+        symbol=order_symbol(request.symbol), side=request.side, qty=request.qty, status="new", created_at=now,
+        updated_at=now, order_type=request.order_type, time_in_force=request.time_in_force,
+        limit_price=request.limit_price,
     )
     if _marketable(request, price):
-        return book.fill(order, price, now)
+        crypto = crypto_asset(request.symbol) is not None
+        return book.fill(order, price, now, fee_rate=CRYPTO_FEE_RATE if crypto else 0.0, long_only=crypto)
     if request.time_in_force in ("ioc", "fok"):
         order = replace(order, status="canceled", canceled_at=now)
     book.add_order(order)

@@ -53,7 +53,7 @@ def open_position(conn: Connection, profile: str, symbol: str | None) -> Any:
 
 
 def client_order_id(profile: str, symbol: str, purpose: str) -> str:
-    return f"{profile}-{symbol.lower()}-{purpose}-{uuid.uuid4().hex[:10]}"
+    return f"{profile}-{symbol.lower().replace('/', '')}-{purpose}-{uuid.uuid4().hex[:10]}"
 
 
 def insert_bot_order(conn: Connection, profile: str, symbol: str, side: str, qty: float, status: str,

@@ -9,6 +9,8 @@ from simulator.bot.seed import seed_bot_db
 from simulator.broker.book_load import load_book
 from simulator.faults.options import (
     BrokerOutageOptions,
+    CryptoFillRaceOptions,
+    CryptoGhostOptions,
     FaultError,
     FaultOptions,
     FillRaceOptions,
@@ -18,7 +20,13 @@ from simulator.faults.options import (
     parse_options,
 )
 from simulator.faults.orders import inject_stale_orders
-from simulator.faults.positions import inject_fill_race, inject_ghost, inject_phantom
+from simulator.faults.positions import (
+    inject_crypto_fill_race,
+    inject_crypto_ghost,
+    inject_fill_race,
+    inject_ghost,
+    inject_phantom,
+)
 from simulator.world import Simulator
 
 
@@ -61,6 +69,8 @@ def _handler(kind: str) -> Callable[[Simulator, FaultOptions], dict[str, Any]]:
         "phantom": _typed(PhantomOptions, inject_phantom),
         "stale-orders": _typed(StaleOrdersOptions, inject_stale_orders),
         "fill-race": _typed(FillRaceOptions, inject_fill_race),
+        "crypto-ghost": _typed(CryptoGhostOptions, inject_crypto_ghost),
+        "crypto-fill-race": _typed(CryptoFillRaceOptions, inject_crypto_fill_race),
         "broker-outage": _typed(BrokerOutageOptions, _broker_outage),
         "reset": lambda world, _options: reset(world),
     }
@@ -74,6 +84,6 @@ def apply_fault(world: Simulator, kind: str, raw: Mapping[str, Any] | None) -> d
         changed = _handler(kind)(world, options)
         if kind == "reset":
             return changed
-        if kind != "fill-race":  # a fill race activates itself and clears itself when the bot catches up
+        if kind not in ("fill-race", "crypto-fill-race"):  # a fill race activates and clears itself
             world.faults.activate(kind, options)
     return {"kind": kind, "options": options.model_dump(mode="json"), **changed}

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from sources.botdb import WORKING_STATUSES
+from sources.instruments import instrument
 
 
 class FaultError(ValueError):
@@ -119,6 +120,35 @@ class FillRaceOptions(FaultOptions):
     profile: str | None = Field(None, description="profile (default p-1, or the account's first)")
 
 
+def _crypto_pair(value: str) -> str:
+    if not instrument(value).crypto:
+        raise ValueError("must be a crypto pair (LINK/USD or LINKUSD)")
+    return value
+
+
+class CryptoGhostOptions(FaultOptions):
+    """A real crypto ghost: the broker holds `qty` of a pair the bot records as closed."""
+
+    profile: str | None = Field(None, description="profile (default: the seed's first crypto profile)")
+    symbol: str = Field("LINK/USD", description="the pair, as the bot spells it (LINK/USD or LINKUSD)")
+    qty: float = Field(4.0, gt=0, description="what the broker holds")
+    cause: Literal["exchange-timeout", "rejected-exit", "stale-local-state"] = Field(
+        "exchange-timeout", description="the exit-order evidence left behind")
+
+    _check_symbol = field_validator("symbol")(_crypto_pair)
+
+
+class CryptoFillRaceOptions(FaultOptions):
+    """The broker shows a crypto buy (its fee paid in the asset) before the bot records it."""
+
+    profile: str | None = Field(None, description="profile (default: the seed's first crypto profile)")
+    symbol: str = Field("BTC/USD", description="the pair, as the bot spells it")
+    qty: float = Field(0.01, gt=0, description="quantity bought (the broker credits it less the fee)")
+    seconds: float = Field(3.0, gt=0, le=600, description="delay before the bot records the fill")
+
+    _check_symbol = field_validator("symbol")(_crypto_pair)
+
+
 class InsufficientFundsOptions(FaultOptions):
     """The broker refuses new orders with 403 40310000."""
 
@@ -148,6 +178,8 @@ OPTION_MODELS: dict[str, type[FaultOptions]] = {
     "broker-outage": BrokerOutageOptions,
     "supabase-outage": SupabaseOutageOptions,
     "fill-race": FillRaceOptions,
+    "crypto-ghost": CryptoGhostOptions,
+    "crypto-fill-race": CryptoFillRaceOptions,
     "insufficient-funds": InsufficientFundsOptions,
     "bot-degraded": BotDegradedOptions,
     "reset": ResetOptions,

@@ -8,9 +8,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, update
 
 from common.db import write_transaction
+from simulator.bot.seed import crypto_profiles
 from simulator.bot.store import inserted_id, move_position
 from simulator.broker.book import SimOrder, new_order_id
-from simulator.broker.market import price_of
+from simulator.broker.market import CRYPTO_FEE_RATE, price_of
 from simulator.faults.common import (
     ProfileRef,
     broker_copy,
@@ -21,9 +22,17 @@ from simulator.faults.common import (
     order_summary,
     pick_profile,
 )
-from simulator.faults.options import FillRaceOptions, GhostOptions, PhantomOptions
+from simulator.faults.options import (
+    CryptoFillRaceOptions,
+    CryptoGhostOptions,
+    FaultError,
+    FillRaceOptions,
+    GhostOptions,
+    PhantomOptions,
+)
 from simulator.world import Simulator
 from sources.botdb import POSITION_CLOSED, orders, positions
+from sources.instruments import instrument
 
 DEFAULT_QTY = 10.0
 
@@ -108,7 +117,9 @@ def inject_phantom(world: Simulator, options: PhantomOptions) -> dict[str, Any]:
         symbol = _default_symbol(world, conn, profile, options.symbol)
         position_id, qty, at_broker = _phantom_position(conn, profile, symbol, now)
     manual = None
-    if at_broker:
+    if at_broker and instrument(symbol).crypto:  # the broker holds less than the bot (the fee): sell all of it
+        manual = world.book.liquidate(profile.account, symbol, price_of(symbol), now)
+    elif at_broker:
         manual = world.book.fill(SimOrder(
             id=new_order_id(), client_order_id=f"manual-close-{new_order_id()[:8]}", account=profile.account,
             symbol=symbol, side=exit_side(qty), qty=abs(qty), status="new", created_at=now, updated_at=now,
@@ -141,7 +152,8 @@ def inject_fill_race(world: Simulator, options: FillRaceOptions) -> dict[str, An
         profile = pick_profile(conn, "fill-race", options.profile, options.account, default="p-1")
         symbol = options.symbol or "SPY"
         row = insert_bot_order(conn, profile.id, symbol, "buy", options.qty, "new", now, now, "entry", at_broker=True)
-    world.book.fill(broker_copy(row, profile.account, "new"), price_of(symbol), now)
+    fee = CRYPTO_FEE_RATE if instrument(symbol).crypto else 0.0  # a crypto buy pays its fee in the asset
+    world.book.fill(broker_copy(row, profile.account, "new"), price_of(symbol), now, fee_rate=fee)
     world.faults.activate("fill-race", options)
     world.delayed.schedule(options.seconds, lambda: _record_fill(world, row["id"], profile.id, symbol, options.qty))
     return {
@@ -149,3 +161,26 @@ def inject_fill_race(world: Simulator, options: FillRaceOptions) -> dict[str, An
         "symbol": symbol, "symbols": [symbol], "qty": options.qty, "seconds": options.seconds,
         "order": order_summary(row), "bot_records_fill_at": (now + timedelta(seconds=options.seconds)).isoformat(),
     }
+
+
+def _crypto_profile(world: Simulator, kind: str, requested: str | None) -> str:
+    if requested:
+        return requested
+    found = crypto_profiles(world.sim.seed)
+    if not found:
+        raise FaultError(f"{kind}: --profile: no crypto profile to default to (simulator.seed.crypto_profiles is 0)")
+    return found[0].id
+
+
+def inject_crypto_ghost(world: Simulator, options: CryptoGhostOptions) -> dict[str, Any]:
+    """A ghost on a crypto profile: by default the broker holds 4 LINKUSD while the bot closed LINK/USD."""
+    profile = _crypto_profile(world, "crypto-ghost", options.profile)
+    return inject_ghost(world, GhostOptions(profile=profile, symbol=options.symbol, qty=options.qty,
+                                            cause=options.cause))
+
+
+def inject_crypto_fill_race(world: Simulator, options: CryptoFillRaceOptions) -> dict[str, Any]:
+    """A fill race on a crypto profile: the broker credits the buy (less the fee) before the bot records it."""
+    profile = _crypto_profile(world, "crypto-fill-race", options.profile)
+    return inject_fill_race(world, FillRaceOptions(profile=profile, symbol=options.symbol, qty=options.qty,
+                                                   seconds=options.seconds))
