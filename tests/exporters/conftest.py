@@ -93,16 +93,20 @@ def make_exporter(
     bot_url: str | None = None,
     clock: Callable[[], datetime] = utc_now,
     bot: Mapping[str, Any] | None = None,
+    crypto: dict[str, float] | None = None,
     **exporters: object,
 ) -> Exporter:
     """An exporter on the simulator's config; `bot_url` points its bot probes at another bot, `bot` changes
-    other keys of the `bot:` section."""
+    other keys of the `bot:` section, `crypto` keys of ``broker.crypto``."""
     config = load_config(sim.config_path, env={})
     config = config.model_copy(update={"exporters": config.exporters or _exporters_section(**exporters)})
     changes = {**(bot or {}), **({"base_url": bot_url} if bot_url is not None else {})}
     if changes:
         bot_section = BotConfig.model_validate({**config.bot.model_dump(exclude_unset=True), **changes})
         config = config.model_copy(update={"bot": bot_section})
+    if crypto is not None:
+        rules = config.broker.crypto.model_copy(update=crypto)
+        config = config.model_copy(update={"broker": config.broker.model_copy(update={"crypto": rules})})
     engine = make_engine(sim.db_url)
     secrets = Secrets.from_env(config, sim.env)
     collector = build_collector(config, secrets, engine, http_session(40), probe_session(8), clock)

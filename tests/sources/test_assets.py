@@ -34,7 +34,7 @@ def test_the_directory_keeps_definite_answers_for_its_ttl_and_asks_again_after_a
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
     directory = AssetDirectory(lambda: now[0], timedelta(hours=1))
     calls: list[Instrument] = []
-    answers: list[BrokerAsset | None | Exception] = [
+    answers: list[BrokerAsset | Exception | None] = [
         BrokerUnavailable("timeout", "slow"), BrokerAsset("BTC/USD", "crypto", 0.0001), None
     ]
 
