@@ -39,9 +39,9 @@ from sqlalchemy import Engine, func, select, tuple_, type_coerce
 from sources.assets import AssetDirectory, BrokerAsset
 from sources.botdb import POSITION_CLOSED, UTCDateTime, broker_accounts, positions, profiles
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable, UnavailableKind
-from sources.holdings import Holdings, open_holdings
+from sources.holdings import Holdings, broker_holdings, open_holdings
 from sources.instruments import Instrument, instrument
-from sources.quantities import BotHolding, BrokerHolding, Comparison, QuantityRules, compare
+from sources.quantities import BrokerHolding, Comparison, QuantityRules, compare_all
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ class GhostPositionCollector:
             families.broker_up.add_metric([account.id], 0.0 if held is None else 1.0)
             if held is None:
                 continue
-            for comparison in self._compare(bot.get(account.id, {}), held):
+            for comparison in compare_all(bot.get(account.id, {}), held.holdings, held.assets, self._rules):
                 families.add(account.id, comparison)
                 if comparison.verdict == "ghost":
                     ghosts.append((account.id, comparison.instrument))
@@ -123,20 +123,6 @@ class GhostPositionCollector:
             )
             accounts = [Account(row.id, row.api_key_id) for row in rows]
             return accounts, open_holdings(conn)
-
-    def _compare(self, recorded: dict[Instrument, BotHolding], held: Held) -> list[Comparison]:
-        """One comparison per instrument either side holds, in label order."""
-        instruments = sorted(recorded.keys() | held.holdings.keys(), key=lambda found: found.symbol)
-        return [
-            compare(
-                found,
-                recorded.get(found, BotHolding()),
-                held.holdings.get(found, BrokerHolding()),
-                held.assets.get(found),
-                self._rules,
-            )
-            for found in instruments
-        ]
 
     def _read_brokers(self, accounts: list[Account]) -> dict[str, Held]:
         """Read every account's positions concurrently; accounts that fail are left out.
@@ -188,10 +174,7 @@ class GhostPositionCollector:
         except BrokerError:  # a 404/4xx on the positions list is not an answer we can use either
             self._count_error("bad_response")
             return None
-        holdings: dict[Instrument, BrokerHolding] = {}
-        for position in held:
-            before = holdings.get(position.instrument, BrokerHolding())
-            holdings[position.instrument] = BrokerHolding(before.qty + position.qty, position.current_price)
+        holdings = broker_holdings(held)
         assets = {found: self._asset(client, found) for found in holdings if found.crypto}
         return Held(holdings, assets)
 

@@ -29,7 +29,7 @@ from responder.ledger.schema import operator_actions
 from responder.ledger.store import dumps
 from responder.logs import log
 from responder.metrics import ResponderMetrics
-from responder.parity import Parity, account_parity, profile_account
+from responder.parity import Parity, profile_account
 from responder.states import Decision, StepState
 from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
 from sources.broker import BrokerError
@@ -147,7 +147,7 @@ class Operations:
         if status == PROFILE_ACTIVE:
             return Enabled("unchanged", profile_id, status)
         try:
-            parity = account_parity(engine, self._services.broker(account), account)
+            parity = self._services.parity(account)
         except (BrokerError, ActionError) as exc:
             detail = {"error": str(exc)[:300]}
             self._audit(profile_id, by, reason, surface, "broker_unreadable", detail)

@@ -4,7 +4,7 @@ playbooks, metrics and executor — every side effect created here and passed in
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import requests
@@ -24,6 +24,7 @@ from responder.notifier import Notifier
 from responder.operations import Operations
 from responder.playbooks import Playbooks, load_playbooks
 from responder.settings import Settings
+from sources.assets import AssetDirectory
 
 
 def utcnow() -> datetime:
@@ -72,8 +73,9 @@ def build_runtime(
         settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
     )
     bot = make_engine(settings.config.bot_db.url)
+    assets = AssetDirectory(clock, timedelta(seconds=settings.config.broker.crypto.asset_cache_seconds))
     services = Services(
-        settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry, settings.hooks
+        settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry, assets, settings.hooks
     )
     exposition = Exposition(LedgerCollector(ledger, config, clock), multiprocess_dir)
     metrics = exposition.metrics(registry.names())

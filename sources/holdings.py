@@ -1,4 +1,4 @@
-"""What the bot records as held: its open positions per broker account and instrument.
+"""What the bot records as held, and what the broker holds, per broker account and instrument.
 
 The bot's net quantity of an instrument on an account is the sum of its open positions over the account's
 profiles, whatever spelling each row uses (``BTC/USD`` and ``BTCUSD`` are one instrument). For crypto it also
@@ -9,15 +9,25 @@ is charged on it (`sources.quantities`). That is a second statement, run only wh
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 
 from sqlalchemy import Connection, and_, func, select
 
 from sources.botdb import POSITION_OPEN, orders, positions, profiles
+from sources.broker import BrokerPosition
 from sources.instruments import Instrument, instrument
-from sources.quantities import BotHolding
+from sources.quantities import BotHolding, BrokerHolding
 
 Holdings = dict[str, dict[Instrument, BotHolding]]  # account id -> instrument -> what the bot records
+
+
+def broker_holdings(held: Iterable[BrokerPosition]) -> dict[Instrument, BrokerHolding]:
+    """What the broker holds on one account: its net quantity and current price per instrument."""
+    holdings: dict[Instrument, BrokerHolding] = {}
+    for position in held:
+        before = holdings.get(position.instrument, BrokerHolding())
+        holdings[position.instrument] = BrokerHolding(before.qty + position.qty, position.current_price or before.price)
+    return holdings
 
 
 def open_holdings(conn: Connection, account_ids: Collection[str] | None = None) -> Holdings:

@@ -15,6 +15,7 @@ Anything else is what it was before: a ghost (the broker holds, the bot records 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from typing import Literal
@@ -87,6 +88,19 @@ def compare(
     excess = broker.qty if abs(bot.qty) <= EPSILON else broker.qty - bot.qty
     dust = excess if is_dust(excess, broker.price, asset, rules) else 0.0
     return Comparison(instrument, broker.qty, bot.qty, allowance, dust)
+
+
+def compare_all(
+    recorded: Mapping[Instrument, BotHolding],
+    held: Mapping[Instrument, BrokerHolding],
+    assets: Mapping[Instrument, BrokerAsset | None],
+    rules: QuantityRules,
+) -> list[Comparison]:
+    """One comparison per instrument either side holds, in label order."""
+    return [
+        compare(found, recorded.get(found, BotHolding()), held.get(found, BrokerHolding()), assets.get(found), rules)
+        for found in sorted(recorded.keys() | held.keys(), key=lambda found: found.symbol)
+    ]
 
 
 @dataclass(frozen=True)

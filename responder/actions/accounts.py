@@ -10,7 +10,6 @@ from sqlalchemy import select
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
 from responder.actions.views import bot_order_view, position_view
-from responder.parity import account_parity
 from sources.botdb import QUARANTINED_STATUS, broker_accounts, orders
 from sources.broker import BrokerUnavailable
 
@@ -20,10 +19,10 @@ class AccountParams(Params):
 
 
 def capture_position_evidence(ctx: ActionContext, params: AccountParams) -> Outcome:
-    """Bot vs broker positions for the alert's account (bot summed per symbol over the account's profiles)."""
+    """Bot vs broker positions for the alert's account (bot summed per instrument over the account's profiles)."""
     account = ctx.require_label(params.account_label)
     try:
-        parity = account_parity(ctx.services.bot_engine, ctx.services.broker(account), account)
+        parity = ctx.services.parity(account)
     except BrokerUnavailable as exc:
         output = {"account": account, "broker_error": exc.kind, "summary": f"broker unreadable ({exc.kind})"}
         return Outcome("succeeded", "partial", output)
@@ -31,6 +30,10 @@ def capture_position_evidence(ctx: ActionContext, params: AccountParams) -> Outc
         f"{m['symbol']} bot {m['bot_qty']:g} vs broker {m['broker_qty']:g}" for m in parity.mismatches
     )
     summary = f"account {account}: " + (f"positions differ: {mismatched}" if mismatched else "positions match")
+    if parity.explained:
+        ignored = ", ".join(f"{e['symbol']} bot {e['bot_qty']:g} vs broker {e['broker_qty']:g}"
+                            for e in parity.explained)
+        summary += f"; crypto differences within the fee paid in the asset or dust (not mismatches): {ignored}"
     return Outcome("succeeded", "captured", {**parity.as_dict(), "summary": summary})
 
 

@@ -16,11 +16,14 @@ from responder.actions.registry import Registry
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import SUCCEEDED
 from responder.notifier import Notifier
+from responder.parity import Parity, account_parity
 from responder.settings import Secrets
+from sources.assets import AssetDirectory
 from sources.botapi import BotApi
 from sources.botdb import broker_accounts
 from sources.broker import BrokerClient
 from sources.hooks import HookResult, HookSpec, run_hook
+from sources.quantities import QuantityRules
 from sources.supabase import SupabaseAuth
 
 Clock = Callable[[], datetime]
@@ -42,6 +45,7 @@ class Services:
     clock: Clock
     notifier: Notifier
     registry: Registry
+    assets: AssetDirectory
     hooks: Mapping[str, HookSpec] = field(default_factory=dict)
 
     @property
@@ -65,6 +69,16 @@ class Services:
     def brokers(self) -> Callable[[str], BrokerClient]:
         """`broker` for one action that reads many orders: each account's key id is read once."""
         return functools.cache(self.broker)
+
+    @property
+    def quantity_rules(self) -> QuantityRules:
+        """How crypto quantities are compared (``broker.crypto``)."""
+        crypto = self.config.broker.crypto
+        return QuantityRules(crypto.fee_rate, crypto.dust_notional)
+
+    def parity(self, account_id: str) -> Parity:
+        """Position parity of the account at the broker; raises BrokerUnavailable when it cannot be read."""
+        return account_parity(self.bot_engine, self.broker(account_id), account_id, self.quantity_rules, self.assets)
 
     def bot_api(self, timeout: float = 3.0) -> BotApi:
         return BotApi(self.config.bot.base_url, self.http, timeout)

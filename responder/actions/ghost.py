@@ -9,6 +9,7 @@ Root-cause categories, suggested from the evidence:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -18,9 +19,10 @@ from responder.actions.hooks import call_bot_hook, describe_bot_hook
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
 from responder.evidence import Evidence
-from responder.parity import account_parity
 from sources.botdb import POSITION_CLOSED, orders, positions
-from sources.broker import BrokerClient, BrokerUnavailable
+from sources.broker import BrokerClient, BrokerError, BrokerPosition, BrokerUnavailable
+from sources.instruments import Instrument, instrument
+from sources.quantities import CloseSize, close_size
 
 
 class GhostParams(Params):
@@ -32,34 +34,37 @@ class GhostParams(Params):
 
 def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
     account = ctx.require_label(params.account_label)
-    symbol = ctx.require_label(params.symbol_label)
+    held = instrument(ctx.require_label(params.symbol_label))
     profile = ctx.require_label(params.profile_label)
-    evidence: dict[str, Any] = {"account": account, "symbol": symbol, "profile": profile}
-    evidence.update(_bot_side(ctx, profile, symbol, params.max_orders))
+    evidence: dict[str, Any] = {"account": account, "symbol": held.symbol, "profile": profile}
+    if held.crypto:
+        evidence["spellings"] = list(held.spellings)  # the bot's rows in either; the broker's position is compact
+    evidence.update(_bot_side(ctx, profile, held, params.max_orders))
     broker = ctx.services.broker(account)
-    evidence.update(_broker_side(broker, symbol, params.max_orders))
+    evidence.update(_broker_side(broker, held, params.max_orders))
     category, reason, exits = suggest_category(broker, evidence)
     evidence.update(exit_orders=exits, suggested_category=category, category_reason=reason)
     position = evidence.get("broker_position") or {}
+    where = f" (position {held.position_symbol})" if held.crypto else ""
     evidence["summary"] = (
-        f"ghost position: broker holds {position.get('qty', '?')} {symbol} on account {account}, "
+        f"ghost position: broker holds {position.get('qty', '?')} {held}{where} on account {account}, "
         f"profile {profile} records none; suggested cause: {category}"
     )
     detail = "partial" if evidence.get("broker_error") else "captured"
     return Outcome("succeeded", detail, evidence)
 
 
-def _bot_side(ctx: ActionContext, profile: str, symbol: str, limit: int) -> dict[str, Any]:
+def _bot_side(ctx: ActionContext, profile: str, held: Instrument, limit: int) -> dict[str, Any]:
     with ctx.services.bot_engine.connect() as conn:
         order_rows = conn.execute(
             select(orders)
-            .where(orders.c.profile_id == profile, orders.c.symbol == symbol)
+            .where(orders.c.profile_id == profile, orders.c.symbol.in_(held.spellings))
             .order_by(orders.c.created_at.desc())
             .limit(limit)
         ).all()
         position_rows = conn.execute(
             select(positions)
-            .where(positions.c.profile_id == profile, positions.c.symbol == symbol)
+            .where(positions.c.profile_id == profile, positions.c.symbol.in_(held.spellings))
             .order_by(positions.c.opened_at.desc())
             .limit(limit)
         ).all()
@@ -76,10 +81,10 @@ def _bot_side(ctx: ActionContext, profile: str, symbol: str, limit: int) -> dict
     return {"bot_orders": [bot_order_view(row) for row in order_rows], "bot_positions": bot_positions}
 
 
-def _broker_side(broker: BrokerClient, symbol: str, limit: int) -> dict[str, Any]:
+def _broker_side(broker: BrokerClient, held: Instrument, limit: int) -> dict[str, Any]:
     try:
-        position = broker.get_position(symbol)
-        broker_orders = broker.list_orders(status="all", limit=limit, symbols=symbol)
+        position = broker.get_position(held)  # the compact form for crypto: a 404 then really means flat
+        broker_orders = broker.list_orders(status="all", limit=limit, symbols=held.symbol)
     except BrokerUnavailable as exc:
         return {"broker_position": None, "broker_orders": [], "broker_error": exc.kind}
     return {
@@ -142,7 +147,7 @@ def account_positions(ctx: ActionContext, params: BotHookParams) -> Mapping[str,
     if account is None:
         return {"parity": None}
     try:
-        return {"parity": account_parity(ctx.services.bot_engine, ctx.services.broker(account), account).as_dict()}
+        return {"parity": ctx.services.parity(account).as_dict()}
     except BrokerUnavailable as exc:
         return {"parity": None, "broker_error": exc.kind}
 
@@ -157,50 +162,90 @@ class CloseParams(Params):
     max_notional: float | None = None
 
 
-def _position(ctx: ActionContext, params: CloseParams) -> tuple[BrokerClient, str, dict[str, Any] | None]:
+@dataclass(frozen=True)
+class Held:
+    broker: BrokerClient
+    instrument: Instrument
+    position: BrokerPosition | None
+
+    @property
+    def view(self) -> dict[str, Any] | None:
+        return position_view(self.position) if self.position else None
+
+
+def _held(ctx: ActionContext, params: CloseParams) -> Held:
     broker = ctx.services.broker(ctx.require_label(params.account_label))
-    symbol = ctx.require_label(params.symbol_label)
-    position = broker.get_position(symbol)
-    return broker, symbol, position_view(position) if position else None
+    wanted = instrument(ctx.require_label(params.symbol_label))
+    return Held(broker, wanted, broker.get_position(wanted))
+
+
+def _close_size(ctx: ActionContext, held: Held) -> CloseSize:
+    """What a close sells: equities all; crypto what the broker holds, rounded down, dust left alone."""
+    position = held.position
+    if position is None:
+        return CloseSize(None, "flat")
+    asset = None
+    if held.instrument.crypto:
+        asset = ctx.services.assets.lookup(held.instrument, held.broker.get_asset, (BrokerError,))
+    rules = ctx.services.quantity_rules
+    return close_size(held.instrument, position.qty, position.current_price, asset, rules)
 
 
 def close_needed(ctx: ActionContext, params: CloseParams) -> Outcome | None:
-    """Closing is only for positions above the notional threshold (``max_close_notional``)."""
+    """Closing is only for positions above the notional threshold (``max_close_notional``), never for dust."""
     threshold = params.max_notional if params.max_notional is not None else ctx.services.responder.max_close_notional
     try:
-        _, symbol, position = _position(ctx, params)
+        held = _held(ctx, params)
     except BrokerUnavailable as exc:
         return Outcome.failed(f"cannot size the position: broker unavailable ({exc.kind})")
+    position, symbol = held.view, held.instrument.symbol
     if position is None:
         return Outcome("skipped", "not_needed", {"summary": f"no open {symbol} position at the broker"})
     if position["notional"] <= threshold:
         summary = f"{symbol} notional {position['notional']:.2f} is within max_close_notional {threshold:.2f}"
         return Outcome("skipped", "not_needed", {"position": position, "summary": summary})
+    size = _close_size(ctx, held)
+    if size.qty is None and size.dust:
+        return Outcome("skipped", "not_needed", {"position": position, "summary": size.reason})
     return None
 
 
 def close_position(ctx: ActionContext, params: CloseParams) -> Outcome:
-    broker, symbol, position = _position(ctx, params)
-    if position is None:
+    held = _held(ctx, params)
+    symbol = held.instrument.symbol
+    if held.position is None:
         return Outcome("succeeded", "unchanged", {"summary": f"no open {symbol} position"}, after={"position": None})
-    order = broker.close_position(symbol)
-    summary = f"closing {position['qty']} {symbol} at market (order {order.id})"
+    size = _close_size(ctx, held)
+    if size.qty is None and size.dust:
+        return Outcome("succeeded", "unchanged", {"position": held.view, "summary": size.reason},
+                       after={"position": held.view})
+    if size.qty is None:
+        return Outcome.failed(size.reason, position=held.view)
+    crypto = held.instrument.crypto
+    order = held.broker.close_position(held.instrument, qty=size.qty if crypto else None)
+    what = size.reason if crypto else f"{held.position.qty} {symbol}"
+    summary = f"closing {what} at market (order {order.id})"
+    if size.dust > 0:
+        summary += f"; {size.dust:g} {symbol} left as dust"
     output = {"order": broker_order_view(order), "summary": summary}
     try:  # the close order exists now: an unreadable after-state must not turn it into a failed step
-        after: Any = {"position": position_view(found) if (found := broker.get_position(symbol)) else None}
+        found = held.broker.get_position(held.instrument)
+        after: Any = {"position": position_view(found) if found else None}
     except BrokerUnavailable as exc:
         after = {"position": "unknown", "error": f"broker unavailable ({exc.kind})"}
     return Outcome("succeeded", "changed", output, after=after)
 
 
 def close_snapshot(ctx: ActionContext, params: CloseParams) -> Mapping[str, Any]:
-    return {"position": _position(ctx, params)[2]}
+    return {"position": _held(ctx, params).view}
 
 
 def close_preview(ctx: ActionContext, params: CloseParams) -> Evidence:
-    """The position the step would close now: symbol, side, quantity and notional (the guard)."""
-    _, symbol, position = _position(ctx, params)
+    """The position the step would close now: symbol, side, quantity and notional (the guard); for crypto also
+    what the close would sell (the broker's quantity rounded down to ``min_trade_increment``) and the dust left."""
+    held = _held(ctx, params)
     account = ctx.require_label(params.account_label)
+    symbol, position = held.instrument.symbol, held.view
     if position is None:
         return Evidence(f"no open {symbol} position at the broker on {account}: nothing to close",
                         guard={"account": account, "symbol": symbol, "qty": 0.0})
@@ -208,6 +253,11 @@ def close_preview(ctx: ActionContext, params: CloseParams) -> Evidence:
            "current_price": position["current_price"], "notional": round(position["notional"], 2)}
     summary = (f"close {abs(position['qty']):g} {symbol} ({position['side']}) on {account} at market, "
                f"notional {position['notional']:.2f}")
+    if held.instrument.crypto:
+        size = _close_size(ctx, held)
+        row.update(sells=size.qty, dust_left=size.dust)
+        summary = (f"close {size.reason} on {account} at market, notional {position['notional']:.2f}"
+                   if size.qty is not None else f"{size.reason}: nothing to close on {account}")
     return Evidence(summary, (row,), {"account": account, "symbol": symbol, "qty": position["qty"]})
 
 

@@ -1,0 +1,96 @@
+"""The ghost playbook for a crypto pair, with the simulator as broker and bot: evidence through the compact
+position symbol, parity that ignores the fee paid in the asset and dust, closes for what the broker holds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from responder.parity import profile_account
+from tests.responder.harness import Harness, harness, sections
+from tests.responder.payloads import alert, ghost_labels, notification
+from tests.support.simulator import RunningSimulator, merge, start_simulator
+
+pytestmark = pytest.mark.slow
+SEED = {"profiles": 2, "accounts": 2, "crypto_profiles": 2}  # p-3 trades BTC/USD on acct-1, p-4 ETH/USD on acct-2
+QUIET = {"api_requests_per_second": 0, "websocket_connects_per_second": 0}
+ENABLE = {"by": "alice", "reason": "parity checked"}
+
+
+@dataclass
+class Stack:
+    sim: RunningSimulator
+    responder: Harness
+
+    def ghost(self, **options: Any) -> tuple[dict[str, Any], int]:
+        """Inject a crypto ghost and deliver its GhostPosition alert; return what was injected and the run."""
+        applied = self.sim.inject("crypto-ghost", **options)
+        labels = ghost_labels(applied["profile"], applied["account"], "LINK/USD")
+        answer = self.responder.post(notification(alert(labels)))
+        assert answer.status_code == 200, answer.json
+        self.responder.drain()
+        return applied, int(answer.json["runs"][0])
+
+    def decide(self, run_id: int, name: str, decision: str) -> None:
+        step = self.responder.step(run_id, name)
+        answer = self.responder.operator("POST", f"/approvals/{step.id}", {"decision": decision, "by": "bob"})
+        assert answer.status_code == 200, answer.json
+        self.responder.drain()
+
+
+@pytest.fixture
+def stack(tmp_path: Path, db_url: str) -> Iterator[Stack]:
+    with start_simulator(tmp_path, db_url, simulator={"seed": SEED, "traffic": QUIET}) as sim:
+        config = merge(sections(tmp_path, db_url), {key: sim.sections[key] for key in ("bot_db", "broker", "bot",
+                                                                                        "supabase")})
+        config = merge(config, {"responder": {"max_close_notional": 0.5}})
+        env = {k: v for k, v in sim.env.items() if not k.startswith("RESPONDER_")}
+        with harness(tmp_path, config, env=env) as responder:
+            yield Stack(sim, responder)
+
+
+def test_a_crypto_ghost_is_evidenced_deactivated_and_reenabled_after_parity(stack: Stack) -> None:
+    h = stack.responder
+    _, run_id = stack.ghost()  # the broker holds 4 LINKUSD, p-3 closed LINK/USD
+    evidence = h.step(run_id, "evidence").output
+    assert evidence["broker_position"]["qty"] == 4.0  # read through LINKUSD: the pair form would say "flat"
+    assert evidence["spellings"] == ["LINK/USD", "LINKUSD"] and "(position LINKUSD)" in evidence["summary"]
+    assert [p["status"] for p in evidence["bot_positions"]] == ["closed"]
+    assert evidence["suggested_category"] == "exchange timeout"
+    assert profile_account(h.bot, "p-3") == ("acct-1", "inactive")
+    refused = h.operator("POST", "/profiles/p-3/enable", ENABLE)
+    assert refused.status_code == 409
+    parity = refused.json["parity"]
+    assert parity["mismatches"] == [{"symbol": "LINK/USD", "bot_qty": 0.0, "broker_qty": 4.0}]
+    explained = {e["symbol"]: e for e in parity["explained"]}  # p-3's BTC/USD: 0.05 recorded, 0.049875 held
+    assert explained["BTC/USD"]["fee_allowance"] == pytest.approx(0.000125)
+    stack.decide(run_id, "reconcile", "approve")  # the bot re-opens LINK/USD with the broker's 4
+    enabled = h.operator("POST", "/profiles/p-3/enable", ENABLE)
+    assert enabled.status_code == 200 and enabled.json["result"] == "enabled", enabled.json
+    assert profile_account(h.bot, "p-3") == ("acct-1", "active")
+
+
+def test_a_crypto_close_sells_what_the_broker_holds_rounded_down_and_leaves_the_dust(stack: Stack) -> None:
+    h = stack.responder
+    _, run_id = stack.ghost(qty=3.98765)  # LINK/USD trades in increments of 0.001
+    stack.decide(run_id, "reconcile", "reject")
+    assert h.step(run_id, "close").state == "awaiting_approval"  # 59.81 USD is above max_close_notional 0.5
+    stack.decide(run_id, "close", "approve")
+    close = h.step(run_id, "close")
+    assert (close.state, close.outcome) == ("succeeded", "changed"), close.error
+    assert (close.output["order"]["symbol"], close.output["order"]["qty"]) == ("LINK/USD", 3.987)
+    assert "left as dust" in close.output["summary"]
+    assert close.after_state["position"]["qty"] == pytest.approx(0.00065)  # dust: no order could sell it
+
+
+def test_dust_is_never_closed(stack: Stack) -> None:
+    h = stack.responder
+    _, run_id = stack.ghost(qty=0.05)  # worth 0.75 USD, above max_close_notional, but below min_order_size 0.1
+    stack.decide(run_id, "reconcile", "reject")
+    close = h.step(run_id, "close")
+    assert (close.state, close.outcome) == ("skipped", "not_needed")
+    assert close.output["summary"] == "0.05 LINK/USD is dust: left alone"
