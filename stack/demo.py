@@ -17,6 +17,7 @@ from typing import Any, TextIO
 
 import requests
 
+from sources.instruments import instrument
 from stack.observe import Observer, parse_time, step
 
 GHOST_FOR_SECONDS = 30.0  # alerts/rules/ghost-positions.yml
@@ -113,7 +114,9 @@ class Demo:
         self.incidents = runbook_incidents()
         self.timeline: list[tuple[datetime, str]] = []
         self.unexpected_sev1: set[str] = set()
+        self.unexpected_crypto: set[str] = set()
         self.durations = observer.rule_durations()
+        self.started = datetime.now(UTC)
 
     def note(self, text: str) -> None:
         now = datetime.now(UTC)
@@ -148,6 +151,11 @@ class Demo:
                 if alert.name not in self.unexpected_sev1:
                     self.note(f"UNEXPECTED sev1 {alert.name} {alert.labels}")
                 self.unexpected_sev1.add(alert.name)
+            if instrument(alert.labels.get("symbol") or "-").crypto:  # the crypto profiles' trading pages nobody
+                key = f"{alert.name} {alert.labels.get('symbol')}"
+                if key not in self.unexpected_crypto:
+                    self.note(f"UNEXPECTED crypto alert {alert.name} {alert.labels}")
+                self.unexpected_crypto.add(key)
         for incident in self.incidents:
             self._observe_incident(incident, [a for a in firing if a.name == incident.alert])
 
@@ -218,13 +226,19 @@ class Demo:
                 f"ghost time-to-mitigate {took:.1f}s against a pipeline floor of {floor:.0f}s (for 30s + group_wait 0s"
                 f" + scrape {interval_seconds:g}s + evaluation {interval_seconds:g}s, worst-case alignment)"
             )
+        fills = self.observer.crypto_fills(self.started)
+        if fills:
+            verdict = f"alerts: {', '.join(sorted(self.unexpected_crypto))}" if self.unexpected_crypto else "no alert"
+            lines.append(f"crypto profiles traded throughout: {fills} crypto fills (fees paid in the asset, dust after "
+                         f"sales), {verdict}")
         if self.unexpected_sev1:
             lines.append(f"unexpected sev1 alerts: {', '.join(sorted(self.unexpected_sev1))}")
         return "\n".join(lines)
 
     @property
     def succeeded(self) -> bool:
-        return all(incident.done for incident in self.incidents) and not self.unexpected_sev1
+        unexpected = self.unexpected_sev1 or self.unexpected_crypto
+        return all(incident.done for incident in self.incidents) and not unexpected
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

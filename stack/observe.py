@@ -10,6 +10,7 @@ import requests
 from sqlalchemy import Engine, func, select
 
 from sources.botdb import QUARANTINED_STATUS, orders, profiles
+from sources.instruments import instrument
 from stack.sinks import SinkServer
 
 
@@ -85,6 +86,26 @@ class Observer:
         answer.raise_for_status()
         runs: list[dict[str, Any]] = answer.json()["runs"]
         return runs
+
+    def decide(self, step_id: int, decision: str, by: str, reason: str = "") -> requests.Response:
+        """Approve or reject a step awaiting approval through the responder's operator API."""
+        body = {"decision": decision, "by": by, "reason": reason}
+        return self._session.post(f"{self._responder}/approvals/{step_id}", json=body, headers=self._headers,
+                                  timeout=10)
+
+    def enable_profile(self, profile: str, by: str, reason: str = "") -> requests.Response:
+        """Ask the responder to re-enable `profile` (it checks position parity first)."""
+        return self._session.post(f"{self._responder}/profiles/{profile}/enable", json={"by": by, "reason": reason},
+                                  headers=self._headers, timeout=10)
+
+    def crypto_fills(self, since: datetime) -> int:
+        """Filled crypto orders the bot recorded since `since` (any spelling)."""
+        with self._bot.connect() as conn:
+            rows = conn.execute(
+                select(orders.c.symbol, func.count()).where(orders.c.status == "filled", orders.c.created_at >= since)
+                .group_by(orders.c.symbol)
+            ).all()
+        return sum(int(count) for symbol, count in rows if instrument(symbol).crypto)
 
     def profile_status(self, profile: str) -> str | None:
         with self._bot.connect() as conn:

@@ -22,7 +22,10 @@ from tests.support.simulator import simulator_sections, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 INTERVAL_SECONDS = 2.0  # scrape and evaluation interval of the e2e Prometheus, as in `make demo`
-SEED = {"profiles": 8, "accounts": 4}  # p-1..p-8 round-robin on acct-1..acct-4: p-n and p-(n+4) share one
+# p-1..p-8 round-robin on acct-1..acct-4 (p-n and p-(n+4) share one); crypto p-9 (BTC/USD, acct-1), p-10 (ETH/USD,
+# acct-2) trade continuously at CRYPTO_FILLS_PER_SECOND: a fee in the asset on every buy, dust after every sale
+SEED = {"profiles": 8, "accounts": 4, "crypto_profiles": 2}
+CRYPTO_FILLS_PER_SECOND = 6
 
 
 def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanagers: list[str]) -> dict[str, Any]:
@@ -31,6 +34,7 @@ def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanage
     sections = simulator_sections(tmp_path, bot_db_url)
     sections["broker"].update(read_timeout_seconds=1.0)
     sections["simulator"]["seed"] = SEED
+    sections["simulator"]["traffic"]["crypto_fills_per_second"] = CRYPTO_FILLS_PER_SECOND
     sections["exporters"] = {  # a scrape answers within the 2 s scrape timeout, as in config/local.yml
         "listen": f"127.0.0.1:{free_port()}",
         "ghost_scrape_budget_seconds": 1.5,
@@ -145,6 +149,16 @@ def start_e2e(
         )
         yield e2e
     bot.dispose()
+
+
+def write_crypto_soak(fills: int, seconds: float, alerts: dict[str, int]) -> Path:
+    """Leave the crypto soak's figures (fills, and the alerts they raised: none) where `make bench` reports them."""
+    path = REPO / "var" / "e2e" / "crypto_soak.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"crypto_fills": fills, "seconds": round(seconds, 1), "alerts": alerts,
+            "measured_at": datetime.now(UTC).isoformat()}
+    path.write_text(json.dumps(body, indent=2) + "\n")
+    return path
 
 
 def write_time_to_mitigate(seconds: float, floor_seconds: float) -> Path:

@@ -16,13 +16,14 @@ import pytest
 import requests
 
 from stack.observe import step
-from tests.e2e.conftest import E2E, INTERVAL_SECONDS, write_time_to_mitigate
+from tests.e2e.conftest import E2E, INTERVAL_SECONDS, write_crypto_soak, write_time_to_mitigate
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
 GHOST_FOR_SECONDS = 30.0
 GHOST_FLOOR_SECONDS = GHOST_FOR_SECONDS + 0.0 + 2 * INTERVAL_SECONDS  # for + group_wait + scrape + evaluation
+CRYPTO_SOAK_FILLS = 500
 
 
 def received(e2e: E2E, receiver: str, alertname: str) -> bool:
@@ -35,7 +36,8 @@ def succeeded(run: dict[str, object], name: str) -> bool:
 
 
 def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
-    """ghost, phantom, stale-orders, broker-outage, fill-race and insufficient-funds at once."""
+    """ghost, phantom, stale-orders, broker-outage, fill-race, insufficient-funds, and a crypto ghost beside crypto
+    dust, at once; the crypto profile the ghost deactivated comes back once parity holds."""
     e2e.reset()
     started = datetime.now(UTC)
     ghost = e2e.inject("ghost", profile="p-1", cause="rejected-exit")
@@ -44,7 +46,9 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     e2e.inject("stale-orders", profile="p-3", count=5, age_seconds=1200, missing_at_broker=2, older_than_24h=2)
     e2e.inject("broker-outage", mode="5xx", accounts="acct-4")
     race = e2e.inject("fill-race", profile="p-6", symbol="SPY", qty=5, seconds=3)
-    e2e.inject("insufficient-funds", share=1.0)
+    e2e.inject("insufficient-funds", share=1.0)  # the crypto profiles' own trading stops too
+    crypto = e2e.inject("crypto-ghost", profile="p-9")  # 4 LINKUSD at the broker, LINK/USD closed in the bot
+    e2e.inject("crypto-ghost", profile="p-10", qty=0.05)  # below LINK/USD's min_order_size: dust, never a page
 
     # GhostPosition (sev1): paged, p-1 deactivated by the responder within the pipeline's floor + slack
     e2e.wait_for("GhostPosition for p-1", lambda: bool(e2e.firing("GhostPosition", profile="p-1")), 90)
@@ -69,36 +73,84 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     e2e.wait_for("BrokerUnreachable acct-4", lambda: bool(e2e.firing("BrokerUnreachable", account="acct-4")), 60)
     e2e.wait_for("chat for StalePendingOrders", lambda: received(e2e, "slack", "StalePendingOrders"), 60)
 
-    # ... and nothing else: no other sev1, no ghost from the fill race or the blind account, no auth alert
+    # the crypto ghost pages under the pair's one symbol and deactivates its profile; the dust does not
+    e2e.wait_for("p-9 deactivated", lambda: e2e.observer.profile_status("p-9") == "inactive", 30)
+    crypto_run = e2e.runs("GhostPosition", profile="p-9", symbol="LINK/USD")[0]
+    assert step(crypto_run, "evidence")["output"]["broker_position"]["qty"] == 4.0  # type: ignore[index]
+
+    # ... and nothing else: no other sev1, no ghost from the fill race, the blind account or the dust, no auth alert
     assert e2e.fired_since(started, "sev1") == {"GhostPosition"}
     window = _since(started)
     fired = e2e.observer.query(f'max_over_time(ALERTS{{alertname="GhostPosition",alertstate="firing"}}[{window}s])')
-    assert {(s["metric"]["account"], s["metric"]["profile"]) for s in fired} == {(ghost["account"], "p-1")}
+    assert {(s["metric"]["account"], s["metric"]["profile"], s["metric"]["symbol"]) for s in fired} == {
+        (ghost["account"], "p-1", ghost["symbol"]), (crypto["account"], "p-9", "LINK/USD")}
     assert race["account"] != ghost["account"]  # the fill race's ghost (pending at most) never fired
     assert "AuthFailureSpike" not in e2e.fired_since(started)
-    statuses = {p: e2e.observer.profile_status(p) for p in ("p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8")}
+    statuses = {p: e2e.observer.profile_status(p) for p in ("p-2", "p-3", "p-4", "p-5", "p-6", "p-7", "p-8", "p-10")}
     assert set(statuses.values()) == {"active"}, statuses
-    assert not e2e.runs("GhostPosition", profile="p-6")
+    assert not e2e.runs("GhostPosition", profile="p-6") and not e2e.runs("GhostPosition", profile="p-10")
     assert time.monotonic() - injected < 400
-    # while ghosts, stale orders, mismatches and broker errors are all present: the dashboards show them
+    # while ghosts, stale orders, mismatches, broker errors and crypto dust are all present: the dashboards show them
     assert_every_dashboard_panel_has_data(e2e)
+    reenable_after_parity(e2e, crypto_run, "p-9")
 
 
-def test_supabase_outage_and_one_client_retrying_a_bad_token(e2e: E2E) -> None:
+def reenable_after_parity(e2e: E2E, run: dict[str, object], profile: str) -> None:
+    """Refused while the ghost is there; once the approved reconciliation restores parity (the fee paid in the
+    asset and dust do not count against it), the profile is enabled again."""
+    refused = e2e.observer.enable_profile(profile, by="e2e", reason="before reconciliation")
+    assert refused.status_code == 409, refused.text
+
+    def parked() -> dict[str, object] | None:
+        fresh = next(r for r in e2e.runs("GhostPosition", profile=profile) if r["id"] == run["id"])
+        found = step(fresh, "reconcile")
+        return found if found is not None and found["state"] == "awaiting_approval" else None
+
+    e2e.wait_for(f"the reconciliation of {profile}'s ghost awaiting approval", lambda: parked() is not None, 30)
+    reconcile = parked()
+    assert reconcile is not None
+    assert e2e.observer.decide(reconcile["id"], "approve", by="e2e").status_code == 200
+    answers: list[requests.Response] = []
+
+    def enabled() -> bool:
+        answers.append(e2e.observer.enable_profile(profile, by="e2e", reason="parity after reconciliation"))
+        return answers[-1].status_code == 200
+
+    try:
+        e2e.wait_for(f"{profile} re-enabled after parity", enabled, 45)
+    except pytest.fail.Exception:
+        pytest.fail(f"{profile} not re-enabled after the reconciliation; last answer: {answers[-1].text}")
+    assert e2e.observer.profile_status(profile) == "active"
+
+
+def test_supabase_outage_one_client_retrying_a_bad_token_and_crypto_trading(e2e: E2E) -> None:
     """supabase-outage (sev2) while one websocket client of three retries an expired token (0.67/s, a third
     of the channel's attempts, far above the 0.2/s floor) never becomes an AuthFailureSpike: one failing
-    client among accepted ones is not a channel-wide failure."""
+    client among accepted ones is not a channel-wide failure. Meanwhile the crypto profiles trade continuously
+    (at least CRYPTO_SOAK_FILLS fills: fees in the asset, dust after sales) without a single GhostPosition,
+    PositionMismatch or SEV-1."""
     e2e.reset()
     started = datetime.now(UTC)
     e2e.inject("supabase-outage", mode="down")
     e2e.inject("auth-failures", share=1.0, channel="websocket", reason="expired", scope="clients", clients=1)
     e2e.wait_for("SupabaseAuthUnavailable", lambda: bool(e2e.firing("SupabaseAuthUnavailable")), 200)
+    e2e.wait_for(f"{CRYPTO_SOAK_FILLS} crypto fills", lambda: e2e.observer.crypto_fills(started) >= CRYPTO_SOAK_FILLS,
+                 240)
+    fills, took = e2e.observer.crypto_fills(started), (datetime.now(UTC) - started).total_seconds()
+    fired = e2e.fired_since(started)
     assert e2e.fired_since(started, "sev1") == set()
-    assert "AuthFailureSpike" not in e2e.fired_since(started)
+    assert "AuthFailureSpike" not in fired
     ratio = e2e.observer.query('channel:tradingbot_auth_failures_per_request:ratio_rate2m{channel="websocket"}')
     assert ratio and float(ratio[0]["value"][1]) > 0.2  # the old rule would have paged
     failing = e2e.observer.query('max(tradingbot_auth_failing_clients{channel="websocket",window="2m"})')
     assert failing and float(failing[0]["value"][1]) == 1
+    window = _since(started)
+    dust = e2e.observer.query(f"max_over_time(tradingbot_dust_position_quantity[{window}s]) > 0")
+    fee = e2e.observer.query(f"max_over_time(tradingbot_position_fee_allowance_quantity[{window}s]) > 0")
+    assert dust and fee, "the crypto trading left dust and paid fees in the asset"
+    alerts = {name: int(name in fired) for name in ("GhostPosition", "PositionMismatch")}
+    write_crypto_soak(fills, took, alerts)
+    assert alerts == {"GhostPosition": 0, "PositionMismatch": 0}, f"{fills} crypto fills raised {fired}"
 
 
 def test_auth_spike_and_unauthenticated_trade(e2e: E2E) -> None:
