@@ -1,4 +1,4 @@
-"""Ghost time-to-mitigate against its pipeline floor.
+"""Ghost time-to-mitigate against its pipeline floor, and the end-to-end crypto soak.
 
 Taken from the end-to-end suite's measurement (var/e2e/time_to_mitigate.json) when it is fresh;
 otherwise measured here by running the demo (`python -m stack demo`) on free ports and reading its
@@ -21,6 +21,7 @@ from stack.ports import free_port
 from stack.services import child_env
 
 E2E_FILE = REPO / "var" / "e2e" / "time_to_mitigate.json"
+CRYPTO_FILE = REPO / "var" / "e2e" / "crypto_soak.json"  # tests/e2e: crypto fills and the alerts they raised
 REPORT = re.compile(r"ghost time-to-mitigate ([\d.]+)s against a pipeline floor of ([\d.]+)s \((.*)\)")
 
 
@@ -64,7 +65,21 @@ def from_demo(config: Path, workdir: Path, interval: float = 2.0, timeout: float
             "source": "python -m stack demo (run by the benchmark)", "demo_exit": done.returncode}
 
 
+def crypto_soak(path: Path, max_age: timedelta) -> dict[str, Any] | None:
+    """The e2e suite's crypto soak (fills, alerts raised), or None when absent, unreadable or older than `max_age`."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        measured = datetime.fromisoformat(str(raw["measured_at"]))
+        alerts = {str(k): int(v) for k, v in dict(raw["alerts"]).items()}
+        found = {"crypto_fills": int(raw["crypto_fills"]), "seconds": float(raw["seconds"]), "alerts": alerts,
+                 "measured_at": measured.isoformat()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return found if datetime.now(UTC) - measured <= max_age else None
+
+
 def run(config: Path, workdir: Path, max_age: timedelta) -> dict[str, Any]:
     result = from_e2e(E2E_FILE, max_age) or from_demo(config, workdir)
     result["ratio_to_floor"] = result["seconds"] / result["floor_seconds"] if result["floor_seconds"] else None
+    result["crypto_soak"] = crypto_soak(CRYPTO_FILE, max_age)
     return result

@@ -124,8 +124,15 @@ def storm_alertmanager_rows(r: dict[str, Any]) -> list[Row]:
 
 
 def mitigate_rows(r: dict[str, Any]) -> list[Row]:
-    return [Row("ghost time-to-mitigate (end to end)", f"{r['seconds']:.1f} s", f"floor {r['floor_seconds']:.0f} s",
-                _x(r["ratio_to_floor"]), "(reported vs floor)", INFO, "python -m bench --only mitigate")]
+    found = [Row("ghost time-to-mitigate (end to end)", f"{r['seconds']:.1f} s", f"floor {r['floor_seconds']:.0f} s",
+                 _x(r["ratio_to_floor"]), "(reported vs floor)", INFO, "python -m bench --only mitigate")]
+    soak = r.get("crypto_soak")
+    if soak:
+        raised = sum(soak["alerts"].values())
+        found.append(Row(f"crypto soak (end to end): {soak['crypto_fills']:,} crypto fills in {soak['seconds']:.0f} s",
+                         f"{raised} GhostPosition/PositionMismatch", "-", "-", ">= 500 fills, 0 alerts",
+                         _verdict(soak["crypto_fills"] >= 500 and raised == 0), "pytest tests/e2e -k crypto"))
+    return found
 
 
 BUILDERS = {"scrape": scrape_rows, "ghost": ghost_rows, "ingest": ingest_rows, "storm": storm_rows,
