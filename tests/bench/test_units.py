@@ -70,6 +70,22 @@ def test_e2e_figure_is_ignored_when_stale_absent_or_unreadable(tmp_path: Path) -
         assert mitigate.from_e2e(path, timedelta(hours=24)) is None
 
 
+def test_the_crypto_soak_is_reported_with_its_fills_and_the_alerts_they_raised(tmp_path: Path) -> None:
+    path = tmp_path / "crypto.json"
+    body = {"crypto_fills": 612, "seconds": 104.2, "alerts": {"GhostPosition": 0, "PositionMismatch": 0},
+            "measured_at": datetime.now(UTC).isoformat()}
+    path.write_text(json.dumps(body), encoding="utf-8")
+    soak = mitigate.crypto_soak(path, timedelta(hours=24))
+    assert soak is not None and soak["crypto_fills"] == 612
+    figure = {"seconds": 33.0, "floor_seconds": 34.0, "ratio_to_floor": 0.97}
+    (row,) = [r for r in report.mitigate_rows({**figure, "crypto_soak": soak}) if "crypto" in r.figure]
+    assert "612 crypto fills" in row.figure and row.verdict == report.MET
+    raised = report.mitigate_rows({**figure, "crypto_soak": {**soak, "alerts": {"GhostPosition": 1}}})[-1]
+    assert raised.verdict == report.MISSED
+    assert mitigate.crypto_soak(tmp_path / "absent.json", timedelta(hours=24)) is None
+    assert len(report.mitigate_rows({**figure, "crypto_soak": None})) == 1
+
+
 def test_demo_report_line_is_parsed() -> None:
     line = "ghost time-to-mitigate 32.8s against a pipeline floor of 34s (for 30s + group_wait 0s + scrape 2s)"
     found = mitigate.REPORT.search(line)
