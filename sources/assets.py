@@ -9,13 +9,13 @@ next time.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sources.fields import number
 from sources.instruments import Instrument, instrument
 
 
@@ -34,16 +34,10 @@ class BrokerAsset:
 
 
 def _size(raw: dict[str, Any], key: str) -> float:
-    value = raw.get(key)
-    if value is None or value == "":
-        return 0.0
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} is not a number: {str(value)[:40]!r}") from None
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{key} is not a finite number >= 0: {str(value)[:40]!r}")
-    return number
+    found = number(raw, key)
+    if found < 0:
+        raise ValueError(f"{key} is negative: {found:g}")
+    return found
 
 
 def parse_asset(raw: dict[str, Any]) -> BrokerAsset:

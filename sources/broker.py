@@ -15,7 +15,6 @@ The distinction that matters for incident response is between a *definite* answe
 from __future__ import annotations
 
 import contextlib
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from typing import Any, Literal, TypeVar
 import requests
 
 from sources.assets import BrokerAsset, parse_asset
+from sources.fields import number, required
 from sources.instruments import Instrument, instrument
 
 INSUFFICIENT_FUNDS_CODE = 40310000
@@ -124,37 +124,16 @@ def parse_timestamp(value: Any) -> datetime | None:
         raise ValueError(f"not an RFC 3339 timestamp in range: {str(value)[:40]!r}") from None
 
 
-def _required(raw: dict[str, Any], key: str) -> Any:
-    value = raw.get(key)
-    if value is None or value == "":
-        raise ValueError(f"{key} is missing")
-    return value
-
-
-def _number(raw: dict[str, Any], key: str, *, required: bool = False) -> float:
-    """A finite number from a decimal string or number; absent optional fields read as 0."""
-    value = _required(raw, key) if required else raw.get(key)
-    if value is None or value == "":
-        return 0.0
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{key} is not a number: {str(value)[:40]!r}") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{key} is not a finite number: {str(value)[:40]!r}")
-    return number
-
-
 def parse_position(raw: dict[str, Any]) -> BrokerPosition:
     """Parse one Alpaca position; raise ValueError naming the field that is missing or unusable."""
-    qty = abs(_number(raw, "qty", required=True))
+    qty = abs(number(raw, "qty", is_required=True))
     signed = -qty if str(raw.get("side", "long")) == "short" or str(raw["qty"]).startswith("-") else qty
     return BrokerPosition(
-        symbol=str(_required(raw, "symbol")),
+        symbol=str(required(raw, "symbol")),
         qty=signed,
-        avg_entry_price=_number(raw, "avg_entry_price"),
-        market_value=_number(raw, "market_value"),
-        current_price=_number(raw, "current_price"),
+        avg_entry_price=number(raw, "avg_entry_price"),
+        market_value=number(raw, "market_value"),
+        current_price=number(raw, "current_price"),
         asset_class=str(raw["asset_class"]) if raw.get("asset_class") else None,
     )
 
@@ -162,13 +141,13 @@ def parse_position(raw: dict[str, Any]) -> BrokerPosition:
 def parse_order(raw: dict[str, Any]) -> BrokerOrder:
     """Parse one Alpaca order; raise ValueError naming the field that is missing or unusable."""
     return BrokerOrder(
-        id=str(_required(raw, "id")),
+        id=str(required(raw, "id")),
         client_order_id=str(raw.get("client_order_id") or ""),
-        symbol=str(_required(raw, "symbol")),
-        side=str(_required(raw, "side")),
-        qty=_number(raw, "qty"),
-        filled_qty=_number(raw, "filled_qty"),
-        status=str(_required(raw, "status")),
+        symbol=str(required(raw, "symbol")),
+        side=str(required(raw, "side")),
+        qty=number(raw, "qty"),
+        filled_qty=number(raw, "filled_qty"),
+        status=str(required(raw, "status")),
         created_at=parse_timestamp(raw.get("created_at")),
         updated_at=parse_timestamp(raw.get("updated_at")),
     )

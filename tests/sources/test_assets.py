@@ -23,7 +23,7 @@ def test_a_crypto_asset_carries_its_sizes_and_an_equity_none() -> None:
     ("raw", "problem"),
     [({"class": "crypto"}, "symbol is missing"), ({"symbol": "BTC/USD"}, "class is missing"),
      ({"symbol": "BTC/USD", "class": "crypto", "min_order_size": "lots"}, "min_order_size is not a number"),
-     ({"symbol": "BTC/USD", "class": "crypto", "min_trade_increment": "-1"}, "min_trade_increment is not a finite")],
+     ({"symbol": "BTC/USD", "class": "crypto", "min_trade_increment": "-1"}, "min_trade_increment is negative")],
 )
 def test_unusable_assets_are_a_value_error_naming_the_field(raw: dict[str, object], problem: str) -> None:
     with pytest.raises(ValueError, match=problem):
