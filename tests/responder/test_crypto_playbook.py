@@ -35,10 +35,12 @@ class Stack:
         self.responder.drain()
         return applied, int(answer.json["runs"][0])
 
-    def decide(self, run_id: int, name: str, decision: str) -> None:
+    def decide(self, run_id: int, name: str, decision: str, by: tuple[str, ...] = ("bob",)) -> None:
+        """Decide a step awaiting approval; a two-person step (the close) takes two approvers."""
         step = self.responder.step(run_id, name)
-        answer = self.responder.operator("POST", f"/approvals/{step.id}", {"decision": decision, "by": "bob"})
-        assert answer.status_code == 200, answer.json
+        for number, operator in enumerate(by, 1):
+            answer = self.responder.operator("POST", f"/approvals/{step.id}", {"decision": decision, "by": operator})
+            assert answer.status_code == (200 if number == len(by) else 202), answer.json
         self.responder.drain()
 
 
@@ -79,7 +81,7 @@ def test_a_crypto_close_sells_what_the_broker_holds_rounded_down_and_leaves_the_
     _, run_id = stack.ghost(qty=3.98765)  # LINK/USD trades in increments of 0.001
     stack.decide(run_id, "reconcile", "reject")
     assert h.step(run_id, "close").state == "awaiting_approval"  # 59.81 USD is above max_close_notional 0.5
-    stack.decide(run_id, "close", "approve")
+    stack.decide(run_id, "close", "approve", by=("bob", "carol"))
     close = h.step(run_id, "close")
     assert (close.state, close.outcome) == ("succeeded", "changed"), close.error
     assert (close.output["order"]["symbol"], close.output["order"]["qty"]) == ("LINK/USD", 3.987)
