@@ -81,6 +81,11 @@ def test_a_crypto_close_sells_what_the_broker_holds_rounded_down_and_leaves_the_
     _, run_id = stack.ghost(qty=3.98765)  # LINK/USD trades in increments of 0.001
     stack.decide(run_id, "reconcile", "reject")
     assert h.step(run_id, "close").state == "awaiting_approval"  # 59.81 USD is above max_close_notional 0.5
+    (queued,) = [a for a in h.operator("GET", "/approvals").json["approvals"] if a["step_id"] == h.step(
+        run_id, "close").id]  # what the approvers are shown: what would be sold, and the dust left
+    assert queued["summary"] == "close 3.987 of 3.98765 LINK/USD (rounded down to 0.001) on acct-1 at market, " \
+                                "notional 59.81"
+    assert queued["evidence"]["rows"][0]["sells"] == 3.987
     stack.decide(run_id, "close", "approve", by=("bob", "carol"))
     close = h.step(run_id, "close")
     assert (close.state, close.outcome) == ("succeeded", "changed"), close.error
