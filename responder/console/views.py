@@ -152,4 +152,8 @@ def enable(profile_id: str) -> BaseResponse:
     if done.parity is not None and done.parity.mismatches:
         for mismatch in done.parity.mismatches:
             flash(f"{mismatch['symbol']}: bot {mismatch['bot_qty']:g}, broker {mismatch['broker_qty']:g}", "error")
+    if done.parity is not None:
+        for ignored in done.parity.explained:  # crypto: the fee paid in the asset and dust are no mismatch
+            flash(f"{ignored['symbol']}: bot {ignored['bot_qty']:g}, broker {ignored['broker_qty']:g} (within the "
+                  "fee paid in the asset, or dust: not a mismatch)", "ok")
     return redirect(url_for("console.profiles"))

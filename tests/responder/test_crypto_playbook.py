@@ -3,14 +3,17 @@ position symbol, parity that ignores the fee paid in the asset and dust, closes 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from responder.parity import profile_account
+from tests.responder.consoleops import CONSOLE_ENV, PASSWORDS, write_operators
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.support.simulator import RunningSimulator, merge, start_simulator
@@ -49,9 +52,10 @@ def stack(tmp_path: Path, db_url: str) -> Iterator[Stack]:
     with start_simulator(tmp_path, db_url, simulator={"seed": SEED, "traffic": QUIET}) as sim:
         config = merge(sections(tmp_path, db_url), {key: sim.sections[key] for key in ("bot_db", "broker", "bot",
                                                                                         "supabase")})
-        config = merge(config, {"responder": {"max_close_notional": 0.5}})
+        console = {"operators_file": str(write_operators(tmp_path / "operators.yml"))}
+        config = merge(config, {"responder": {"max_close_notional": 0.5, "console": console}})
         env = {k: v for k, v in sim.env.items() if not k.startswith("RESPONDER_")}
-        with harness(tmp_path, config, env=env) as responder:
+        with harness(tmp_path, config, env={**env, **CONSOLE_ENV}) as responder:
             yield Stack(sim, responder)
 
 
@@ -101,3 +105,27 @@ def test_dust_is_never_closed(stack: Stack) -> None:
     close = h.step(run_id, "close")
     assert (close.state, close.outcome) == ("skipped", "not_needed")
     assert close.output["summary"] == "0.05 LINK/USD is dust: left alone"
+
+
+def test_the_console_reenables_a_crypto_profile_and_says_which_differences_it_ignored(stack: Stack) -> None:
+    h = stack.responder
+    stack.ghost()
+    headers = {"APCA-API-KEY-ID": "sim-key-acct-1", "APCA-API-SECRET-KEY": stack.sim.env["APCA_API_SECRET_KEY"]}
+    closed = requests.delete(f"{stack.sim.broker_url}/v2/positions/LINKUSD", headers=headers, timeout=5)
+    assert closed.status_code == 200  # a person closed the ghost by hand at the broker
+    client = h.client
+    token = _csrf(client, "/console/login")
+    client.post("/console/login", data={"name": "alice", "password": PASSWORDS["alice"], "csrf_token": token})
+    answer = client.post("/console/profiles/p-3/enable", data={"reason": "closed LINKUSD by hand",
+                                                                "csrf_token": _csrf(client, "/console/profiles")},
+                         follow_redirects=True)
+    page = answer.get_data(as_text=True)
+    assert "Profile p-3: re-enabled" in page
+    assert "BTC/USD: bot 0.05, broker 0.049875 (within the fee paid in the asset, or dust: not a mismatch)" in page
+    assert profile_account(h.bot, "p-3") == ("acct-1", "active")
+
+
+def _csrf(client: Any, path: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
+    assert found is not None
+    return found.group(1)
