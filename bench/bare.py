@@ -1,11 +1,18 @@
-"""The floor for webhook ingest: a bare Flask endpoint that reads the body and answers 200, served by
-gunicorn with the responder's worker class, workers, threads and keep-alive."""
+"""The floor for webhook ingest: a bare Flask endpoint that reads the body and answers 200, served as the
+responder is served: gunicorn with the responder's worker class (`Worker`: uvicorn's event loop reading each
+request whole) and front (`front`: `threads` threads, from ``$BENCH_THREADS``), workers and keep-alive."""
 
 from __future__ import annotations
 
+import os
+
 from flask import Flask, request
 
+from responder.web.asgi import BufferedWsgi, worker_class
+
 app = Flask("bare")
+front = BufferedWsgi(app, int(os.environ.get("BENCH_THREADS", "4")), 1_048_576, 10.0)
+Worker = worker_class(10.0)
 
 
 @app.post("/alerts")

@@ -22,6 +22,7 @@ from bench.openloop import OpenLoopResult, run_open_loop
 from bench.payloads import BodyStream, recorded_bodies, templates
 from bench.services import http_ok, process, python
 from bench.setup import bench_sections, listen_url, local_secrets, write_config
+from bench.stalled import stalled_clients
 from bench.stats import percentile, ratio
 from bench.wrk import WrkResult, lua_script, run_wrk
 from stack.ports import HOST, free_port
@@ -35,11 +36,13 @@ class IngestSizes:
     connections: int = 16
     rate: float = 200.0  # the open-loop rate for the latency figure
     rate_seconds: float = 15.0
+    stalled: int = 200  # connections that sent half a request and went silent, during the stalled run
 
 
-def _bare_argv(port: int, workers: int, threads: int) -> list[str]:
-    return python("gunicorn", "-w", str(workers), "-k", "gthread", "--threads", str(threads), "--keep-alive", "5",
-                  "-b", f"{HOST}:{port}", "--no-control-socket", "--log-level", "warning", "bench.bare:app")
+def _bare_argv(port: int, workers: int) -> list[str]:
+    """The bare endpoint under the responder's server: its worker class and front (threads: $BENCH_THREADS)."""
+    return python("gunicorn", "-w", str(workers), "-k", "bench.bare.Worker", "--keep-alive", "5",
+                  "-b", f"{HOST}:{port}", "--no-control-socket", "--log-level", "warning", "bench.bare:front")
 
 
 def _ledger_count(url: str, tag: str) -> int:
@@ -71,8 +74,9 @@ def run(config: Path, workdir: Path, sizes: IngestSizes) -> dict[str, Any]:
             http_ok(responder_url + "/health/ready")))
         bare_port = free_port()
         bare_url = f"http://{HOST}:{bare_port}"
-        bare = stack.enter_context(process("bare flask", _bare_argv(bare_port, workers, threads),
-                                           workdir / "bare.log", child_env({}), http_ok(bare_url + "/health/ready")))
+        bare = stack.enter_context(process("bare flask", _bare_argv(bare_port, workers), workdir / "bare.log",
+                                           child_env({"BENCH_THREADS": str(threads)}),
+                                           http_ok(bare_url + "/health/ready")))
         targets = {"responder": (responder_url, responder.pid), "bare": (bare_url, bare.pid)}
         closed: dict[str, list[WrkResult]] = {"responder": [], "bare": []}
         cpu: dict[str, list[float]] = {"responder": [], "bare": []}
@@ -95,8 +99,25 @@ def run(config: Path, workdir: Path, sizes: IngestSizes) -> dict[str, Any]:
         acked = fixed["responder"].statuses.get(200, 0)
         recorded = _ledger_count(ledger, tag)
         expected = _alerts_in(bodies, fixed["responder"].acknowledged)
+        stalled = _stalled_run(responder_url, parts, headers, sizes)
         rss = {u.name + f" ({u.pid})": round(u.rss_mib, 1) for u in procs.tree_usage(responder.pid)}
-    return _result(closed, cpu, fixed, sizes, workers, threads, acked, recorded, expected, rss)
+    figures = _result(closed, cpu, fixed, sizes, workers, threads, acked, recorded, expected, rss)
+    figures["stalled"] = {**stalled, "without": _rate_and_p99(fixed["responder"], sizes.rate_seconds)}
+    return figures
+
+
+def _rate_and_p99(result: OpenLoopResult, seconds: float) -> dict[str, float]:
+    return {"acknowledged_per_s": round(result.statuses.get(200, 0) / seconds, 1),
+            "p99_ms": percentile(result.latencies_ms, 99), "errors": result.errors}
+
+
+def _stalled_run(url: str, parts: Any, headers: dict[str, str], sizes: IngestSizes) -> dict[str, Any]:
+    """The open-loop run again, while `sizes.stalled` connections hold half a request each."""
+    stream = BodyStream(parts, "s" + secrets.token_hex(3))
+    with stalled_clients(url, sizes.stalled) as stalled:
+        result = run_open_loop(url + "/alerts", sizes.rate, sizes.rate_seconds, stream.next, headers)
+    return {"connections": sizes.stalled, "reopened": stalled.reopened, "rate_per_s": sizes.rate,
+            "with": _rate_and_p99(result, sizes.rate_seconds)}
 
 
 def _result(closed: dict[str, list[WrkResult]], cpu: dict[str, list[float]], fixed: dict[str, OpenLoopResult],
@@ -106,7 +127,8 @@ def _result(closed: dict[str, list[WrkResult]], cpu: dict[str, list[float]], fix
     p99 = {name: percentile(result.latencies_ms, 99) for name, result in fixed.items()}
     p50 = {name: percentile(result.latencies_ms, 50) for name, result in fixed.items()}
     return {
-        "server": {"workers": workers, "threads": threads, "worker_class": "gthread", "ledger": "postgresql",
+        "server": {"workers": workers, "threads": threads, "worker_class": "uvicorn (responder.web.asgi)",
+                   "ledger": "postgresql",
                    "mode": "off", "synchronous_commit": "on (server default)"},
         "closed_loop": {
             "tool": "wrk", "connections": sizes.connections, "seconds": sizes.seconds, "rounds": sizes.rounds,

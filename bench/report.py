@@ -93,6 +93,24 @@ def ingest_rows(r: dict[str, Any]) -> list[Row]:
             f"bare Flask {_ms(bare_p99)}", _x(opened["ratio_p99_to_bare"]), "<= 50 ms", _verdict(p99 <= 50), cmd),
         Row("ingest: every acknowledged alert in the ledger", f"{check['alerts_recorded']} recorded",
             f"{check['alerts_in_acknowledged']} acknowledged", "-", "all", _verdict(check["ok"]), cmd),
+        *stalled_rows(r.get("stalled"), cmd),
+    ]
+
+
+def stalled_rows(r: dict[str, Any] | None, cmd: str) -> list[Row]:
+    """Deliveries acknowledged per second and p99 with stalled connections open, against the same without."""
+    if not r:
+        return []
+    with_, without = r["with"], r["without"]
+    at = f"{r['rate_per_s']:g}/s offered, {r['connections']} stalled connections open"
+    return [
+        Row(f"ingest: acknowledged/s ({at})", f"{with_['acknowledged_per_s']:.0f}/s",
+            f"none stalled {without['acknowledged_per_s']:.0f}/s",
+            _x(with_["acknowledged_per_s"] / without["acknowledged_per_s"] if without["acknowledged_per_s"] else None),
+            ">= 0.95x", _verdict(with_["acknowledged_per_s"] >= 0.95 * without["acknowledged_per_s"]), cmd),
+        Row(f"ingest: p99 ack latency ({at})", _ms(with_["p99_ms"]), f"none stalled {_ms(without['p99_ms'])}",
+            _x(with_["p99_ms"] / without["p99_ms"] if without["p99_ms"] else None), "<= 50 ms",
+            _verdict(with_["p99_ms"] <= 50), cmd),
     ]
 
 

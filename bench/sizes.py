@@ -38,5 +38,5 @@ TINY = Sizes(
     ghost_scrapes=2,
     storm_alerts=20,
     storm_settle_s=60.0,
-    ingest=IngestSizes(seconds=1.0, rounds=1, connections=4, rate=50.0, rate_seconds=2.0),
+    ingest=IngestSizes(seconds=1.0, rounds=1, connections=4, rate=50.0, rate_seconds=2.0, stalled=20),
 )

@@ -144,7 +144,29 @@ class BudgetConfig(Section):
 class NotifyConfig(Section):
     slack_webhook_url_env: str = "SLACK_WEBHOOK_URL"
     timeout_seconds: float = Field(5.0, gt=0)
-    next_update_minutes: int = Field(30, ge=1)
+    next_update_minutes: float = Field(
+        30.0, gt=0, description="a notice promises its next update this far ahead, and the responder posts it then"
+    )
+
+
+class RetryConfig(Section):
+    """Transient failures (no answer from the bot DB, the broker, a hook) are retried with backoff."""
+
+    max_seconds: float = Field(120.0, ge=0, description="retry for at most this long after the first failure")
+    initial_seconds: float = Field(1.0, gt=0, description="first backoff; doubled after each failure")
+    max_interval_seconds: float = Field(15.0, gt=0, description="the backoff never exceeds this")
+
+
+class SweeperConfig(Section):
+    """Reconcile open runs with Alertmanager (`alertmanager_urls`): end those whose alert is gone."""
+
+    interval_seconds: float = Field(30.0, ge=0, description="how often; 0 turns the sweeper off")
+    absent_for_seconds: float = Field(
+        90.0,
+        ge=0,
+        description="an alert missing from every answering Alertmanager this long is resolved (longer than"
+        " Prometheus's 1 m resend delay: an Alertmanager that restarted has heard from Prometheus again)",
+    )
 
 
 class ConsoleConfig(Section):
@@ -189,11 +211,29 @@ class ResponderConfig(Section):
     workers: int = Field(2, ge=1, le=32)
     threads: int = Field(4, ge=1, le=64)
     max_body_bytes: int = Field(1_048_576, ge=1024)
+    request_read_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="a request's headers, and then its body, must arrive within this"
+    )
     lease_seconds: float = Field(60.0, gt=0)
     poll_seconds: float = Field(0.5, gt=0)
+    ledger_lock_timeout_seconds: float = Field(
+        3.0, gt=0, le=60, description="a ledger write waits at most this for a lock, then the webhook answers 503"
+    )
+    ledger_statement_timeout_seconds: float = Field(
+        10.0, gt=0, le=300, description="PostgreSQL statement_timeout of the ledger's sessions"
+    )
+    occurrence_window_seconds: float = Field(
+        15.0,
+        ge=0,
+        le=300,
+        description="firings of one fingerprint whose startsAt are closer than this are one occurrence (an HA"
+        " Prometheus pair fires up to one evaluation interval apart); keep it below every rule's `for`; 0 = exact",
+    )
     alertmanager_urls: list[str] = Field(default_factory=list)
     rca_dir: Path | None = None
     budget: BudgetConfig = BudgetConfig()
+    retry: RetryConfig = RetryConfig()
+    sweeper: SweeperConfig = SweeperConfig()
     notify: NotifyConfig = NotifyConfig()
     max_close_notional: float = Field(10_000.0, ge=0)
     approval_timeout_seconds: float = Field(14_400.0, gt=0, description="an approval nobody gives expires")

@@ -17,27 +17,30 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.config import ResponderConfig
+from common.config import ResponderConfig, RetryConfig
 from responder import approval_notices as notices
 from responder.actions.context import ActionContext, Services
-from responder.actions.notify import incident_context
 from responder.actions.registry import ActionSpec, Outcome, UnknownAction
+from responder.actions.transient import TransientError, as_transient
 from responder.evidence import Evidence, guard_difference
+from responder.lease import LeaseKeeper
 from responder.ledger import approvals, budget, queries, steps
 from responder.ledger.schema import DRY_RUN, SKIPPED
 from responder.ledger.steps import Claim, StepEnd
 from responder.logs import log
 from responder.metrics import ResponderMetrics
+from responder.notice import incident_scope
 from responder.states import WAIT_BUDGET, WAIT_CHANGED, WAIT_POLICY, StepState
+from responder.updates import post_due_update
+from responder.wakeup import INGEST_YIELD_SECONDS, Wakeup
 
 logger = logging.getLogger(__name__)
 MAX_ERROR = 2000
@@ -46,54 +49,9 @@ MAX_ERROR = 2000
 RECORD_RETRY_SECONDS = 120.0
 
 
-# During a delivery burst the webhook goes first: an executor thread about to claim a step waits (at most
-# this long) while this process is recording deliveries, so Alertmanager's notifications are acknowledged
-# within its timeout instead of queueing behind playbook steps (docs/performance.md, alert storm).
-INGEST_YIELD_SECONDS = 0.5
 # A side effect runs only when both the run was created live and this process is live: a run recorded as a
 # dry run stays one when a live replica executes it, and a dry-run replica never acts for a live run.
 DRY_RUN_MODE = "dry-run"
-
-
-class Wakeup:
-    """Wakes this process's executor threads as soon as the process recorded new work (no lost wake-ups),
-    and lets them give way to deliveries being recorded right now (bounded)."""
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._generation = 0
-        self._deliveries = 0
-
-    @contextmanager
-    def delivery(self) -> Iterator[None]:
-        """Mark a webhook delivery in progress in this process."""
-        with self._cond:
-            self._deliveries += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._deliveries -= 1
-                if not self._deliveries:
-                    self._cond.notify_all()
-
-    def yield_to_deliveries(self, timeout: float) -> None:
-        """Wait until no delivery is being recorded in this process, or `timeout` seconds."""
-        with self._cond:
-            self._cond.wait_for(lambda: not self._deliveries, timeout)
-
-    def notify(self) -> None:
-        with self._cond:
-            self._generation += 1
-            self._cond.notify_all()
-
-    def generation(self) -> int:
-        with self._cond:
-            return self._generation
-
-    def wait(self, seen: int, timeout: float) -> None:
-        with self._cond:
-            self._cond.wait_for(lambda: self._generation != seen, timeout)
 
 
 @dataclass(frozen=True)
@@ -105,6 +63,7 @@ class ExecutorSettings:
     window_seconds: float
     approval_timeout_seconds: float = 14_400.0
     console_url: str | None = None
+    retry: RetryConfig = field(default_factory=RetryConfig)
 
     @classmethod
     def from_config(cls, config: ResponderConfig) -> ExecutorSettings:
@@ -116,7 +75,12 @@ class ExecutorSettings:
             config.budget.window_seconds,
             config.approval_timeout_seconds,
             config.console.public_url,
+            config.retry,
         )
+
+    def backoff(self, retries: int) -> float:
+        """Seconds before the next attempt after `retries` earlier transient failures (doubling, capped)."""
+        return float(min(self.retry.initial_seconds * 2 ** min(retries, 30), self.retry.max_interval_seconds))
 
 
 def _end(outcome: Outcome) -> StepEnd:
@@ -176,7 +140,7 @@ class Executor:
                 self._wakeup.wait(seen, delay)
 
     def run_once(self, owner: str | None = None) -> bool:
-        """Claim and process one due step; False when none was due (or every candidate was taken)."""
+        """Claim and process one due step, else post one due incident update; False when nothing was due."""
         owner = owner or f"{self.owner}:once"
         self.expire_approvals()
         now = self._services.clock()
@@ -191,7 +155,7 @@ class Executor:
                 return True
             self.process(claimed)
             return True
-        return False
+        return post_due_update(self._engine, self._services, owner, self._settings.lease_seconds)
 
     def expire_approvals(self) -> int:
         """End approvals nobody gave in time (``expired``) and tell people, once per step, whoever sweeps."""
@@ -222,6 +186,9 @@ class Executor:
             return
         if spec.precheck is not None:
             early = _guarded(spec.precheck, ctx, params)
+            if isinstance(early, TransientError):
+                self._retry(claim, early)
+                return
             if early is not None:
                 self._finish(claim, _end(early))
                 return
@@ -246,6 +213,9 @@ class Executor:
 
     def _execute(self, claim: Claim, spec: ActionSpec[Any], ctx: ActionContext, params: Any) -> None:
         before = _guarded(spec.snapshot, ctx, params) if spec.snapshot else None
+        if isinstance(before, TransientError):
+            self._retry(claim, before)
+            return
         if isinstance(before, Outcome):  # the snapshot itself failed
             self._finish(claim, _end(before))
             return
@@ -257,8 +227,11 @@ class Executor:
             log(logger, logging.WARNING, "lease lost before the action ran", step_id=claim.step.id)
             return
         started = time.monotonic()
-        with _LeaseKeeper(self._engine, claim.lease, self._settings.lease_seconds, self._services.clock):
+        with LeaseKeeper(self._engine, claim.lease, self._settings.lease_seconds, self._services.clock):
             outcome = _guarded(spec.run, ctx, params)
+        if isinstance(outcome, TransientError):
+            self._retry(claim, outcome)
+            return
         self._finish(claim, _end(outcome), time.monotonic() - started)
 
     def _finish(self, claim: Claim, end: StepEnd, duration: float | None = None) -> None:
@@ -277,6 +250,24 @@ class Executor:
         level = logging.WARNING if end.state == StepState.FAILED else logging.INFO
         log(logger, level, f"step {end.state}", outcome=end.outcome, error=end.error, **fields)
         self._wakeup.notify()  # the run's next step is due now
+
+    def _retry(self, claim: Claim, failure: TransientError) -> None:
+        """Hold a pending retry in the ledger (backoff, bounded by retry.max_seconds from the first failure),
+        or fail the step once that time is up."""
+        step, now = claim.step, self._services.clock()
+        deadline = step.retry_deadline or now + timedelta(seconds=self._settings.retry.max_seconds)
+        at = now + timedelta(seconds=self._settings.backoff(step.retries))
+        error = describe(failure)
+        self._metrics.retries.labels(step.action, failure.kind).inc()
+        if at > deadline:
+            spent = (now - (deadline - timedelta(seconds=self._settings.retry.max_seconds))).total_seconds()
+            note = f"{error} (gave up after {step.retries + 1} attempts over {spent:.0f} s)"
+            self._finish(claim, StepEnd("failed", "retries_exhausted", error=note[:MAX_ERROR]))
+            return
+        retry = steps.RetryLater(at, deadline, failure.kind, error)
+        if self._durably(lambda: steps.retry_later(self._engine, claim.lease, retry), step.id):
+            log(logger, logging.WARNING, "transient failure; step will be retried", step_id=step.id,
+                action=step.action, kind=failure.kind, retry_at=at.isoformat(), retries=step.retries + 1)
 
     def _changed_since_approval(self, claim: Claim, spec: ActionSpec[Any], ctx: ActionContext, params: Any) -> bool:
         """Right before an approved step runs: does what it would act on still match what was approved?
@@ -360,7 +351,7 @@ class Executor:
             step_id=claim.step.id,
             step_name=claim.step.name,
             alertname=claim.alert.alertname,
-            scope=incident_context(ctx)["scope"],
+            scope=incident_scope(claim.alert.labels),
         )
         sent = notifier.send(text)
         log(logger, logging.WARNING, "blast-radius budget exhausted", budget=name, notification=sent.outcome)
@@ -368,39 +359,19 @@ class Executor:
 
 
 def _guarded(function: Any, ctx: ActionContext, params: Any) -> Any:
-    """Call an action hook; any exception becomes a failed Outcome (type and first line of the message)."""
+    """Call an action hook; a transient failure (no answer from the target) is returned as a TransientError to
+    retry, any other exception becomes a failed Outcome (type and first line of the message)."""
     try:
         return function(ctx, params)
     except Exception as exc:
-        return Outcome.failed(describe(exc))
+        transient = as_transient(exc)
+        return transient if transient is not None else Outcome.failed(describe(exc))
 
 
 def describe(exc: BaseException) -> str:
     """``Type: first line`` (a database error's driver message, without the SQL and its parameters)."""
+    if isinstance(exc, TransientError):
+        return str(exc)[:MAX_ERROR]
     origin = getattr(exc, "orig", None)
     lines = str(origin if origin is not None else exc).strip().splitlines()
     return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:MAX_ERROR]
-
-
-class _LeaseKeeper:
-    """Renew a lease every third of its length while the action runs, so a slow action is never re-claimed."""
-
-    def __init__(self, engine: Engine, lease: steps.Lease, seconds: float, clock: Any) -> None:
-        self._engine, self._lease, self._seconds, self._clock = engine, lease, seconds, clock
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True, name="responder-lease-keeper")
-
-    def __enter__(self) -> _LeaseKeeper:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join(5.0)
-
-    def _run(self) -> None:
-        while not self._done.wait(self._seconds / 3):
-            try:
-                steps.renew(self._engine, self._lease, self._clock() + timedelta(seconds=self._seconds))
-            except SQLAlchemyError:
-                log(logger, logging.WARNING, "lease renewal failed", step_id=self._lease.step_id)

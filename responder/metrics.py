@@ -72,6 +72,24 @@ class ResponderMetrics:
             ["outcome"],
             registry=registry,
         )
+        self.retries = Counter(
+            "tradingbot_responder_step_retries",
+            "Transient failures of a step (no answer from its target), each retried later or, past the retry"
+            " time, failing the step",
+            ["action", "kind"],
+            registry=registry,
+        )
+        self.sweeps = Counter(
+            "tradingbot_responder_sweeps",
+            "Reconciliations of open incidents with Alertmanager: swept, unavailable (no Alertmanager answered), idle",
+            ["outcome"],
+            registry=registry,
+        )
+        self.swept = Counter(
+            "tradingbot_responder_swept_alerts",
+            "Firing occurrences resolved by the sweeper: gone from Alertmanager without a RESOLVED delivery",
+            registry=registry,
+        )
         self.budget_exhausted = Counter(
             "tradingbot_responder_budget_exhausted",
             "Steps parked for approval because the blast-radius budget was used up",
@@ -86,6 +104,8 @@ class ResponderMetrics:
         for outcome in ("recovered", "unrecovered"):
             self.truncated.labels(outcome)
         self.budget_exhausted.labels(DEACTIVATION_BUDGET)
+        for outcome in ("swept", "unavailable", "idle"):
+            self.sweeps.labels(outcome)
 
 
 class LedgerCollector(Collector):

@@ -61,17 +61,21 @@ class Notifier:
         webhook_url: str | None,
         session: requests.Session,
         timeout: float,
-        next_update_minutes: int,
+        next_update_minutes: float,
         templates: jinja2.Environment | None = None,
     ) -> None:
         self._url = webhook_url
         self._session = session
         self._timeout = timeout
-        self._next_update = timedelta(minutes=next_update_minutes)
+        self.update_interval = timedelta(minutes=next_update_minutes)
         self._templates = templates or make_templates()
 
+    @property
+    def configured(self) -> bool:
+        return bool(self._url)
+
     def render(self, template: str, now: datetime, **context: Any) -> str:
-        return self._templates.get_template(template).render(next_update=now + self._next_update, now=now, **context)
+        return self._templates.get_template(template).render(now=now, **context)
 
     def send(self, text: str, blocks: list[dict[str, Any]] | None = None) -> Sent:
         """Post `text` (and Block Kit `blocks`, e.g. approval buttons) to the incoming webhook."""

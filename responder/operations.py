@@ -22,7 +22,7 @@ from responder.actions.context import ActionContext, ActionError, Services
 from responder.actions.profiles import set_profile_status
 from responder.actions.registry import UnknownAction
 from responder.evidence import Evidence
-from responder.executor import Wakeup, describe
+from responder.executor import describe
 from responder.ledger import approvals, queries
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import operator_actions
@@ -31,6 +31,7 @@ from responder.logs import log
 from responder.metrics import ResponderMetrics
 from responder.parity import Parity, profile_account
 from responder.states import Decision, StepState
+from responder.wakeup import Wakeup
 from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
 from sources.broker import BrokerError
 

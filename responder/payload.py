@@ -160,6 +160,12 @@ class ApiAlert(_AlertFields):
     """An alert as Alertmanager's ``GET /api/v2/alerts`` lists it (only active ones are listed)."""
 
     status: dict[StrictStr, Any] = Field(default_factory=dict)
+    receivers: list[dict[StrictStr, Any]] = Field(default_factory=list)
+
+    @property
+    def receiver_names(self) -> set[str]:
+        """The receivers Alertmanager routes this alert to."""
+        return {str(item.get("name", "")) for item in self.receivers}
 
     @property
     def state(self) -> str:

@@ -17,13 +17,15 @@ from responder.actions.context import Clock, Services
 from responder.actions.defaults import default_registry
 from responder.actions.registry import Registry
 from responder.console.identity import Operators, load_operators
-from responder.executor import Executor, ExecutorSettings, Wakeup
+from responder.executor import Executor, ExecutorSettings
 from responder.ledger.store import create_schema, make_ledger_engine
 from responder.metrics import Exposition, LedgerCollector, ResponderMetrics
 from responder.notifier import Notifier
 from responder.operations import Operations
 from responder.playbooks import Playbooks, load_playbooks
 from responder.settings import Settings
+from responder.sweeper import Sweeper
+from responder.wakeup import Wakeup
 from sources.assets import AssetDirectory
 
 
@@ -43,12 +45,20 @@ class Runtime:
     executor: Executor
     operations: Operations
     operators: Operators
+    sweeper: Sweeper
 
     @property
     def clock(self) -> Clock:
         return self.services.clock
 
+    def start(self) -> None:
+        """Start this process's executor threads and its sweeper."""
+        self.executor.start(self.settings.responder.threads)
+        if self.settings.responder.mode != "off":
+            self.sweeper.start()
+
     def close(self) -> None:
+        self.sweeper.stop()
         self.executor.stop()
         self.ledger.dispose()
         self.services.bot_engine.dispose()
@@ -67,7 +77,11 @@ def build_runtime(
     config = settings.responder
     registry = registry or default_registry()
     playbooks = load_playbooks(config.playbooks, registry)
-    ledger = make_ledger_engine(config.ledger_url)
+    ledger = make_ledger_engine(
+        config.ledger_url,
+        int(config.ledger_lock_timeout_seconds * 1000),
+        int(config.ledger_statement_timeout_seconds * 1000),
+    )
     session = session or requests.Session()
     notifier = Notifier(
         settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
@@ -83,8 +97,9 @@ def build_runtime(
     executor = Executor(ledger, services, ExecutorSettings.from_config(config), metrics, wakeup)
     operations = Operations(ledger, services, wakeup, metrics)
     operators = load_operators(config.console.operators_file)
+    sweeper = Sweeper(ledger, session, config, playbooks.get, clock, metrics, wakeup)
     return Runtime(
-        settings, ledger, services, playbooks, metrics, exposition, wakeup, executor, operations, operators
+        settings, ledger, services, playbooks, metrics, exposition, wakeup, executor, operations, operators, sweeper
     )
 
 

@@ -1,4 +1,6 @@
-"""Serve the responder with gunicorn (gthread workers), executors running in every worker process.
+"""Serve the responder with gunicorn: each worker process runs uvicorn's event loop in front of the Flask
+app (`responder.web.asgi`: a request is read whole before a thread runs it, so stalled clients cost no
+thread) and the executor threads that claim playbook steps.
 
 Import this module only after ``PROMETHEUS_MULTIPROC_DIR`` is set (`responder.cli` does): prometheus_client
 decides at import time whether metric values live in shared files.
@@ -20,11 +22,12 @@ from responder.logs import logging_config
 from responder.runtime import Runtime, build_runtime
 from responder.settings import Settings
 from responder.web import create_app
+from responder.web.asgi import BufferedWsgi, worker_class
 from responder.web.common import EXTENSION
 
 
 class ResponderServer(BaseApplication):  # type: ignore[misc]
-    def __init__(self, options: dict[str, Any], factory: Callable[[], Flask]) -> None:
+    def __init__(self, options: dict[str, Any], factory: Callable[[], BufferedWsgi]) -> None:
         self._options = options
         self._factory = factory
         super().__init__()
@@ -33,19 +36,20 @@ class ResponderServer(BaseApplication):  # type: ignore[misc]
         for key, value in self._options.items():
             self.cfg.set(key, value)
 
-    def load(self) -> Flask:
+    def load(self) -> BufferedWsgi:
         return self._factory()
 
 
 def _runtime(worker: Any) -> Runtime | None:
-    app = getattr(worker, "wsgi", None)
+    front = getattr(worker, "wsgi", None)
+    app = front.app if isinstance(front, BufferedWsgi) else None
     return app.extensions.get(EXTENSION) if isinstance(app, Flask) else None
 
 
 def _start_executor(worker: Any) -> None:
     rt = _runtime(worker)
     if rt is not None:
-        rt.executor.start(rt.settings.responder.threads)
+        rt.start()
 
 
 def _stop_executor(_server: Any, worker: Any) -> None:
@@ -58,8 +62,10 @@ def _forget_worker(_server: Any, worker: Any) -> None:
     multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
 
 
-def _build_app(settings: Settings, metrics_dir: Path) -> Flask:
-    return create_app(build_runtime(settings, multiprocess_dir=metrics_dir))
+def _build_app(settings: Settings, metrics_dir: Path) -> BufferedWsgi:
+    config = settings.responder
+    app = create_app(build_runtime(settings, multiprocess_dir=metrics_dir))
+    return BufferedWsgi(app, config.threads, config.max_body_bytes, config.request_read_timeout_seconds)
 
 
 def serve(settings: Settings, metrics_dir: Path, log_level: str = "INFO") -> None:
@@ -68,8 +74,7 @@ def serve(settings: Settings, metrics_dir: Path, log_level: str = "INFO") -> Non
     options = {
         "bind": config.listen,
         "workers": config.workers,
-        "worker_class": "gthread",
-        "threads": config.threads,
+        "worker_class": worker_class(config.request_read_timeout_seconds),
         "timeout": 30,
         "graceful_timeout": 10,
         "keepalive": 5,

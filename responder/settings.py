@@ -17,6 +17,10 @@ OPERATOR_TOKEN = "RESPONDER_OPERATOR_TOKEN"
 SERVICE_ROLE_KEY = "SUPABASE_SERVICE_ROLE_KEY"
 SESSION_SECRET = "RESPONDER_SESSION_SECRET"
 MIN_SESSION_SECRET = 32
+# A bearer token anything on the network can guess opens the automation: refuse weak ones at start.
+MIN_TOKEN_CHARS = 20
+MIN_TOKEN_DISTINCT = 8
+TOKEN_ADVICE = "e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 @dataclass(frozen=True, repr=False)
@@ -92,6 +96,13 @@ def load_settings(path: Path, env: Mapping[str, str], insecure_local: bool = Fal
             f"${SESSION_SECRET} (or ${SESSION_SECRET}_FILE) must hold at least {MIN_SESSION_SECRET} characters: "
             "the console signs its sessions with it (the same value on every replica)"
         )
+    check_token(WEBHOOK_TOKEN, secrets.webhook_token)
+    check_token(OPERATOR_TOKEN, secrets.operator_token)
+    if secrets.operator_token and secrets.operator_token == secrets.webhook_token:
+        raise ConfigError(
+            f"${OPERATOR_TOKEN} equals ${WEBHOOK_TOKEN}: Alertmanager's credentials would open the operator API"
+            " (approvals, re-enabling profiles); use two different tokens"
+        )
     return Settings(config, secrets, insecure_local, resolve_hooks(config, env))
 
 
@@ -106,6 +117,24 @@ def resolve_hooks(config: Config, env: Mapping[str, str]) -> dict[str, HookSpec]
             except ConfigError as exc:
                 raise ConfigError(f"{config.source}: {exc}") from None
     return hooks
+
+
+def check_token(name: str, token: str | None) -> None:
+    """Refuse a set but weak bearer token: short, with whitespace or control characters, or few distinct ones."""
+    if token is None:
+        return
+    problems = []
+    if len(token) < MIN_TOKEN_CHARS:
+        problems.append(f"has {len(token)} characters, at least {MIN_TOKEN_CHARS} are required")
+    if any(not char.isprintable() or char.isspace() or not char.isascii() for char in token):
+        problems.append("contains whitespace, control or non-ASCII characters")
+    if len(set(token)) < MIN_TOKEN_DISTINCT:
+        problems.append(f"has fewer than {MIN_TOKEN_DISTINCT} distinct characters")
+    if problems:
+        raise ConfigError(
+            f"${name} is too weak: it {'; it '.join(problems)} (a random token of printable ASCII without spaces,"
+            f" {TOKEN_ADVICE})"
+        )
 
 
 def _loopback(host: str) -> bool:

@@ -2,7 +2,8 @@
 
 A step goes ``pending`` -> ``running`` -> one of the terminal states, or parks in ``awaiting_approval``
 until an operator decides: ``approved`` (due again), ``rejected``, or ``expired`` when nobody decided in
-time. Every module that reads or writes a state uses these names, never a bare string.
+time, or waits in ``retry_wait`` after a transient failure (due again at its ``retry_at``).
+Every module that reads or writes a state uses these names, never a bare string.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from enum import StrEnum
 class StepState(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    RETRY_WAIT = "retry_wait"  # its target did not answer: due again at retry_at
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
     SUCCEEDED = "succeeded"
@@ -38,7 +40,15 @@ TERMINAL_STEP_STATES = frozenset(
     }
 )
 # Steps not finished yet: the backlog (``approved`` is due like ``pending``).
-BACKLOG_STATES = (StepState.PENDING, StepState.RUNNING, StepState.AWAITING_APPROVAL, StepState.APPROVED)
+BACKLOG_STATES = (
+    StepState.PENDING,
+    StepState.RUNNING,
+    StepState.AWAITING_APPROVAL,
+    StepState.APPROVED,
+    StepState.RETRY_WAIT,
+)
+# Not executed yet: what a cancelled run skips.
+NOT_STARTED_STATES = (StepState.PENDING, StepState.AWAITING_APPROVAL, StepState.APPROVED, StepState.RETRY_WAIT)
 
 
 class RunState(StrEnum):

@@ -2,7 +2,9 @@
 
 Choice (documented in docs/responder.md): the responder asks each of ``alertmanager_urls`` in turn for
 ``GET /api/v2/alerts`` filtered by the group's labels (and the receiver), keeps the active alerts the
-payload did not carry, and records them with the rest of the delivery. When fewer than
+payload did not carry that really belong to the group (every group label equal, routed to the
+delivery's receiver: what the API answers is checked, not trusted), and records them with the rest of
+the delivery. When fewer than
 ``truncatedAlerts`` come back (no URL configured, Alertmanager unreachable, or the cut alerts were
 resolved ones, which the API no longer lists) the delivery is still recorded and acknowledged (a
 retry cannot un-truncate it), ``tradingbot_responder_truncated_alerts_total{outcome="unrecovered"}``
@@ -23,6 +25,8 @@ from pydantic import ValidationError
 from responder.payload import Alert, ApiAlert, Notification
 
 TRUNCATED_ALERTNAME = "ResponderTruncatedAlerts"
+# A payload may claim any number of cut alerts; no group holds more than this (the payload's own limit).
+MAX_COUNTED_TRUNCATED = 10_000
 
 
 @dataclass(frozen=True)
@@ -60,10 +64,19 @@ def _fetch(url: str, notification: Notification, session: requests.Session, time
     for item in body:
         try:  # an item that is not a valid webhook alert (e.g. no alertname) is skipped: it counts as missing
             listed = ApiAlert.model_validate(item)
-            found.append(Listed(listed.state, listed.as_firing()))
+            if in_group(listed, notification):
+                found.append(Listed(listed.state, listed.as_firing()))
         except ValidationError:
             continue
     return found
+
+
+def in_group(listed: ApiAlert, notification: Notification) -> bool:
+    """True when Alertmanager would put `listed` in the notification's group: every group label equal, and
+    routed to the notification's receiver. Anything else the API returned is not this group's."""
+    if any(listed.labels.get(name) != value for name, value in notification.group_labels.items()):
+        return False
+    return not notification.receiver or notification.receiver in listed.receiver_names
 
 
 def recover(

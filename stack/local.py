@@ -50,6 +50,7 @@ class StackOptions:
     automation_alertmanager_ports: tuple[int, ...] = (9095,)  # the responder's Alertmanager(s), no inhibitions
     automation_alertmanager_cluster_ports: tuple[int, ...] = ()
     responder_ports: tuple[int, ...] = ()  # empty: one responder on responder.listen
+    responder_bot_db_url: str | None = None  # the responders reach the bot DB here (e.g. through a proxy)
     sink_port: int = 9805
     interval_seconds: float = 2.0
     fresh: bool = False
@@ -224,11 +225,14 @@ class LocalStack:
 
     def _responder_config(self, port: int, operators: Path) -> Path:
         """A copy of the YAML whose responder listens on `port` (several replicas on one machine), with the
-        local console operators and the automation Alertmanagers' URLs."""
+        local console operators and the automation Alertmanagers' URLs, reaching the bot DB at
+        `responder_bot_db_url` when that is set."""
         raw: dict[str, Any] = self.config.model_dump(mode="json", exclude={"source"})  # paths already absolute
         raw["responder"]["listen"] = f"{HOST}:{port}"
         if self.options.responder_ports:
             raw["responder"]["alertmanager_urls"] = self.urls.automation_alertmanagers
+        if self.options.responder_bot_db_url:
+            raw["bot_db"]["url"] = self.options.responder_bot_db_url
         console = raw["responder"].setdefault("console", {})
         console.setdefault("operators_file", str(operators))
         console.setdefault("public_url", f"http://{HOST}:{port}")

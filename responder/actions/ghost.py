@@ -1,5 +1,11 @@
 """Ghost position (runbook 1): evidence with a suggested root cause, reconciliation, closing at the broker.
 
+The evidence re-checks the ghost when it is captured (broker position against the bot's open quantity on
+the account): ``ghost_at_capture`` is ``present``, ``absent`` (bot and broker agree: the alert came late
+or the position settled) or ``unverified`` (the broker did not answer). A category is suggested only for
+a ghost that is present. The playbook deactivates the profile in every case (docs/responder.md: one
+reading cannot tell a settled ghost from one that comes and goes; re-enabling is parity-checked).
+
 Root-cause categories, suggested from the evidence:
 - ``exchange timeout``: the bot has an exit order the broker does not know (404 by client_order_id, twice);
 - ``rejected exit``: the exit order was rejected, at the broker or in the bot;
@@ -19,6 +25,7 @@ from responder.actions.hooks import call_bot_hook, describe_bot_hook
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
 from responder.evidence import Evidence
+from responder.parity import Parity
 from sources.botdb import POSITION_CLOSED, orders, positions
 from sources.broker import BrokerClient, BrokerError, BrokerPosition, BrokerUnavailable
 from sources.instruments import Instrument, instrument
@@ -33,6 +40,7 @@ class GhostParams(Params):
 
 
 def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
+    """Evidence, with the ghost re-checked now: a category is suggested only for a ghost that is there."""
     account = ctx.require_label(params.account_label)
     held = instrument(ctx.require_label(params.symbol_label))
     profile = ctx.require_label(params.profile_label)
@@ -42,16 +50,77 @@ def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
     evidence.update(_bot_side(ctx, profile, held, params.max_orders))
     broker = ctx.services.broker(account)
     evidence.update(_broker_side(broker, held, params.max_orders))
-    category, reason, exits = suggest_category(broker, evidence)
+    evidence.update(recheck(evidence, _parity(ctx, account)))
+    if evidence["ghost_at_capture"] == GHOST_PRESENT:
+        category, reason, exits = suggest_category(broker, evidence)
+    else:
+        category, reason, exits = UNDETERMINED, _why_no_category(evidence), []
     evidence.update(exit_orders=exits, suggested_category=category, category_reason=reason)
-    position = evidence.get("broker_position") or {}
     where = f" (position {held.position_symbol})" if held.crypto else ""
-    evidence["summary"] = (
-        f"ghost position: broker holds {position.get('qty', '?')} {held}{where} on account {account}, "
-        f"profile {profile} records none; suggested cause: {category}"
-    )
+    evidence["summary"] = _summary(evidence, f"{held}{where}")
     detail = "partial" if evidence.get("broker_error") else "captured"
     return Outcome("succeeded", detail, evidence)
+
+
+GHOST_PRESENT, GHOST_ABSENT, GHOST_UNVERIFIED = "present", "absent", "unverified"
+UNDETERMINED = "undetermined"
+TOLERANCE = 1e-9
+
+
+def _parity(ctx: ActionContext, account: str) -> Parity | None:
+    """The account's position parity now (crypto compared with its fee allowance and dust), None unread."""
+    try:
+        return ctx.services.parity(account)
+    except BrokerError:
+        return None
+
+
+def recheck(evidence: Mapping[str, Any], parity: Parity | None) -> dict[str, Any]:
+    """Is the ghost there now? The instrument's broker position against the bot's open quantity on the account
+    (summed over its profiles, as parity compares them). Without a broker answer it is unverified, never
+    "there" or "gone"."""
+    symbol = evidence["symbol"]
+    if evidence.get("broker_error") or parity is None:
+        bot_qty = parity.bot.get(symbol, 0.0) if parity else None
+        return {"ghost_at_capture": GHOST_UNVERIFIED, "bot_qty": bot_qty, "broker_qty": None}
+    bot_qty, broker_qty = parity.bot.get(symbol, 0.0), parity.broker.get(symbol, 0.0)
+    mismatched = any(m["symbol"] == symbol for m in parity.mismatches)
+    unrecorded = mismatched and abs(broker_qty) > TOLERANCE
+    return {"ghost_at_capture": GHOST_PRESENT if unrecorded else GHOST_ABSENT, "bot_qty": bot_qty,
+            "broker_qty": broker_qty}
+
+
+def _agreement(evidence: Mapping[str, Any]) -> str:
+    """What an absent ghost looks like: parity holds, or the broker holds nothing (a phantom at most)."""
+    broker_qty, bot_qty, symbol = evidence["broker_qty"], evidence["bot_qty"], evidence["symbol"]
+    if abs(broker_qty) <= TOLERANCE and abs(bot_qty) > TOLERANCE:
+        return f"the broker holds no {symbol} (the bot records {bot_qty:g})"
+    return f"bot and broker agree on {broker_qty:g} {symbol}"
+
+
+def _why_no_category(evidence: Mapping[str, Any]) -> str:
+    if evidence["ghost_at_capture"] == GHOST_ABSENT:
+        return f"no ghost when the evidence was captured: {_agreement(evidence)}"
+    return f"the ghost could not be re-checked: broker unavailable ({evidence.get('broker_error') or 'positions'})"
+
+
+def _summary(evidence: Mapping[str, Any], symbol: str) -> str:
+    account, profile = evidence["account"], evidence["profile"]
+    state = evidence["ghost_at_capture"]
+    if state == GHOST_PRESENT:
+        return (
+            f"ghost position: broker holds {evidence['broker_qty']:g} {symbol} on account {account}, the bot records "
+            f"{evidence['bot_qty']:g} (profile {profile}); suggested cause: {evidence['suggested_category']}"
+        )
+    if state == GHOST_ABSENT:
+        return (
+            f"no ghost at capture: {_agreement(evidence)} on account {account} (profile {profile}); the alert may"
+            " be late or the position settled; no root cause suggested"
+        )
+    return (
+        f"ghost not re-checked: broker unavailable ({evidence.get('broker_error') or 'positions'}); "
+        f"{symbol} on account {account} (profile {profile})"
+    )
 
 
 def _bot_side(ctx: ActionContext, profile: str, held: Instrument, limit: int) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Calling the bot's reconcile/restart hooks from an action, recorded like any action.
 
 The step's output says what ran (the hook's URL or argv, never its secrets), how long it took, its exit code
-or HTTP status and its truncated output, and whether a failure was ``transient`` (timed out, no connection,
-5xx: whether it took effect is unknown) or ``definite`` (a non-zero exit, a 4xx).
+or HTTP status and its truncated output. A transient failure (timed out, no connection, 5xx, 429: whether it
+took effect is unknown) is retried by the executor for ``responder.retry.max_seconds``; a definite one (a
+non-zero exit, a 4xx) fails the step at once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 
 from responder.actions.context import ActionContext
 from responder.actions.registry import Outcome
+from responder.actions.transient import TransientError
 from sources.hooks import HookError, HookUnavailable
 
 
@@ -22,10 +24,11 @@ def call_bot_hook(ctx: ActionContext, name: str, context: Mapping[str, str | Non
         return Outcome("skipped", "not_configured", {"summary": f"bot.hooks.{name} is not configured"})
     try:
         result = ctx.services.run_hook(name, context)
+    except HookUnavailable as exc:  # no answer: the executor holds a retry in the ledger (actions/transient.py)
+        raise TransientError(f"hook_{exc.kind}", str(exc)) from None  # type: ignore[arg-type]
     except HookError as exc:
-        kind = "transient" if isinstance(exc, HookUnavailable) else "definite"
         ran = exc.result.as_dict() if exc.result is not None else {}
-        output = {**spec.describe(), **ran, "failure": kind, "summary": f"{name} hook failed: {exc}"}
+        output = {**spec.describe(), **ran, "failure": "definite", "summary": f"{name} hook failed: {exc}"}
         return Outcome("failed", "error", output, error=str(exc))
     return Outcome("succeeded", "changed", {**spec.describe(), **result.as_dict(), "summary": done})
 

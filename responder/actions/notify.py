@@ -1,19 +1,25 @@
-"""Tell people: render the runbook's communication template (Incident, Severity, Impact, Mitigation,
-Next Update (UTC)) and post it. Impact lists the evidence steps' summaries; Mitigation lists what the
-run's earlier side-effecting steps did — failures, dry runs and rejections included — and what awaits
-approval. Without a webhook URL the step is recorded as skipped (``not_configured``)."""
+"""Tell people: the runbook's communication template (Incident, Severity, Impact, Mitigation, Next Update
+(UTC)), built from the ledger by `responder.notice` and posted to the Slack webhook.
+
+A firing alert's notice promises its Next Update (``notify.next_update_minutes`` ahead) and schedules it in
+the ledger first, so the promise is kept whatever happens to this process (`responder.updates` posts it).
+A resolved alert's notice is the final one: it shows what the firing run did and left undone, promises
+nothing and cancels the updates still scheduled. Without a webhook URL the step is recorded as skipped
+(``not_configured``) and nothing is promised.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import datetime
 from typing import Any
 
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.ledger import notices, queries
 from responder.ledger.records import StepRecord
-from responder.ledger.schema import FAILED
-from responder.notifier import severity_name
-
-SCOPE_LABELS = ("profile", "account", "symbol", "channel")
+from responder.notice import Notice, incident_notice
+from responder.truncation import TRUNCATED_ALERTNAME
 
 
 class NotifyParams(Params):
@@ -21,47 +27,43 @@ class NotifyParams(Params):
     title: str | None = None
 
 
-def _summary(step: StepRecord) -> str:
-    output = step.output if isinstance(step.output, dict) else {}
-    return str(output.get("summary") or "")
+def _incident_steps(ctx: ActionContext) -> list[StepRecord]:
+    """The steps the notice describes: this run's; on resolve, the firing run's first (what was done)."""
+    if ctx.alert.status != "resolved":
+        return [*ctx.history, *ctx.later]
+    found = queries.incident_steps(ctx.services.ledger_engine, ctx.alert.fingerprint, ctx.alert.starts_at)
+    firing = [step for alert, step in found if alert.status == "firing"]
+    return [*firing, *ctx.history]
 
 
-def incident_context(ctx: ActionContext, title: str | None = None) -> dict[str, Any]:
-    """The template's variables for this alert and run."""
-    labels = ctx.alert.labels
-    registry = ctx.services.registry
-    observed = [s for s in ctx.history if s.action in registry and registry.get(s.action).effect == "observe"]
-    acted = [s for s in ctx.history if s not in observed and s.action != "notify"]
-    scope = ", ".join(f"{name} {labels[name]}" for name in SCOPE_LABELS if labels.get(name))
-    return {
-        "incident": title or ctx.alert.annotations.get("summary") or ctx.alert.alertname,
-        "alertname": ctx.alert.alertname,
-        "status": ctx.alert.status,
-        "severity": severity_name(labels.get("severity")),
-        "scope": scope or "all profiles",
-        "impact": [line for line in map(_summary, observed) if line],
-        "mitigation": [
-            {
-                "name": s.name,
-                "state": s.state,
-                "outcome": s.outcome,
-                "summary": _summary(s),
-                "error": s.error or "",
-                "by": s.decided_by or "",
-            }
-            for s in acted
-        ],
-        "awaiting_approval": [s.name for s in ctx.later if s.policy == "approval"],
-        "failed": any(s.state == FAILED for s in ctx.history),
-        "run_id": ctx.run_id,
-    }
+def current_notice(ctx: ActionContext, title: str | None = None) -> Notice:
+    return incident_notice(ctx.alert, ctx.run_id, _incident_steps(ctx), ctx.services.registry, title)
+
+
+def _promise(ctx: ActionContext, now: datetime) -> datetime | None:
+    """Schedule the first update (firing) or cancel those left (resolved); the Next Update to print.
+
+    Nothing is promised for what the responder raised itself (cut alerts): it never resolves."""
+    ledger = ctx.services.ledger_engine
+    if ctx.alert.status == "resolved":
+        notices.cancel_for_incident(ledger, ctx.alert.fingerprint, ctx.alert.starts_at, now)
+        return None
+    if ctx.alert.alertname == TRUNCATED_ALERTNAME:
+        return None
+    return notices.schedule_first(ledger, ctx.run_id, now + ctx.services.notifier.update_interval, now)
 
 
 def notify(ctx: ActionContext, params: NotifyParams) -> Outcome:
-    notifier = ctx.services.notifier
-    text = notifier.render(params.template, ctx.now(), **incident_context(ctx, params.title))
+    notifier, now = ctx.services.notifier, ctx.now()
+    notice = current_notice(ctx, params.title)
+    if notifier.configured:
+        kind = "final" if ctx.alert.status == "resolved" else "notice"
+        notice = dataclasses.replace(notice, next_update=_promise(ctx, now), kind=kind)
+    text = notifier.render(params.template, now, **notice.context())
     sent = notifier.send(text)
-    output = {"text": text, "delivery": sent.outcome}
+    output: dict[str, Any] = {"text": text, "delivery": sent.outcome}
+    if notice.next_update is not None:
+        output["next_update"] = notice.next_update.isoformat()
     if sent.outcome == "sent":
         return Outcome("succeeded", "sent", output)
     if sent.outcome == "not_configured":

@@ -127,7 +127,7 @@ def backlog(engine: Engine) -> dict[str, int]:
         .where(steps.c.state.in_(BACKLOG_STATES), runs.c.state == "active")
         .group_by(steps.c.state)
     )
-    counts = {"pending": 0, "running": 0, "awaiting_approval": 0}
+    counts = {"pending": 0, "running": 0, "awaiting_approval": 0, "retry_wait": 0}
     with engine.connect() as conn:
         for state, count in conn.execute(query):
             key = "pending" if state == "approved" else state

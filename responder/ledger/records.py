@@ -90,6 +90,9 @@ class StepRecord:
     awaiting_since: datetime | None = None
     approval_round: int = 0
     approved_guard: Any = None
+    retries: int = 0
+    retry_at: datetime | None = None
+    retry_deadline: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Row[Any]) -> StepRecord:
@@ -99,6 +102,7 @@ class StepRecord:
             values[name] = loads(values[name])
         values["two_person"] = bool(values["two_person"])
         values["approval_round"] = int(values["approval_round"] or 0)
+        values["retries"] = int(values["retries"] or 0)
         return cls(**values)
 
     def as_dict(self) -> dict[str, Any]:
@@ -125,6 +129,9 @@ class StepRecord:
             "error": self.error,
             "started_at": _iso(self.started_at),
             "finished_at": _iso(self.finished_at),
+            "retries": self.retries,
+            "retry_at": _iso(self.retry_at),
+            "retry_deadline": _iso(self.retry_deadline),
         }
 
 

@@ -39,6 +39,7 @@ SKIPPED = StepState.SKIPPED
 DRY_RUN = StepState.DRY_RUN
 REJECTED = StepState.REJECTED
 EXPIRED = StepState.EXPIRED
+RETRY_WAIT = StepState.RETRY_WAIT
 
 RUN_ACTIVE = RunState.ACTIVE
 RUN_SUCCEEDED = RunState.SUCCEEDED
@@ -66,6 +67,9 @@ alerts = Table(
     Column("source", String(32), nullable=False),
     Column("disposition", String(32), nullable=False),
     Column("received_at", UTCDateTime(), nullable=False),
+    # the sweeper first found this firing occurrence missing from Alertmanager's API (None: listed, or never
+    # checked); an added column, see store.create_schema
+    Column("absent_since", UTCDateTime(), nullable=True),
     UniqueConstraint("fingerprint", "starts_at", "status", name="responder_alerts_occurrence"),
     Index("responder_alerts_alertname", "alertname"),
 )
@@ -121,6 +125,10 @@ steps = Table(
     Column("awaiting_since", UTCDateTime(), nullable=True),
     Column("approval_round", Integer, nullable=True),
     Column("approved_guard", Text, nullable=True),
+    # transient failures: how many, when the next attempt is due, when retrying stops
+    Column("retries", Integer, nullable=True, default=0),
+    Column("retry_at", UTCDateTime(), nullable=True),
+    Column("retry_deadline", UTCDateTime(), nullable=True),
     UniqueConstraint("run_id", "position", name="responder_steps_order"),
     Index("responder_steps_state", "state"),
 )
@@ -176,6 +184,32 @@ slack_requests = Table(
     Column("digest", String(64), primary_key=True),
     Column("received_at", UTCDateTime(), nullable=False),
     Index("responder_slack_requests_age", "received_at"),
+)
+
+# Scheduled updates of an incident's notice (the "Next Update" the notify step promised): one row per
+# update, claimed with a lease like a step, posted once, the next one scheduled when it is posted.
+NOTICE_SCHEDULED = "scheduled"
+NOTICE_POSTING = "posting"
+NOTICE_POSTED = "posted"
+NOTICE_CANCELLED = "cancelled"
+
+notices = Table(
+    "responder_notices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", Integer, ForeignKey("responder_runs.id"), nullable=False),
+    Column("sequence", Integer, nullable=False),
+    Column("due_at", UTCDateTime(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_owner", String(200), nullable=True),
+    Column("lease_expires_at", UTCDateTime(), nullable=True),
+    Column("outcome", String(64), nullable=False, default=""),
+    Column("text", Text, nullable=True),
+    Column("created_at", UTCDateTime(), nullable=False),
+    Column("posted_at", UTCDateTime(), nullable=True),
+    UniqueConstraint("run_id", "sequence", name="responder_notices_once"),
+    Index("responder_notices_due", "state", "due_at"),
 )
 
 operator_actions = Table(

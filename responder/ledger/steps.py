@@ -22,6 +22,7 @@ from responder.ledger.schema import (
     AWAITING_APPROVAL,
     FAILED,
     PENDING,
+    RETRY_WAIT,
     RUN_ACTIVE,
     RUN_FAILED,
     RUN_SUCCEEDED,
@@ -81,7 +82,8 @@ class StepEnd:
 
 
 def find_due(engine: Engine, now: datetime, limit: int = 16) -> list[Candidate]:
-    """Steps that are next in an active run and not held: pending, approved, or with an expired lease."""
+    """Steps that are next in an active run and not held: pending, approved, due for a retry, or with an
+    expired lease."""
     query = (
         select(steps.c.id, steps.c.state, steps.c.attempts)
         .join(runs, runs.c.id == steps.c.run_id)
@@ -91,6 +93,7 @@ def find_due(engine: Engine, now: datetime, limit: int = 16) -> list[Candidate]:
             or_(
                 steps.c.state.in_((PENDING, APPROVED)),
                 (steps.c.state == RUNNING) & (steps.c.lease_expires_at < now),
+                (steps.c.state == RETRY_WAIT) & (steps.c.retry_at <= now),
             ),
         )
         .order_by(steps.c.id)
@@ -201,6 +204,39 @@ def advance_run(conn: Connection, step: StepRecord, now: datetime) -> None:
     )
 
 
+@dataclass(frozen=True)
+class RetryLater:
+    """A transient failure: try the step again at `at`, unless `deadline` has passed by then."""
+
+    at: datetime
+    deadline: datetime
+    kind: str
+    error: str
+
+
+def retry_later(engine: Engine, lease: Lease, retry: RetryLater) -> bool:
+    """Hold the pending retry in the ledger (the run waits at this step); False when the lease was lost."""
+    return _release(
+        engine,
+        lease,
+        state=RETRY_WAIT,
+        outcome=retry.kind[:64],
+        error=retry.error,
+        retries=func.coalesce(steps.c.retries, 0) + 1,
+        retry_at=retry.at,
+        retry_deadline=retry.deadline,
+    )
+
+
+def _release(engine: Engine, lease: Lease, **values: Any) -> bool:
+    """Leave a held step waiting (for a retry, an operator) with its lease released; False when it was lost."""
+    with write_transaction(engine) as conn:
+        released = conn.execute(
+            update(steps).where(_held(lease)).values(lease_owner=None, lease_expires_at=None, **values)
+        ).rowcount
+        return released == 1
+
+
 def renew(engine: Engine, lease: Lease, until: datetime) -> bool:
     """Extend the lease of a step that is still executing; False when it is no longer held."""
     with write_transaction(engine) as conn:
@@ -213,23 +249,17 @@ def await_approval(engine: Engine, lease: Lease, reason: str, now: datetime, out
     Each parking opens a new approval round: decisions given for an earlier round (before the state
     changed under an approved step) no longer count, and any earlier decision is cleared.
     """
-    with write_transaction(engine) as conn:
-        parked = conn.execute(
-            update(steps)
-            .where(_held(lease))
-            .values(
-                state=AWAITING_APPROVAL,
-                approval_reason=reason,
-                output=None if output is None else dumps(output),
-                lease_owner=None,
-                lease_expires_at=None,
-                awaiting_since=now,
-                approval_round=func.coalesce(steps.c.approval_round, 0) + 1,
-                decision=None,
-                decided_by=None,
-                decision_reason=None,
-                decided_at=None,
-                approved_guard=None,
-            )
-        ).rowcount
-        return parked == 1
+    return _release(
+        engine,
+        lease,
+        state=AWAITING_APPROVAL,
+        approval_reason=reason,
+        output=None if output is None else dumps(output),
+        awaiting_since=now,
+        approval_round=func.coalesce(steps.c.approval_round, 0) + 1,
+        decision=None,
+        decided_by=None,
+        decision_reason=None,
+        decided_at=None,
+        approved_guard=None,
+    )

@@ -8,15 +8,20 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Insert, Table, event, inspect, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError, SQLAlchemyError
 from sqlalchemy.schema import CreateColumn
 
-from common.db import make_engine, write_transaction
-from responder.ledger.schema import DEACTIVATION_BUDGET, budget_locks, metadata
+from common.db import make_engine, normalise_url, write_transaction
+from responder.ledger.schema import DEACTIVATION_BUDGET, alerts, budget_locks, metadata, runs, steps
 
-# Ledger transactions are a few milliseconds long; a webhook must not wait long for SQLite's write lock
-# (Alertmanager times out and re-sends): answer 503 after this and let it retry.
+# Ledger transactions are a few milliseconds long; a webhook must not wait long for a lock (SQLite's write
+# lock, a PostgreSQL table or row lock) or a statement (Alertmanager times out and re-sends): answer 503
+# after this and let it retry.
 LEDGER_SQLITE_BUSY_MS = 3000
+LEDGER_STATEMENT_TIMEOUT_MS = 10_000
+# Readiness waits less than a delivery for the ledger's locks: a probe answers within its own timeout.
+READINESS_LOCK_TIMEOUT_MS = 500
 
 
 # A pooled connection is pinged before use only when it sat idle this long: a webhook burst then costs
@@ -25,9 +30,17 @@ LEDGER_SQLITE_BUSY_MS = 3000
 PING_IF_IDLE_SECONDS = 1.0
 
 
-def make_ledger_engine(url: str) -> Engine:
-    """An engine for the ledger; SQLite waits at most LEDGER_SQLITE_BUSY_MS for the write lock."""
-    engine = make_engine(url, sqlite_busy_ms=LEDGER_SQLITE_BUSY_MS, pool_pre_ping=False)
+def make_ledger_engine(
+    url: str, lock_timeout_ms: int = LEDGER_SQLITE_BUSY_MS, statement_timeout_ms: int = LEDGER_STATEMENT_TIMEOUT_MS
+) -> Engine:
+    """An engine for the ledger whose writes give up instead of hanging: SQLite waits at most
+    `lock_timeout_ms` for the write lock; PostgreSQL sessions run with ``lock_timeout`` and
+    ``statement_timeout`` (a locked table or a stuck statement is an error, and the webhook answers 503)."""
+    if make_url(normalise_url(url)).get_backend_name() == "postgresql":
+        options = f"-c lock_timeout={int(lock_timeout_ms)} -c statement_timeout={int(statement_timeout_ms)}"
+        engine = make_engine(url, pool_pre_ping=False, connect_args={"connect_timeout": 5, "options": options})
+    else:
+        engine = make_engine(url, sqlite_busy_ms=lock_timeout_ms, pool_pre_ping=False)
     _ping_if_idle(engine)
     return engine
 
@@ -59,11 +72,14 @@ def insert_ignoring_conflicts(conn: Connection | str, table: Table) -> Insert:
     raise NotImplementedError(f"ledger dialect {dialect!r} is not supported")
 
 
+DELIVERY_TABLES = (alerts.name, runs.name, steps.name)
+
 SCHEMA_LOCK = 7_406_001  # PostgreSQL advisory lock: replicas starting together create the schema one at a time
 
 
 def create_schema(engine: Engine) -> None:
-    """Create the ledger's tables and budget rows where they do not exist yet (safe for concurrent starts)."""
+    """Create the ledger's tables and budget rows where they do not exist yet, and add the columns a ledger
+    created by an earlier version lacks (safe for concurrent starts)."""
     with write_transaction(engine) as conn:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
@@ -103,10 +119,16 @@ def loads(text: str | None) -> Any:
 
 
 def ledger_writable(engine: Engine) -> bool:
-    """True when a write transaction can be opened (SQLite: the write lock can be taken) and answers."""
+    """True when a delivery could be recorded now: a write transaction opens (SQLite: the write lock is taken)
+    and, on PostgreSQL, the tables a delivery writes can be locked for writing within
+    READINESS_LOCK_TIMEOUT_MS (a table locked by a migration or a stuck session is not ready)."""
     try:
         with write_transaction(engine) as conn:
-            conn.execute(text("SELECT 1"))
+            if conn.dialect.name == "postgresql":
+                conn.execute(text(f"SET LOCAL lock_timeout = {READINESS_LOCK_TIMEOUT_MS}"))
+                conn.execute(text(f"LOCK TABLE {', '.join(DELIVERY_TABLES)} IN ROW EXCLUSIVE MODE"))
+            else:
+                conn.execute(text("SELECT 1"))
     except SQLAlchemyError:
         return False
     return True

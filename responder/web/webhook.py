@@ -8,6 +8,7 @@ Alertmanager retries. The work itself runs later in executor threads, woken righ
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy.exc import SQLAlchemyError
@@ -17,7 +18,7 @@ from responder.ledger.ingest import Delivery, Recorded, record_alerts
 from responder.logs import log
 from responder.payload import Notification, PayloadError, parse_notification
 from responder.runtime import Runtime
-from responder.truncation import Recovery, recover, truncation_alert
+from responder.truncation import MAX_COUNTED_TRUNCATED, Recovery, recover, truncation_alert
 from responder.web.common import bearer_matches, error, runtime
 
 logger = logging.getLogger(__name__)
@@ -78,12 +79,13 @@ def _record(rt: Runtime, notification: Notification) -> tuple[Response, int]:
         alerts.append(truncation_alert(notification, recovery))
     delivery = Delivery(notification.group_key, notification.receiver, "webhook")
     try:
-        recorded = record_alerts(rt.ledger, alerts, delivery, rt.playbooks.get, config.mode, rt.clock())
+        window = timedelta(seconds=config.occurrence_window_seconds)
+        recorded = record_alerts(rt.ledger, alerts, delivery, rt.playbooks.get, config.mode, rt.clock(), window)
     except SQLAlchemyError as exc:
         rt.metrics.notifications.labels("ledger_unavailable").inc()
         log(logger, logging.ERROR, "ledger unavailable; asking Alertmanager to retry", error=type(exc).__name__)
         return error(503, "the ledger cannot be written; retry later")
-    _count(rt, recorded, recovery)
+    _count(rt, recorded, recovery, len(notification.alerts))
     runs = [r.run_id for r in recorded if r.run_id is not None]
     if runs:
         rt.wakeup.notify()
@@ -95,14 +97,18 @@ def _record(rt: Runtime, notification: Notification) -> tuple[Response, int]:
     return jsonify(body), 200
 
 
-def _count(rt: Runtime, recorded: list[Recorded], recovery: Recovery) -> None:
+def _count(rt: Runtime, recorded: list[Recorded], recovery: Recovery, delivered: int) -> None:
+    """Count the delivery and its alerts; truncation is counted per occurrence (a re-sent group counts
+    nothing again) and bounded (a payload cannot claim any number)."""
     metrics = rt.metrics
     metrics.notifications.labels("accepted").inc()
     for item in recorded:
         metrics.alerts.labels(item.status, "true" if item.new else "false").inc()
         for action in item.cancelled_actions:
             metrics.steps.labels(action, "skipped").inc()
-    if recovery.recovered:
-        metrics.truncated.labels("recovered").inc(recovery.recovered)
-    if recovery.unrecovered:
-        metrics.truncated.labels("unrecovered").inc(recovery.unrecovered)
+    fetched = recorded[delivered : delivered + len(recovery.alerts)]
+    recovered = min(sum(1 for item in fetched if item.new), recovery.recovered)
+    if recovered:
+        metrics.truncated.labels("recovered").inc(recovered)
+    if recovery.unrecovered and recorded[-1].new:  # the raised truncation occurrence is new
+        metrics.truncated.labels("unrecovered").inc(min(recovery.unrecovered, MAX_COUNTED_TRUNCATED))

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bench.payloads import BodyStream, recorded_bodies, templates
-from responder.executor import Wakeup
 from responder.ledger.ingest import Delivery, record_alerts
 from responder.ledger.schema import alerts
 from responder.ledger.store import PING_IF_IDLE_SECONDS, create_schema, make_ledger_engine
 from responder.payload import parse_notification
+from responder.wakeup import Wakeup
 from tests.support.databases import admin_url
 
 

@@ -199,7 +199,8 @@ def services_run_on_the_roles(host: str, port: int, names: dict[str, str], tmp_p
         engine.dispose()
     unreachable = "http://127.0.0.1:9"
     env = {**os.environ, "APCA_API_SECRET_KEY": "k", "PROBE_USER_EMAIL": "p@example.com", "PROBE_USER_PASSWORD": "p",
-           "RESPONDER_WEBHOOK_TOKEN": "t", "BROKER_BASE_URL": unreachable, "SUPABASE_URL": unreachable}
+           "RESPONDER_WEBHOOK_TOKEN": "deploy-test-webhook-token-0123456789", "BROKER_BASE_URL": unreachable,
+           "SUPABASE_URL": unreachable}
     scrape = subprocess.run(
         [sys.executable, "-m", "exporters", "--config", str(config), "--once"], cwd=cf.REPO, capture_output=True,
         text=True, timeout=120,

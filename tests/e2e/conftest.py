@@ -115,16 +115,23 @@ class E2E:
 
 
 def start_e2e(
-    tmp_path: Path, bot_db_url: str, ledger_url: str, *, alertmanagers: int = 1, responders: int = 1
+    tmp_path: Path,
+    bot_db_url: str,
+    ledger_url: str,
+    *,
+    alertmanagers: int = 1,
+    responders: int = 1,
+    responder_bot_db_url: str | None = None,
+    responder: dict[str, Any] | None = None,
 ) -> Iterator[E2E]:
     """Start the stack on free ports: `alertmanagers` people's and as many automation Alertmanagers (each
-    kind one gossip cluster when there are several)."""
+    kind one gossip cluster when there are several); `responder_bot_db_url`: where the responders reach the
+    bot DB; `responder`: more responder settings."""
     am_ports = tuple(free_port() for _ in range(alertmanagers))
     automation_ports = tuple(free_port() for _ in range(alertmanagers))
-    config = write_config(
-        tmp_path / "config.yml",
-        stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in automation_ports]),
-    )
+    sections = stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in automation_ports])
+    sections["responder"].update(responder or {})
+    config = write_config(tmp_path / "config.yml", sections)
     options = StackOptions(
         config_path=config,
         state_dir=tmp_path / "state",
@@ -134,6 +141,7 @@ def start_e2e(
         automation_alertmanager_ports=automation_ports,
         automation_alertmanager_cluster_ports=tuple(free_port() for _ in am_ports) if alertmanagers > 1 else (),
         responder_ports=tuple(free_port() for _ in range(responders)) if responders > 1 else (),
+        responder_bot_db_url=responder_bot_db_url,
         sink_port=free_port(),
         interval_seconds=INTERVAL_SECONDS,
         fresh=True,

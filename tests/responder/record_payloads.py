@@ -87,9 +87,12 @@ def capture_server() -> Iterator[tuple[str, Capture]]:
         server.server_close()
 
 
-def alertmanager_config(hook: str, token_file: Path) -> dict[str, Any]:
+def alertmanager_config(
+    hook: str, token_file: Path, inhibit_rules: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     auth = {"authorization": {"type": "Bearer", "credentials_file": str(token_file)}}
     return {
+        "inhibit_rules": inhibit_rules or [],
         "route": {
             "receiver": "responder",
             "group_by": ["alertname", "profile"],
@@ -116,13 +119,18 @@ def alertmanager_config(hook: str, token_file: Path) -> dict[str, Any]:
 
 @contextmanager
 def alertmanager(
-    binary: str, hook: str, workdir: Path, token: str = RECORDING_TOKEN, port: int | None = None
+    binary: str,
+    hook: str,
+    workdir: Path,
+    token: str = RECORDING_TOKEN,
+    port: int | None = None,
+    inhibit_rules: list[dict[str, Any]] | None = None,
 ) -> Iterator[str]:
     """Run the real Alertmanager (no clustering) with the capture/responder receivers; yield its URL."""
     token_file = workdir / "token"
     token_file.write_text(token)
     config = workdir / "alertmanager.yml"
-    config.write_text(yaml.safe_dump(alertmanager_config(hook, token_file)))
+    config.write_text(yaml.safe_dump(alertmanager_config(hook, token_file, inhibit_rules)))
     port = port or free_port()
     process = subprocess.Popen(
         [

@@ -36,6 +36,17 @@ def test_the_default_playbooks_cover_the_runbook_and_gate_what_must_be_gated() -
     assert resolved is not None and "deactivate_profile" not in {s.action for s in resolved.steps}
 
 
+def test_every_incident_that_is_announced_gets_a_final_notice_on_resolve() -> None:
+    """A firing notice promises updates; the resolved run's notice is the final one that ends them."""
+    playbooks = load_playbooks(PLAYBOOKS, default_registry())
+    for book in playbooks.all():
+        if book.status != "firing" or book.alertname == "ResponderTruncatedAlerts":  # raised by the responder only
+            continue
+        if any(step.action == "notify" for step in book.steps):
+            resolved = playbooks.get(book.alertname, "resolved")
+            assert resolved is not None and resolved.steps[-1].action == "notify", book.alertname
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

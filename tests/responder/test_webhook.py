@@ -94,13 +94,16 @@ def fake_alertmanager(listed: list[dict[str, Any]], seen: list[list[tuple[str, s
         yield url
 
 
+ROUTED = {"receivers": [{"name": "responder-max-alerts"}]}  # as Alertmanager's API lists a routed alert
+
+
 def test_a_truncated_group_is_fetched_back_from_alertmanagers_api(tmp_path: Path) -> None:
     body = recorded("truncated")["body"]
     missing = []
     for n in (3, 4, 5):
         item = alert({"alertname": "StalePendingOrders", "severity": "sev2", "profile": f"p-{n}"})
-        missing.append({**item, "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}})
-    listed = [{**a, "status": {"state": "active"}} for a in body["alerts"]] + missing
+        missing.append({**item, "status": {"state": "active", "silencedBy": [], "inhibitedBy": []}, **ROUTED})
+    listed = [{**a, "status": {"state": "active"}, **ROUTED} for a in body["alerts"]] + missing
     seen: list[list[tuple[str, str]]] = []
     with fake_alertmanager(listed, seen) as am_url:
         config = sections(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}",
@@ -117,11 +120,11 @@ def test_a_truncated_group_is_fetched_back_from_alertmanagers_api(tmp_path: Path
 
 def test_an_invalid_alert_listed_by_alertmanager_is_counted_missing_not_a_failed_delivery(tmp_path: Path) -> None:
     body = recorded("truncated")["body"]
-    listed = [{**a, "status": {"state": "active"}} for a in body["alerts"]]
+    listed = [{**a, "status": {"state": "active"}, **ROUTED} for a in body["alerts"]]
     valid = alert({"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-3"})
     no_name = alert({"severity": "sev2", "profile": "p-4"})
     too_long = alert({"alertname": "X" * 500, "profile": "p-5"})
-    listed += [{**item, "status": {"state": "active"}} for item in (valid, no_name, too_long)]
+    listed += [{**item, "status": {"state": "active"}, **ROUTED} for item in (valid, no_name, too_long)]
     with fake_alertmanager(listed, []) as am_url:
         config = sections(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", responder={"alertmanager_urls": [am_url]})
         with harness(tmp_path, config) as h:
@@ -129,6 +132,35 @@ def test_an_invalid_alert_listed_by_alertmanager_is_counted_missing_not_a_failed
             assert answer.status_code == 200
             assert answer.json["truncated"] == {"recovered": 1, "unrecovered": 2}
             assert answer.json["alerts"] == 4  # the two delivered, the one fetched back, the raised truncation
+
+
+def test_truncation_recovery_keeps_only_the_groups_alerts_and_counts_each_occurrence_once(tmp_path: Path) -> None:
+    """Alertmanager's answer is checked: an alert of another group or receiver is never recorded or acted on;
+    a re-sent truncated group counts nothing again, and a payload claiming a huge cut counts a bounded number."""
+    body = recorded("truncated")["body"]
+    ours = alert({"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-3"})
+    other_group = alert(ghost_labels("p-9"))
+    other_receiver = alert({"alertname": "StalePendingOrders", "severity": "sev2", "profile": "p-4"})
+    listed = [
+        {**ours, "status": {"state": "active"}, **ROUTED},
+        {**other_group, "status": {"state": "active"}, **ROUTED},
+        {**other_receiver, "status": {"state": "active"}, "receivers": [{"name": "slack"}]},
+    ]
+    with fake_alertmanager(listed, []) as am_url:
+        config = sections(tmp_path, f"sqlite:///{tmp_path / 'db.sqlite3'}", responder={"alertmanager_urls": [am_url]})
+        with harness(tmp_path, config) as h:
+            first = h.post(body)
+            again = h.post(body)
+            huge = h.post({**body, "groupKey": body["groupKey"] + "-other", "truncatedAlerts": 10**12})
+            metrics = h.client.get("/metrics").text
+            with h.ledger.connect() as conn:
+                labels = [json.loads(row) for row in conn.execute(select(alerts.c.labels)).scalars()]
+    assert first.json["truncated"] == {"recovered": 1, "unrecovered": 2}
+    assert again.json["new"] == 0 and huge.status_code == 200
+    assert sorted(item.get("profile", "-") for item in labels) == ["-", "-", "p-1", "p-2", "p-3"]
+    assert not any(item["alertname"] == "GhostPosition" for item in labels)
+    assert 'tradingbot_responder_truncated_alerts_total{outcome="recovered"} 1.0' in metrics
+    assert 'tradingbot_responder_truncated_alerts_total{outcome="unrecovered"} 10002.0' in metrics
 
 
 @pytest.mark.parametrize(
