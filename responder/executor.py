@@ -262,9 +262,9 @@ class Executor:
         if at > deadline:
             spent = (now - (deadline - timedelta(seconds=self._settings.retry.max_seconds))).total_seconds()
             note = f"{error} (gave up after {step.retries + 1} attempts over {spent:.0f} s)"
-            self._finish(claim, StepEnd("failed", "retries_exhausted", error=note[:MAX_ERROR]))
+            self._finish(claim, StepEnd("failed", "retries_exhausted", failure.output, error=note[:MAX_ERROR]))
             return
-        retry = steps.RetryLater(at, deadline, failure.kind, error)
+        retry = steps.RetryLater(at, deadline, failure.kind, error, failure.output)
         if self._durably(lambda: steps.retry_later(self._engine, claim.lease, retry), step.id):
             log(logger, logging.WARNING, "transient failure; step will be retried", step_id=step.id,
                 action=step.action, kind=failure.kind, retry_at=at.isoformat(), retries=step.retries + 1)

@@ -24,11 +24,13 @@ def call_bot_hook(ctx: ActionContext, name: str, context: Mapping[str, str | Non
         return Outcome("skipped", "not_configured", {"summary": f"bot.hooks.{name} is not configured"})
     try:
         result = ctx.services.run_hook(name, context)
-    except HookUnavailable as exc:  # no answer: the executor holds a retry in the ledger (actions/transient.py)
-        raise TransientError(f"hook_{exc.kind}", str(exc)) from None  # type: ignore[arg-type]
     except HookError as exc:
+        transient = isinstance(exc, HookUnavailable)
         ran = exc.result.as_dict() if exc.result is not None else {}
-        output = {**spec.describe(), **ran, "failure": "definite", "summary": f"{name} hook failed: {exc}"}
+        output = {**spec.describe(), **ran, "failure": "transient" if transient else "definite",
+                  "summary": f"{name} hook failed: {exc}"}
+        if isinstance(exc, HookUnavailable):  # no answer: the executor holds a retry in the ledger
+            raise TransientError(f"hook_{exc.kind}", str(exc), output) from None  # type: ignore[arg-type]
         return Outcome("failed", "error", output, error=str(exc))
     return Outcome("succeeded", "changed", {**spec.describe(), **result.as_dict(), "summary": done})
 

@@ -17,7 +17,8 @@ precheck, and a write that had committed before the connection dropped is found 
 from __future__ import annotations
 
 import sqlite3
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import psycopg
 import requests
@@ -47,10 +48,11 @@ SQLITE_TRANSIENT = ("database is locked", "database is busy", "unable to open da
 class TransientError(Exception):
     """The target did not answer; retrying later may succeed. The message never carries secrets."""
 
-    def __init__(self, kind: TransientKind, detail: str) -> None:
+    def __init__(self, kind: TransientKind, detail: str, output: Mapping[str, Any] | None = None) -> None:
         super().__init__(f"{kind}: {detail}")
         self.kind: TransientKind = kind
         self.detail = detail
+        self.output = dict(output) if output else None  # what is known of the attempt (recorded on the step)
 
 
 def as_transient(exc: BaseException) -> TransientError | None:

@@ -212,6 +212,7 @@ class RetryLater:
     deadline: datetime
     kind: str
     error: str
+    output: Any = None  # what is known of the failed attempt, if anything
 
 
 def retry_later(engine: Engine, lease: Lease, retry: RetryLater) -> bool:
@@ -225,6 +226,7 @@ def retry_later(engine: Engine, lease: Lease, retry: RetryLater) -> bool:
         retries=func.coalesce(steps.c.retries, 0) + 1,
         retry_at=retry.at,
         retry_deadline=retry.deadline,
+        output=None if retry.output is None else dumps(retry.output),
     )
 
 
