@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from common.bot_config import BotConfig
 from common.checks import ENV_NAME, env_name, http_url
+from sources.mapping import BotMapping, default_mapping
 
 
 class ConfigError(Exception):
@@ -54,7 +55,16 @@ def parse_listen(value: str, where: str) -> tuple[str, int]:
 
 class BotDbConfig(Section):
     url: str = Field(description="SQLAlchemy URL of the bot's database (sqlite:///... or postgresql://...)")
-    stale_after_seconds: float = Field(300.0, gt=0, description="order SLA: working orders older are stale")
+    stale_after_seconds: float = Field(
+        300.0, gt=0, description="order SLA of every stale rule that gives no after_seconds of its own"
+    )
+    mapping: BotMapping = Field(
+        default_factory=default_mapping, description="where the bot keeps its data (inline, or a file name)"
+    )
+    unmapped_check_interval_seconds: float = Field(
+        60.0, gt=0, description="how often the exporters look for values the mapping does not name"
+    )
+    unmapped_values_cap: int = Field(20, ge=1, le=1000, description="unmapped values exported per field, at most")
 
 
 def _account_secret_envs(value: dict[str, str]) -> dict[str, str]:
@@ -325,6 +335,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
             responder["console"] = {**console, "operators_file": str((base / console["operators_file"]).resolve())}
     fix_sqlite("bot_db", "url")
     fix_sqlite("responder", "ledger_url")
+    fix_path("bot_db", "mapping")  # a mapping kept in a file of its own
 
 
 def resolve_sqlite_url(url: str, base: Path) -> str:
@@ -355,8 +366,12 @@ def _apply_env_overrides(raw: dict[str, Any], env: Mapping[str, str]) -> None:
 
 def _first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
-    where = ".".join(str(part) for part in err["loc"]) or "(top level)"
+    loc = [str(part) for part in err["loc"]]
     message = err["msg"]
+    if err["type"] == "mapping_key":  # a model's check naming one of its own keys
+        loc.append(str(err["ctx"]["key"]))
+        message = str(err["ctx"]["message"])
+    where = ".".join(loc) or "(top level)"
     if err["type"] == "missing":
         message = "required key is missing"
     elif err["type"] == "extra_forbidden":
@@ -373,27 +388,45 @@ def parse_config(raw: Any, source: Path, env: Mapping[str, str] | None = None) -
     raw = {key: (dict(value) if isinstance(value, dict) else value) for key, value in raw.items()}
     _apply_env_overrides(raw, os.environ if env is None else env)
     _resolve_paths(raw, source.parent.resolve())
+    mapping_file = _read_mapping_file(raw, source)
     try:
         return Config.model_validate({**raw, "source": source})
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_first_error(exc)}") from None
+        problem = _first_error(exc)
+        if mapping_file and problem.startswith("bot_db.mapping"):
+            problem = f"bot_db.mapping ({mapping_file}){problem.removeprefix('bot_db.mapping')}"
+        raise ConfigError(f"{source}: {problem}") from None
+
+
+def _read_mapping_file(raw: dict[str, Any], source: Path) -> str | None:
+    """Replace a ``bot_db.mapping`` file name by the file's content; return the file name (None: inline)."""
+    section = raw.get("bot_db")
+    if not isinstance(section, dict) or not isinstance(section.get("mapping"), str):
+        return None
+    path = Path(section["mapping"])
+    section["mapping"] = _read_yaml(path, f"{source}: bot_db.mapping ({path}): ", "mapping file")
+    return str(path)
 
 
 def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Read, validate and return the configuration at `path`."""
     source = Path(path)
+    return parse_config(_read_yaml(source, f"{source}: ", "config file"), source, env)
+
+
+def _read_yaml(path: Path, where: str, what: str) -> Any:
+    """The YAML document in `path`; ConfigError starting with `where` when it cannot be read or parsed."""
     try:
-        text = source.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ConfigError(f"{source}: cannot read config file: {exc.strerror}") from None
+        raise ConfigError(f"{where}cannot read {what}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
-    return parse_config(raw, source, env)
+        raise ConfigError(f"{where}malformed YAML{at}: {problem}") from None
 
 
 def read_secret(name: str, env: Mapping[str, str] | None = None, *, required: bool = True) -> str | None:

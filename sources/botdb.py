@@ -1,20 +1,16 @@
-"""The trading bot's own state: profiles, broker accounts, orders and positions.
+"""The schema of the simulator's bot: profiles, broker accounts, orders and positions.
 
-The project creates these tables itself (SQLite or PostgreSQL, one code path) for the simulator and the
-tests. Against a real bot, point ``bot_db.url`` at its database and expose the same four relations,
-as views where the bot's names differ (see docs/bot-database.md). Timestamps are stored in UTC and
-always come back timezone-aware.
+The simulator (which plays the bot) and the tests create these tables (SQLite or PostgreSQL, one code
+path); the default mapping (`sources/mapping/default.yml`) describes them. Everything else reads and
+writes the bot's data only through the gateway (`sources/botdata`), which follows ``bot_db.mapping``:
+a real bot keeps its own tables. Timestamps are stored in UTC and always come back timezone-aware.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any
-
 from sqlalchemy import (
     CheckConstraint,
     Column,
-    Dialect,
     Engine,
     Float,
     ForeignKey,
@@ -24,7 +20,8 @@ from sqlalchemy import (
     String,
     Table,
 )
-from sqlalchemy.types import DateTime, TypeDecorator
+
+from sources.botdata.timestamps import UTCDateTime
 
 PROFILE_ACTIVE = "active"
 PROFILE_INACTIVE = "inactive"
@@ -51,28 +48,6 @@ ORDER_STATUSES = TERMINAL_STATUSES + WORKING_STATUSES + DAY_BOUNDARY_STATUSES + 
 
 POSITION_OPEN = "open"
 POSITION_CLOSED = "closed"
-
-
-class UTCDateTime(TypeDecorator[datetime]):
-    """A timestamp stored as UTC and returned timezone-aware, on SQLite as on PostgreSQL."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column; pass an aware datetime")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)  # type: ignore[no-any-return]
-        return value.astimezone(UTC)  # type: ignore[no-any-return]
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:

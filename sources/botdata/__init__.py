@@ -1,0 +1,35 @@
+"""The one gateway to the bot's data (`BotData`), driven by the declarative mapping (`sources.mapping`)."""
+
+from sources.botdata.gateway import BotData, utc_now
+from sources.botdata.rows import (
+    Account,
+    BotOrder,
+    BotPosition,
+    Entries,
+    EntriesChange,
+    Profile,
+    ProfileAccount,
+    ProfileBacklog,
+    QuarantineResult,
+    UnmappedValues,
+)
+from sources.botdata.switches import ControlApiError, control_headers
+from sources.botdata.timestamps import UTCDateTime
+
+__all__ = [
+    "Account",
+    "BotData",
+    "BotOrder",
+    "BotPosition",
+    "ControlApiError",
+    "Entries",
+    "EntriesChange",
+    "Profile",
+    "ProfileAccount",
+    "ProfileBacklog",
+    "QuarantineResult",
+    "UTCDateTime",
+    "UnmappedValues",
+    "control_headers",
+    "utc_now",
+]

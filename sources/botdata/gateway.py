@@ -1,0 +1,319 @@
+"""`BotData`: the one gateway to the bot's data. Every read returns typed rows (`sources/botdata/rows.py`);
+every write is compare-and-set and reads back its effect. Where the data lives is the mapping's business
+(``bot_db.mapping``); nothing outside `sources/` writes SQL against the bot's tables.
+
+The mapping is compiled against the database on first use (tables reflected, columns checked), so a
+process starts while the bot's database is down; `check()` does it eagerly and reads one row of each
+table, for start-up checks that must fail fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import requests
+from sqlalchemy import Connection, Engine, Executable, Row, false, null, select
+
+from common.db import write_transaction
+from sources.botdata import orders as order_sql
+from sources.botdata import positions as position_sql
+from sources.botdata.orders import NO_MATCH, OrderWords, as_key, equals, in_ids, text_or_none
+from sources.botdata.relations import Relations
+from sources.botdata.rows import (
+    Account,
+    BotOrder,
+    BotPosition,
+    EntriesChange,
+    Profile,
+    ProfileAccount,
+    ProfileBacklog,
+    QuarantineResult,
+    UnmappedValues,
+)
+from sources.botdata.schema import Schema
+from sources.botdata.switches import ApiSwitch, ColumnSwitch, LockSwitch, Switch
+from sources.botdata.unmapped import fields
+from sources.botdata.writes import Writes
+from sources.mapping import BotMapping, ColumnEntries, LockEntries
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BotData:
+    def __init__(
+        self,
+        engine: Engine,
+        mapping: BotMapping,
+        stale_after_seconds: float,
+        clock: Clock = utc_now,
+        http: requests.Session | None = None,
+        control_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self._engine, self.mapping, self._sla, self._clock = engine, mapping, stale_after_seconds, clock
+        self._http, self._control_headers = http, dict(control_headers or {})
+        self._words = OrderWords(mapping.orders)
+        self._compiled: tuple[Schema, Switch] | None = None
+        self._lock = threading.Lock()
+
+    def dispose(self) -> None:
+        self._engine.dispose()
+
+    def check(self) -> None:
+        """Compile the mapping and read every mapped table and query once: ConfigError naming the key."""
+        with self._engine.connect() as conn:
+            self._schema(conn).relations.check(conn, self._clock())
+
+    # --- reads -------------------------------------------------------------------------------------------
+
+    def stale_backlog(self, now: datetime) -> list[ProfileBacklog]:
+        """Per profile (0s included): stale orders, the oldest one's clock, quarantined orders. One statement."""
+        rows = self._read(lambda schema: order_sql.backlog_statement(schema, now, self._sla), now)
+        return [ProfileBacklog(str(p), int(stale), oldest, int(held)) for p, stale, oldest, held in rows]
+
+    def accounts(self) -> list[Account]:
+        mapping = self.mapping.accounts
+        if not mapping.table:
+            known = {pair.account for pair in self.profile_accounts()} | set(mapping.key_ids)
+            return [Account(account, mapping.key_ids.get(account)) for account in sorted(known)]
+        return [self._account(row) for row in self._read(self._accounts_statement)]
+
+    def account(self, account_id: str) -> Account | None:
+        """One broker account with its key id, or None when the mapping knows no such account."""
+        if not self.mapping.accounts.table:
+            return next((a for a in self.accounts() if a.id == account_id), None)
+        rows = self._read(lambda schema: self._accounts_statement(schema, account_id))
+        return self._account(rows[0]) if rows else None
+
+    def profile_accounts(self) -> list[ProfileAccount]:
+        """Every (profile, account) pair: which broker account each trading unit trades through."""
+        rows = self._read(lambda schema: _pairs_statement(schema))
+        return [ProfileAccount(str(p), str(a)) for p, a in rows if p is not None and a is not None]
+
+    def profile(self, profile_id: str) -> Profile | None:
+        """The profile, its accounts and whether its new entries are stopped; None when it does not exist."""
+        schema, switch = self._ready()
+        now = self._clock()
+        with self._engine.connect() as conn:
+            pairs = schema.profile_accounts()
+            found = conn.execute(select(pairs.c.account).where(equals(pairs.c.profile, profile_id)), {"now": now})
+            accounts = tuple(sorted(str(a) for a in found.scalars() if a is not None))
+            if not accounts and not self._profile_exists(conn, schema, profile_id):
+                return None
+            entries = switch.read(conn, profile_id, now)
+        return Profile(profile_id, accounts, entries)
+
+    def open_quantities(self, account_id: str | None = None) -> dict[str, dict[str, float]]:
+        """Signed net open quantity per account and symbol, as the bot records it (one account, or all)."""
+        held: dict[str, dict[str, float]] = defaultdict(dict)
+        for account, symbol, qty in self._read(lambda schema: position_sql.open_quantities(schema, account_id)):
+            held[str(account)][str(symbol)] = float(qty or 0.0)
+        return dict(held)
+
+    def account_positions(self, account_id: str) -> dict[str, float]:
+        """Signed net open quantity per symbol of one account."""
+        return self.open_quantities(account_id).get(account_id, {})
+
+    def last_closes(self, ghosts: Sequence[tuple[str, str]]) -> dict[tuple[str, str], dict[str, datetime | None]]:
+        """For each (account, symbol): the profiles that closed a position in it, with their latest close."""
+        if not ghosts or self.mapping.positions.profile is None:
+            return {}
+        closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
+        for account, symbol, profile, closed_at in self._read(lambda s: _last_closes(s, ghosts)):
+            closes[(str(account), str(symbol))][str(profile)] = closed_at
+        return dict(closes)
+
+    def profiles_of(self, accounts: Sequence[str]) -> dict[str, set[str]]:
+        found: dict[str, set[str]] = defaultdict(set)
+        for pair in self.profile_accounts():
+            if pair.account in accounts:
+                found[pair.account].add(pair.profile)
+        return dict(found)
+
+    def stale_orders(self, now: datetime, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
+        """Stale orders (oldest clock first), with their account, for one profile or all."""
+
+        def statement(schema: Schema) -> Executable:
+            rules = order_sql.stale_rules(schema, now, self._sla)
+            query = select(*order_sql.order_columns(schema), rules.clock.label("stale_since"))
+            query = query.select_from(schema.orders.joined).where(rules.predicate)
+            return self._for_profile(schema, query, profile).order_by(rules.clock).limit(limit)
+
+        return [self._words.row(row, row.stale_since) for row in self._read(statement, now)]
+
+    def quarantined_orders(self, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
+        def statement(schema: Schema) -> Executable:
+            mapping = self.mapping.orders
+            query = select(*order_sql.order_columns(schema)).select_from(schema.orders.joined)
+            query = self._for_profile(schema, query.where(order_sql.quarantined(schema)), profile)
+            clock = schema.orders.col(mapping.updated_at or mapping.created_at)
+            return query.order_by(clock).limit(limit)
+
+        return [self._words.row(row) for row in self._read(statement)]
+
+    def orders_of(self, profile: str, symbol: str, limit: int) -> list[BotOrder]:
+        """The profile's orders in `symbol`, newest first."""
+
+        def statement(schema: Schema) -> Executable:
+            mapping, part = self.mapping.orders, schema.orders
+            query = select(*order_sql.order_columns(schema)).select_from(part.joined)
+            query = self._for_profile(schema, query.where(part.col(mapping.symbol) == symbol), profile)
+            return query.order_by(part.col(mapping.created_at).desc()).limit(limit)
+
+        return [self._words.row(row) for row in self._read(statement)]
+
+    def positions_of(self, profile: str, symbol: str, limit: int) -> list[BotPosition]:
+        """The profile's position rows in `symbol`, the most recently opened first."""
+
+        def statement(schema: Schema) -> Executable:
+            mapping, part = self.mapping.positions, schema.positions
+            if part.profile is None:
+                return select(*position_sql.position_columns(schema)).where(false())
+            query = select(*position_sql.position_columns(schema)).select_from(part.joined)
+            query = query.where(part.col(mapping.symbol) == symbol, equals(part.profile, profile))
+            order = part.col(mapping.opened_at or mapping.id)
+            return query.order_by(order.desc(), part.col(mapping.id).desc()).limit(limit)
+
+        return [position_sql.position_row(row) for row in self._read(statement)]
+
+    def order_statuses(self, order_ids: Sequence[str]) -> dict[str, str]:
+        """The current status word of each order that exists."""
+        if not order_ids:
+            return {}
+
+        def statement(schema: Schema) -> Executable:
+            part, mapping = schema.orders, self.mapping.orders
+            ids = part.col(mapping.id)
+            return select(ids, part.col(mapping.status)).where(in_ids(ids, order_ids))
+
+        return {str(order_id): str(status) for order_id, status in self._read(statement)}
+
+    def order_class(self, status: str) -> str | None:
+        """working / terminal / quarantined for a status word; None when the mapping does not name it."""
+        return self._words.status_class(status)
+
+    def unmapped_values(self, cap: int) -> list[UnmappedValues]:
+        """Per enumerated field, the values the mapping does not name (at most `cap` each)."""
+        schema, _ = self._ready()
+        with self._engine.connect() as conn:
+            return [field.read(conn, cap, {"now": self._clock()}) for field in fields(schema)]
+
+    def statements(self, now: datetime) -> dict[str, Executable]:
+        """The read statements a scrape runs, by name, for EXPLAIN."""
+        schema, _ = self._ready()
+        found: dict[str, Executable] = {
+            "stale_backlog": order_sql.backlog_statement(schema, now, self._sla),
+            "profile_accounts": _pairs_statement(schema),
+            "open_positions": position_sql.open_quantities(schema),
+        }
+        if self.mapping.accounts.table:
+            found["accounts"] = self._accounts_statement(schema)
+        found.update({f"unmapped {field.name}": field.statement(20) for field in fields(schema)})
+        return found
+
+    # --- writes ------------------------------------------------------------------------------------------
+
+    def stop_entries(self, profile: str, now: datetime) -> EntriesChange:
+        with self._writes() as writes:
+            return writes.stop_entries(profile, now)
+
+    def resume_entries(self, profile: str, now: datetime) -> EntriesChange:
+        with self._writes() as writes:
+            return writes.resume_entries(profile, now)
+
+    def quarantine_order(self, order_id: str, seen_status: str, now: datetime) -> QuarantineResult:
+        with self._writes() as writes:
+            return writes.quarantine_order(order_id, seen_status, now)
+
+    @contextmanager
+    def rehearsal(self) -> Iterator[Writes]:
+        """The writes inside one transaction that is rolled back (a control API call is still made)."""
+        schema, switch = self._ready()
+        with self._engine.connect() as conn:
+            transaction = conn.begin()
+            try:
+                yield Writes(schema, switch, conn)
+            finally:
+                transaction.rollback()
+
+    # --- internals ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writes(self) -> Iterator[Writes]:
+        schema, switch = self._ready()
+        with write_transaction(self._engine) as conn:
+            yield Writes(schema, switch, conn)
+
+    def _ready(self) -> tuple[Schema, Switch]:
+        if self._compiled is None:
+            with self._engine.connect() as conn:
+                self._schema(conn)
+        assert self._compiled is not None
+        return self._compiled
+
+    def _schema(self, conn: Connection) -> Schema:
+        with self._lock:
+            if self._compiled is None:
+                schema = Schema(self.mapping, Relations(self.mapping, conn))
+                self._compiled = (schema, self._make_switch(schema))
+            return self._compiled[0]
+
+    def _make_switch(self, schema: Schema) -> Switch:
+        entries, profiles = self.mapping.profiles.entries, self.mapping.profiles
+        if isinstance(entries, ColumnEntries):
+            assert profiles.table is not None
+            return ColumnSwitch(schema.relations.table(profiles.table), profiles.id, entries)
+        if isinstance(entries, LockEntries):
+            return LockSwitch(schema.relations.table(entries.table), entries)
+        return ApiSwitch(entries, self._http, self._control_headers)
+
+    def _read(self, build: Callable[[Schema], Executable], now: datetime | None = None) -> list[Row[Any]]:
+        schema, _ = self._ready()
+        with self._engine.connect() as conn:
+            return list(conn.execute(build(schema), {"now": now or self._clock()}).all())
+
+    def _for_profile(self, schema: Schema, query: Any, profile: str | None) -> Any:
+        if profile is None:
+            return query
+        assert schema.orders.profile is not None
+        return query.where(equals(schema.orders.profile, profile))
+
+    def _accounts_statement(self, schema: Schema, account_id: str | None = None) -> Any:
+        mapping = self.mapping.accounts
+        assert mapping.table is not None
+        table = schema.relations.relation(mapping.table)
+        key = table.c[mapping.key_id] if mapping.key_id else null()
+        query = select(table.c[mapping.id], key).order_by(table.c[mapping.id])
+        return query if account_id is None else query.where(equals(table.c[mapping.id], account_id))
+
+    def _account(self, row: Any) -> Account:
+        account = str(row[0])
+        return Account(account, self.mapping.accounts.key_ids.get(account) or text_or_none(row[1]))
+
+    def _profile_exists(self, conn: Connection, schema: Schema, profile_id: str) -> bool:
+        profiles = self.mapping.profiles
+        if not profiles.table:
+            return any(p.id == profile_id for p in profiles.static)
+        table = schema.relations.relation(profiles.table)
+        return conn.execute(select(table.c[profiles.id]).where(equals(table.c[profiles.id], profile_id))).first() is not None
+
+
+def _pairs_statement(schema: Schema) -> Any:
+    pairs = schema.profile_accounts()
+    return select(pairs.c.profile, pairs.c.account).order_by(pairs.c.profile, pairs.c.account)
+
+
+def _last_closes(schema: Schema, ghosts: Sequence[tuple[str, str]]) -> Any:
+    account = schema.positions.account
+    assert account is not None
+    keyed = [(key, symbol) for key, symbol in ((as_key(account, a), s) for a, s in ghosts) if key is not NO_MATCH]
+    statement = position_sql.last_closes(schema, keyed)
+    return statement if keyed else statement.where(false())

@@ -1,0 +1,109 @@
+"""Positions: the signed quantity and "open" as the mapping defines them, and the statements that read them.
+
+A symbol's position on an account is the sum of its open rows: one row per position, or several open
+trade rows per symbol, sum the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, Select, case, func, not_, null, select, tuple_, type_coerce
+
+from sources.botdata.orders import equals, text_or_none
+from sources.botdata.rows import BotPosition
+from sources.botdata.schema import Schema, status_in, truthy
+
+
+def signed_quantity(schema: Schema) -> Any:
+    quantity, part = schema.mapping.positions.quantity, schema.positions
+    amount = part.col(quantity.column)
+    if quantity.side is not None:
+        side = part.col(quantity.side.column)
+        return case((side.in_(quantity.side.short), -amount), (side.in_(quantity.side.long), amount), else_=None)
+    if quantity.short_flag is not None:
+        return case((truthy(part.col(quantity.short_flag)), -amount), else_=amount)
+    return amount
+
+
+def is_open(schema: Schema) -> Any:
+    rule, part = schema.mapping.positions.open, schema.positions
+    if rule.status is not None:
+        return status_in(part.col(rule.status.column), rule.status.open, rule.status.case_insensitive)
+    if rule.flag is not None:
+        return truthy(part.col(rule.flag))
+    return part.col(schema.mapping.positions.closed_at or "").is_(None)
+
+
+def is_closed(schema: Schema) -> Any:
+    """Explicitly closed: a closed word when the mapping lists them, else not open."""
+    status = schema.mapping.positions.open.status
+    if status is not None and status.closed:
+        return status_in(schema.positions.col(status.column), status.closed, status.case_insensitive)
+    return not_(is_open(schema))
+
+
+def open_quantities(schema: Schema, account_id: str | None = None) -> Select[Any]:
+    """(account, symbol, signed net quantity) of every open position (of one account, when given)."""
+    part = schema.positions
+    account, symbol = _account(schema), part.col(schema.mapping.positions.symbol)
+    only = equals(account, account_id) if account_id is not None else account.is_not(None)
+    return (
+        select(account, symbol, func.sum(signed_quantity(schema)))
+        .select_from(part.joined)
+        .where(is_open(schema), only)
+        .group_by(account, symbol)
+    )
+
+
+def last_closes(schema: Schema, ghosts: list[tuple[str, str]]) -> Select[Any]:
+    """(account, symbol, profile, latest close time) of closed positions for the given (account, symbol)s."""
+    part, mapping = schema.positions, schema.mapping.positions
+    account, symbol, profile = _account(schema), part.col(mapping.symbol), part.profile
+    closed_at = part.optional(mapping.closed_at)
+    latest = type_coerce(func.max(closed_at), closed_at.type) if closed_at is not None else null()
+    assert profile is not None, "ghosts carry a profile only when positions reach one"
+    return (
+        select(account, symbol, profile, latest)
+        .select_from(part.joined)
+        .where(is_closed(schema), profile.is_not(None), tuple_(account, symbol).in_(ghosts))
+        .group_by(account, symbol, profile)
+    )
+
+
+def position_columns(schema: Schema) -> list[Any]:
+    part, mapping = schema.positions, schema.mapping.positions
+    status = mapping.open.status
+    columns: dict[str, Any] = {
+        "id": part.col(mapping.id),
+        "profile": part.profile,
+        "account": part.account,
+        "symbol": part.col(mapping.symbol),
+        "qty": signed_quantity(schema),
+        "open": case((is_open(schema), True), else_=False),
+        "status": part.col(status.column) if status else None,
+        "opened_at": part.optional(mapping.opened_at),
+        "closed_at": part.optional(mapping.closed_at),
+    }
+    return [(null() if column is None else column).label(name) for name, column in columns.items()]
+
+
+def position_row(row: Row[Any]) -> BotPosition:
+    m = row._mapping
+    return BotPosition(
+        id=str(m["id"]),
+        profile=text_or_none(m["profile"]),
+        account=text_or_none(m["account"]),
+        symbol=str(m["symbol"]),
+        qty=float(m["qty"] or 0.0),
+        open=bool(m["open"]),
+        status=text_or_none(m["status"]),
+        opened_at=m["opened_at"],
+        closed_at=m["closed_at"],
+    )
+
+
+def _account(schema: Schema) -> ColumnElement[Any]:
+    account = schema.positions.account
+    assert account is not None
+    return account
