@@ -23,11 +23,11 @@ from bench.services import Process
 from bench.simulator import control
 from bench.stats import ratio, summary
 from common.config import load_config
-from common.db import make_engine
 from exporters.app import build_registry, http_session
 from exporters.collector import ExporterCollector
 from exporters.exposition import render
 from exporters.ghost_positions import GhostPositionCollector
+from sources.botdata import open_bot_data
 from sources.broker import BrokerClient
 
 
@@ -72,7 +72,7 @@ def run(config_path: Path, sections: dict[str, Any], env: dict[str, str], sim: P
     config = load_config(config_path)
     broker = config.broker
     control(sections, "/settings", {"broker_latency_ms": latency_ms})
-    engine = make_engine(config.bot_db.url)
+    bot = open_bot_data(config.bot_db)
     session = http_session(broker.max_concurrency + 8)
     counter = ReadCounter(session)
     timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
@@ -80,7 +80,7 @@ def run(config_path: Path, sections: dict[str, Any], env: dict[str, str], sim: P
     def broker_for(key: str) -> BrokerClient:
         return BrokerClient(broker.base_url, key, env["APCA_API_SECRET_KEY"], session, timeout)
 
-    ghost = GhostPositionCollector(engine, broker_for, broker.max_concurrency, deadline_seconds)
+    ghost = GhostPositionCollector(bot, broker_for, broker.max_concurrency, deadline_seconds)
     exporter = ExporterCollector([ghost])
     cpu_before = procs.cpu_seconds(sim.pid)
     try:
@@ -88,7 +88,7 @@ def run(config_path: Path, sections: dict[str, Any], env: dict[str, str], sim: P
     finally:
         exporter.close()
         ghost.close()
-        engine.dispose()
+        bot.dispose()
         session.close()
     sim_cpu = procs.cpu_seconds(sim.pid) - cpu_before
     floor = math.ceil(accounts / broker.max_concurrency) * latency_ms / 1000

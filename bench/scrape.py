@@ -29,7 +29,9 @@ from common.db import make_engine
 from exporters.app import build_registry, utc_now
 from exporters.collector import ExporterCollector
 from exporters.exposition import render, start_metrics_server
-from exporters.stale_backlog import StaleBacklogCollector, stale_backlog_query
+from exporters.stale_backlog import StaleBacklogCollector
+from sources.botdata import BotData
+from sources.mapping import default_mapping
 from stack.ports import HOST, free_port
 
 # What Prometheus 2.42 sends when it scrapes.
@@ -40,12 +42,14 @@ HEADERS = {
 }
 
 
-def _bare_statement(stale_after: timedelta) -> tuple[str, dict[str, Any]]:
+def _bare_statement(bot: BotData) -> tuple[str, dict[str, Any]]:
+    """The statement the collector runs, compiled for psycopg with its parameters (the bare peer's SQL)."""
     dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
-    compiled = stale_backlog_query(utc_now() - stale_after).compile(
-        dialect=dialect, compile_kwargs={"render_postcompile": True}
-    )
-    return str(compiled), dict(compiled.params)
+    statement = bot.statements(utc_now())["stale_backlog"]
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
+    processors = compiled._bind_processors
+    params = {name: processors[name](value) if name in processors else value for name, value in compiled.params.items()}
+    return str(compiled), params
 
 
 def _timed(action: Callable[[], object]) -> float:
@@ -73,8 +77,9 @@ def _alternate(measures: dict[str, Callable[[], object]], samples: int, cpu_of: 
 def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: str | None = None) -> dict[str, Any]:
     """Alternate: HTTP scrape of the collector, the bare statement, the collector's parts and (when given)
     a scrape of `peer`, query-exporter's /metrics URL."""
-    engine = make_engine(db_url)
-    collector = StaleBacklogCollector(engine, stale_after, utc_now)
+    bot = BotData(make_engine(db_url), default_mapping(), stale_after.total_seconds())
+    bot.check()
+    collector = StaleBacklogCollector(bot, utc_now)
     exporter = ExporterCollector([collector])
     registry = build_registry(exporter)
     port, before_port = free_port(), free_port()
@@ -94,7 +99,7 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: s
         with psycopg.connect(pg.conninfo(db_url), autocommit=True) as bare:
             measures: dict[str, Callable[[], object]] = {
                 "scrape": lambda: scrape(port),
-                "bare_sql": lambda: bare.execute(*_bare_statement(stale_after)).fetchall(),
+                "bare_sql": lambda: bare.execute(*_bare_statement(bot)).fetchall(),
                 "scrape_prometheus_client": lambda: scrape(before_port),
                 "collect": collector.collect,
                 "in_process": lambda: render(registry),  # the server side of a scrape: collect and format
@@ -109,7 +114,7 @@ def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: s
             running.shutdown()
             running.server_close()
         exporter.close()
-        engine.dispose()
+        bot.dispose()
     return _collector_result({name: summary(values) for name, values in times.items()}, samples, series)
 
 
@@ -155,7 +160,12 @@ def run(db_url: str, stale_after_seconds: float, workdir: Path, samples: int, re
             queryexporter.query_exporter(binary, db_url, stale_after_seconds, workdir)) if binary else None
         ours = measure_collector(db_url, stale_after, samples, python_peer)
     peer = sqlexporter.measure(db_url, stale_after_seconds, workdir, samples, refresh_seconds, watch_seconds)
-    database = explain_ms(db_url, {"collector": _bare_statement(stale_after),
+    explained = BotData(make_engine(db_url), default_mapping(), stale_after_seconds)
+    try:
+        collector_statement = _bare_statement(explained)
+    finally:
+        explained.dispose()
+    database = explain_ms(db_url, {"collector": collector_statement,
                                    "sql_exporter": (sqlexporter.statement(stale_after_seconds), {})}, rounds=15)
     peer_fresh = peer["evaluation_ms"]["p95"] + peer["scrape_ms"]["p95"]
     return {

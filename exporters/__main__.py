@@ -12,7 +12,7 @@ import threading
 
 from common.config import ConfigError, ExportersConfig, load_config, parse_listen, split_listen
 from common.logs import configure_logging
-from exporters.app import Secrets, build_collector, build_registry, http_session, open_engine, probe_session
+from exporters.app import Secrets, build_collector, build_registry, http_session, open_bot, probe_session
 from exporters.exposition import render, start_metrics_server
 
 log = logging.getLogger("exporters")
@@ -52,12 +52,12 @@ def main(argv: list[str] | None = None) -> int:
         section: ExportersConfig = config.section("exporters")
         host, port = parse_listen(args.listen, "--listen") if args.listen else split_listen(section.listen)
         secrets = Secrets.from_env(config, os.environ)
-        engine = open_engine(config)
+        bot = open_bot(config)
     except ConfigError as exc:
         print(f"exporters: {exc}", file=sys.stderr)
         return 2
     session = http_session(config.broker.max_concurrency + 8)
-    collector = build_collector(config, secrets, engine, session, probe_session(8))
+    collector = build_collector(config, secrets, bot, session, probe_session(8))
     registry = build_registry(collector)
     if args.once:
         sys.stdout.write(render(registry).decode())
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     stop.wait()
     server.shutdown()
     collector.close()
-    engine.dispose()
+    bot.dispose()
     return 0
 
 

@@ -1,4 +1,4 @@
-"""Wire the three collectors from the configuration; every side effect is created here and passed in."""
+"""Wire the collectors from the configuration; every side effect is created here and passed in."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from datetime import UTC, datetime, timedelta
 import requests
 from prometheus_client import CollectorRegistry
 from requests.adapters import HTTPAdapter
-from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ExportersConfig, read_secret
-from common.db import describe_url, make_engine
+from common.db import describe_url
 from exporters.auth_clients import ClientWindows
 from exporters.auth_failures import AuthFailureCollector
+from exporters.bot_mapping import BotMappingCollector
 from exporters.collector import ExporterCollector
 from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
@@ -26,7 +26,7 @@ from exporters.stale_backlog import StaleBacklogCollector
 from sources.accesslog import CHANNELS, AccessLogTail, LineFormat, probe_user_agent
 from sources.assets import AssetDirectory
 from sources.botapi import BotApi
-from sources.botdb import broker_accounts, orders, positions, profiles
+from sources.botdata import BotData, open_bot_data
 from sources.broker import BrokerClient
 from sources.quantities import QuantityRules
 from sources.supabase import SupabaseAuth
@@ -84,22 +84,20 @@ def probe_session(pool_size: int) -> requests.Session:
     return session
 
 
-def check_bot_database(engine: Engine, url: str) -> None:
-    """Fail start-up with one line when any of the bot's tables the exporters read cannot be read."""
-    for table in (profiles, broker_accounts, orders, positions):
-        try:
-            with engine.connect() as conn:
-                conn.execute(select(*table.primary_key.columns).limit(1)).all()
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-            where = describe_url(url)
-            raise ConfigError(f"bot_db.url: cannot read the bot's {table.name} at {where}: {reason}") from None
+def check_bot_database(bot: BotData, url: str) -> None:
+    """Fail start-up with one line when the mapping does not fit the bot's database (a table or column
+    missing, a query failing) or the database cannot be read at all."""
+    try:
+        bot.check()
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        raise ConfigError(f"bot_db.url: cannot read the bot's database at {describe_url(url)}: {reason}") from None
 
 
 def build_collector(
     config: Config,
     secrets: Secrets,
-    engine: Engine,
+    bot: BotData,
     session: requests.Session,
     bot_session: requests.Session,
     clock: Callable[[], datetime] = utc_now,
@@ -123,9 +121,9 @@ def build_collector(
     )
     return ExporterCollector(
         [
-            StaleBacklogCollector(engine, timedelta(seconds=config.bot_db.stale_after_seconds), clock),
+            StaleBacklogCollector(bot, clock),
             GhostPositionCollector(
-                engine,
+                bot,
                 broker_for,
                 broker.max_concurrency,
                 section.ghost_scrape_budget_seconds,
@@ -133,6 +131,9 @@ def build_collector(
                 assets=AssetDirectory(clock, timedelta(seconds=broker.crypto.asset_cache_seconds)),
             ),
             auth_failure_collector(config, probes, user_agent, clock),
+            BotMappingCollector(
+                bot, config.bot_db.unmapped_check_interval_seconds, config.bot_db.unmapped_values_cap
+            ),
         ],
         section.scrape_budget_seconds,
     )
@@ -157,7 +158,12 @@ def build_registry(collector: ExporterCollector) -> CollectorRegistry:
     return registry
 
 
-def open_engine(config: Config) -> Engine:
-    engine = make_engine(config.bot_db.url)
-    check_bot_database(engine, config.bot_db.url)
-    return engine
+def open_bot(config: Config, clock: Callable[[], datetime] = utc_now) -> BotData:
+    """The gateway to the bot's data, checked against the database (ConfigError naming the key)."""
+    bot = open_bot_data(config.bot_db, clock)
+    try:
+        check_bot_database(bot, config.bot_db.url)
+    except ConfigError:
+        bot.dispose()
+        raise
+    return bot

@@ -1,12 +1,12 @@
 """Ghost positions: the broker holds a position the bot records as closed, per account.
 
-Each scrape reads the bot's broker accounts and open positions (two statements; a third sums the filled buys
-of open crypto positions when the bot holds any), every broker account's positions (concurrently, bounded
-pool, per-call timeouts, an overall deadline; plus ``GET /v2/assets/{symbol}`` for a crypto instrument whose
-asset is not cached yet) and, only when ghosts exist, which profile most recently closed the symbol on that
-account (another statement; one more lists the account's profiles when some ghost's symbol was never closed
-there). An account whose broker read fails gets `tradingbot_broker_up 0` and no quantity or ghost series at
-all: no verdict, neither ghost nor clear.
+Each scrape reads the bot's broker accounts and open positions through the gateway (two statements; a third
+sums the filled buys of open crypto positions when the bot holds any), every broker account's positions
+(concurrently, bounded pool, per-call timeouts, an overall deadline; plus ``GET /v2/assets/{symbol}`` for a
+crypto instrument whose asset is not cached yet) and, only when ghosts exist, which profile most recently
+closed the symbol on that account (another statement; one more lists the account's profiles when some
+ghost's symbol was never closed there). An account whose broker read fails gets `tradingbot_broker_up 0`
+and no quantity or ghost series at all: no verdict, neither ghost nor clear.
 
 Quantities are compared per instrument (`sources.instruments`: ``BTC/USD`` and ``BTCUSD`` are one, labelled
 ``BTC/USD``) and as a trader would (`sources.quantities`): for crypto the fee paid in the asset is an
@@ -34,10 +34,9 @@ from datetime import UTC, datetime, timedelta
 from typing import get_args
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from sqlalchemy import Engine, func, select, tuple_, type_coerce
 
 from sources.assets import AssetDirectory, BrokerAsset
-from sources.botdb import POSITION_CLOSED, UTCDateTime, broker_accounts, positions, profiles
+from sources.botdata import Account, BotData
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable, UnavailableKind
 from sources.holdings import Holdings, broker_holdings, open_holdings
 from sources.instruments import Instrument, instrument
@@ -45,15 +44,10 @@ from sources.quantities import BrokerHolding, Comparison, QuantityRules, compare
 
 log = logging.getLogger(__name__)
 
-# the broker client's kinds of "no usable answer", plus the exporter's own: a read the scrape's deadline cut off
-ERROR_KINDS = (*get_args(UnavailableKind), "deadline")
+# the broker client's kinds of "no usable answer", plus the exporter's own: a read the scrape's deadline cut
+# off, and an account the mapping gives no broker key id
+ERROR_KINDS = (*get_args(UnavailableKind), "deadline", "no_key_id")
 DEFAULT_ASSET_TTL = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Account:
-    id: str
-    api_key_id: str
 
 
 @dataclass(frozen=True)
@@ -72,7 +66,7 @@ class GhostPositionCollector:
 
     def __init__(
         self,
-        engine: Engine,
+        bot: BotData,
         broker_for: Callable[[str], BrokerClient],
         max_concurrency: int,
         deadline_seconds: float,
@@ -80,7 +74,7 @@ class GhostPositionCollector:
         rules: QuantityRules | None = None,
         assets: AssetDirectory | None = None,
     ) -> None:
-        self._engine = engine
+        self._bot = bot
         self._broker_for = broker_for
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="broker-read")
         self._deadline = deadline_seconds
@@ -117,12 +111,7 @@ class GhostPositionCollector:
 
     def _read_bot(self) -> tuple[list[Account], Holdings]:
         """Every broker account, and what the bot records as held per account and instrument."""
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(broker_accounts.c.id, broker_accounts.c.api_key_id).order_by(broker_accounts.c.id)
-            )
-            accounts = [Account(row.id, row.api_key_id) for row in rows]
-            return accounts, open_holdings(conn)
+        return self._bot.accounts(), open_holdings(self._bot)
 
     def _read_brokers(self, accounts: list[Account]) -> dict[str, Held]:
         """Read every account's positions concurrently; accounts that fail are left out.
@@ -165,7 +154,10 @@ class GhostPositionCollector:
             return None
 
     def _read_broker(self, account: Account) -> Held | None:
-        client = self._broker_for(account.api_key_id)
+        if account.key_id is None:
+            self._count_error("no_key_id")
+            return None
+        client = self._broker_for(account.key_id)
         try:
             held = client.list_positions()
         except BrokerUnavailable as exc:
@@ -200,30 +192,14 @@ class GhostPositionCollector:
         if not ghosts:
             return {}
         spelled = [(account, spelling) for account, ghost in ghosts for spelling in ghost.spellings]
-        last_close = (
-            select(
-                profiles.c.account_id,
-                positions.c.symbol,
-                profiles.c.id,
-                type_coerce(func.max(positions.c.closed_at), UTCDateTime()),
-            )
-            .select_from(positions.join(profiles, positions.c.profile_id == profiles.c.id))
-            .where(positions.c.status == POSITION_CLOSED)
-            .where(tuple_(profiles.c.account_id, positions.c.symbol).in_(spelled))
-            .group_by(profiles.c.account_id, positions.c.symbol, profiles.c.id)
-        )
         closes: dict[Ghost, dict[str, datetime | None]] = defaultdict(dict)
-        by_account: dict[str, set[str]] = defaultdict(set)
-        with self._engine.connect() as conn:
-            for account_id, symbol, profile, closed_at in conn.execute(last_close):
-                seen = closes[(account_id, instrument(symbol))]
+        for (account_id, symbol), by_profile in self._bot.last_closes(spelled).items():
+            seen = closes[(account_id, instrument(symbol))]
+            for profile, closed_at in by_profile.items():
                 seen[profile] = max(filter(None, (seen.get(profile), closed_at)), default=None)
-            never_closed = {account for account, ghost in ghosts if (account, ghost) not in closes}
-            if never_closed:
-                everyone = select(profiles.c.account_id, profiles.c.id).where(profiles.c.account_id.in_(never_closed))
-                for account_id, profile in conn.execute(everyone):
-                    by_account[account_id].add(profile)
-        return {ghost: _latest(closes.get(ghost, {})) or sorted(by_account[ghost[0]]) for ghost in ghosts}
+        never_closed = sorted({account for account, ghost in ghosts if (account, ghost) not in closes})
+        by_account = self._bot.profiles_of(never_closed) if never_closed else {}
+        return {ghost: _latest(closes.get(ghost, {})) or sorted(by_account.get(ghost[0], ())) for ghost in ghosts}
 
 
 def _latest(closed_at_by_profile: dict[str, datetime | None]) -> list[str]:

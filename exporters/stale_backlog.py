@@ -1,6 +1,8 @@
 """Stale backlog: working orders past their SLA, and quarantined orders, per profile.
 
-One SQL statement per scrape, whatever the number of profiles::
+Which orders are working, which clock their age is measured from and their SLA are the mapping's stale
+rules (``bot_db.mapping.orders.stale``; by default a working status not updated for
+``bot_db.stale_after_seconds``). One SQL statement per scrape, whatever the number of profiles::
 
     tradingbot_stale_orders{profile="p-2"} 5.0
     tradingbot_stale_order_oldest_age_seconds{profile="p-2"} 912.4
@@ -10,57 +12,36 @@ One SQL statement per scrape, whatever the number of profiles::
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from prometheus_client.core import GaugeMetricFamily, Metric
-from sqlalchemy import Engine, Select, and_, case, func, or_, select, type_coerce
 
-from sources.botdb import QUARANTINED_STATUS, WORKING_STATUSES, UTCDateTime, orders, profiles
-
-
-def stale_backlog_query(cutoff: datetime) -> Select[str, int, datetime | None, int]:
-    """Per profile: stale working orders, the oldest one's last update, quarantined orders."""
-    stale = and_(orders.c.status.in_(WORKING_STATUSES), orders.c.updated_at < cutoff)
-    quarantined = orders.c.status == QUARANTINED_STATUS
-    joined = profiles.outerjoin(orders, and_(orders.c.profile_id == profiles.c.id, or_(stale, quarantined)))
-    return (
-        select(
-            profiles.c.id,
-            func.coalesce(func.sum(case((stale, 1), else_=0)), 0),
-            type_coerce(func.min(case((stale, orders.c.updated_at), else_=None)), UTCDateTime()),
-            func.coalesce(func.sum(case((quarantined, 1), else_=0)), 0),
-        )
-        .select_from(joined)
-        .group_by(profiles.c.id)
-    )
+from sources.botdata import BotData
 
 
 class StaleBacklogCollector:
     name = "stale_backlog"
 
-    def __init__(self, engine: Engine, stale_after: timedelta, clock: Callable[[], datetime]) -> None:
-        self._engine = engine
-        self._stale_after = stale_after
+    def __init__(self, bot: BotData, clock: Callable[[], datetime]) -> None:
+        self._bot = bot
         self._clock = clock
 
     def collect(self) -> list[Metric]:
         now = self._clock()
         stale = GaugeMetricFamily(
             "tradingbot_stale_orders",
-            "Orders in a working status whose last update is older than the SLA",
+            "Orders in a working status older than their SLA, measured from the clock their stale rule names",
             labels=["profile"],
         )
         oldest = GaugeMetricFamily(
             "tradingbot_stale_order_oldest_age_seconds", "Age of the oldest stale order", labels=["profile"]
         )
         quarantined = GaugeMetricFamily(
-            "tradingbot_quarantined_orders", "Orders in status unknown awaiting manual review", labels=["profile"]
+            "tradingbot_quarantined_orders", "Quarantined orders awaiting manual review", labels=["profile"]
         )
-        with self._engine.connect() as conn:
-            rows = conn.execute(stale_backlog_query(now - self._stale_after)).all()
-        for profile, stale_count, oldest_update, quarantined_count in rows:
-            stale.add_metric([profile], float(stale_count))
-            age = (now - oldest_update).total_seconds() if oldest_update is not None else 0.0
-            oldest.add_metric([profile], max(age, 0.0))
-            quarantined.add_metric([profile], float(quarantined_count))
+        for row in self._bot.stale_backlog(now):
+            stale.add_metric([row.profile], float(row.stale))
+            age = (now - row.oldest).total_seconds() if row.oldest is not None else 0.0
+            oldest.add_metric([row.profile], max(age, 0.0))
+            quarantined.add_metric([row.profile], float(row.quarantined))
         return [stale, oldest, quarantined]

@@ -4,8 +4,8 @@
   current state (the action's ``preview``);
 - `decide`: approve or reject, recorded with operator, reason, surface and the evidence shown; a
   two-person step needs two different operators; the decision is one compare-and-set transaction;
-- `enable_profile`: re-arm a profile only once position parity holds at the broker, recorded before
-  (``requested``) and after (the result) in the ledger.
+- `enable_profile`: re-arm a profile (resume its entries, as the bot database mapping says) only once
+  position parity holds at the broker, recorded before (``requested``) and after (the result) in the ledger.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from common.db import write_transaction
 from responder.actions.context import ActionContext, ActionError, Services
-from responder.actions.profiles import set_profile_status
 from responder.actions.registry import UnknownAction
 from responder.evidence import Evidence
 from responder.executor import describe
@@ -29,10 +28,10 @@ from responder.ledger.schema import operator_actions
 from responder.ledger.store import dumps
 from responder.logs import log
 from responder.metrics import ResponderMetrics
-from responder.parity import Parity, profile_account
+from responder.parity import Parity
 from responder.states import Decision, StepState
 from responder.wakeup import Wakeup
-from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE
+from sources.botdata import ControlApiError
 from sources.broker import BrokerError
 
 logger = logging.getLogger(__name__)
@@ -139,31 +138,39 @@ class Operations:
         return outcome
 
     def enable_profile(self, profile_id: str, by: str, reason: str, surface: Surface) -> Enabled:
-        """Re-arm a profile once the bot's and the broker's positions match for its account."""
-        engine = self._services.bot_engine
-        found = profile_account(engine, profile_id)
-        if found is None:
+        """Re-arm a profile (resume its new entries, as the mapping says) once the bot's and the broker's
+        positions match on every account it trades through."""
+        bot = self._services.bot
+        profile = bot.profile(profile_id)
+        if profile is None:
             return Enabled("not_found", profile_id)
-        account, status = found
-        if status == PROFILE_ACTIVE:
+        status = profile.entries.value
+        if profile.entries.state == "enabled":
             return Enabled("unchanged", profile_id, status)
         try:
-            parity = self._services.parity(account)
+            parities = [self._services.parity(a) for a in profile.accounts]
         except (BrokerError, ActionError) as exc:
             detail = {"error": str(exc)[:300]}
             self._audit(profile_id, by, reason, surface, "broker_unreadable", detail)
             return Enabled("broker_unreadable", profile_id, status, detail=detail)
-        if not parity.ok:
-            self._audit(profile_id, by, reason, surface, "refused", parity.as_dict())
-            return Enabled("refused", profile_id, status, parity)
-        if not self._audit(profile_id, by, reason, surface, "requested", parity.as_dict()):
+        parity = next((p for p in parities if not p.ok), parities[0] if parities else None)
+        detail = _parity_detail(parities)
+        if parity is None or not parity.ok:
+            self._audit(profile_id, by, reason, surface, "refused", detail)
+            return Enabled("refused", profile_id, status, parity, detail)
+        if not self._audit(profile_id, by, reason, surface, "requested", detail):
             return Enabled("ledger_unavailable", profile_id, status, parity)
-        changed, after = set_profile_status(engine, profile_id, PROFILE_INACTIVE, PROFILE_ACTIVE,
-                                            self._services.clock())
-        result: EnableResult = "no_effect" if after != PROFILE_ACTIVE else ("enabled" if changed else "unchanged")
-        self._audit(profile_id, by, reason, surface, result, parity.as_dict())
+        try:
+            change = bot.resume_entries(profile_id, self._services.clock())
+        except ControlApiError as exc:
+            failed = {**detail, "error": str(exc)[:300]}
+            self._audit(profile_id, by, reason, surface, "no_effect", failed)
+            return Enabled("no_effect", profile_id, status, parity, failed)
+        resumed = change.entries.state == "enabled"
+        result: EnableResult = "no_effect" if not resumed else ("enabled" if change.changed else "unchanged")
+        self._audit(profile_id, by, reason, surface, result, detail)
         log(logger, logging.INFO, "profile re-enable", profile=profile_id, by=by, surface=surface, result=result)
-        return Enabled(result, profile_id, after, parity)
+        return Enabled(result, profile_id, change.entries.value, parity)
 
     def _audit(self, profile_id: str, by: str, reason: str, surface: Surface, result: str,
                detail: dict[str, Any]) -> bool:
@@ -180,3 +187,10 @@ class Operations:
             log(logger, logging.WARNING, "could not record the operator action", profile=profile_id, result=result)
             return False
         return True
+
+
+def _parity_detail(parities: list[Parity]) -> dict[str, Any]:
+    """One account's parity as it always was; several accounts' as a list (none: the profile reaches none)."""
+    if len(parities) == 1:
+        return parities[0].as_dict()
+    return {"accounts": [p.as_dict() for p in parities], "mismatches": [m for p in parities for m in p.mismatches]}

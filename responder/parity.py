@@ -11,10 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
-
 from sources.assets import AssetDirectory
-from sources.botdb import profiles
+from sources.botdata import BotData
 from sources.broker import BrokerClient, BrokerError
 from sources.holdings import broker_holdings, open_holdings
 from sources.quantities import Comparison, QuantityRules, compare_all
@@ -37,13 +35,6 @@ class Parity:
                 "explained": self.explained}
 
 
-def profile_account(engine: Engine, profile_id: str) -> tuple[str, str] | None:
-    """(account id, status) of a profile, or None when it does not exist."""
-    with engine.connect() as conn:
-        row = conn.execute(select(profiles.c.account_id, profiles.c.status).where(profiles.c.id == profile_id)).first()
-    return (row.account_id, row.status) if row else None
-
-
 def _view(comparison: Comparison) -> dict[str, Any]:
     return {"symbol": comparison.instrument.symbol, "bot_qty": comparison.bot_qty, "broker_qty": comparison.broker_qty}
 
@@ -54,14 +45,13 @@ def _explained(comparison: Comparison) -> bool:
 
 
 def account_parity(
-    engine: Engine, broker: BrokerClient, account_id: str, rules: QuantityRules, assets: AssetDirectory
+    bot: BotData, broker: BrokerClient, account_id: str, rules: QuantityRules, assets: AssetDirectory
 ) -> Parity:
     """Compare per instrument; raises BrokerUnavailable when the positions cannot be read (never "flat").
 
     An asset that cannot be read leaves dust to the notional floor alone: more is a mismatch, never parity."""
     held = broker_holdings(broker.list_positions())
-    with engine.connect() as conn:
-        recorded = open_holdings(conn, [account_id]).get(account_id, {})
+    recorded = open_holdings(bot, [account_id]).get(account_id, {})
     sizes = {found: assets.lookup(found, broker.get_asset, (BrokerError,)) for found in held if found.crypto}
     comparisons = compare_all(recorded, held, sizes, rules)
     mismatches = [_view(c) for c in comparisons if c.verdict != "parity"]

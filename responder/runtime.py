@@ -12,7 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import ConfigError
-from common.db import describe_url, make_engine
+from common.db import describe_url
 from responder.actions.context import Clock, Services
 from responder.actions.defaults import default_registry
 from responder.actions.registry import Registry
@@ -27,6 +27,7 @@ from responder.settings import Settings
 from responder.sweeper import Sweeper
 from responder.wakeup import Wakeup
 from sources.assets import AssetDirectory
+from sources.botdata import open_bot_data
 
 
 def utcnow() -> datetime:
@@ -61,7 +62,7 @@ class Runtime:
         self.sweeper.stop()
         self.executor.stop()
         self.ledger.dispose()
-        self.services.bot_engine.dispose()
+        self.services.bot.dispose()
         self.services.http.close()
 
 
@@ -86,7 +87,7 @@ def build_runtime(
     notifier = Notifier(
         settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
     )
-    bot = make_engine(settings.config.bot_db.url)
+    bot = open_bot_data(settings.config.bot_db, clock, session, settings.secrets.bot_control)
     assets = AssetDirectory(clock, timedelta(seconds=settings.config.broker.crypto.asset_cache_seconds))
     services = Services(
         settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry, assets, settings.hooks

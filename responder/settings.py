@@ -10,7 +10,9 @@ from pathlib import Path
 from common.bot_config import HOOK_NAMES
 from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ResponderConfig, load_config, read_secret, split_listen
+from sources.botdata import control_headers
 from sources.hooks import HookSpec, resolve_hook
+from sources.mapping import ControlApiEntries
 
 WEBHOOK_TOKEN = "RESPONDER_WEBHOOK_TOKEN"
 OPERATOR_TOKEN = "RESPONDER_OPERATOR_TOKEN"
@@ -37,6 +39,7 @@ class Secrets:
     probe_password: str | None = None
     session_secret: str | None = None
     slack_signing_secret: str | None = None
+    bot_control: Mapping[str, str] = field(default_factory=dict)  # the bot's control API Authorization header
 
     def __repr__(self) -> str:
         present = [name for name, value in vars(self).items() if value]
@@ -60,7 +63,14 @@ def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         probe_password=get(config.supabase.probe_password_env),
         session_secret=get(SESSION_SECRET),
         slack_signing_secret=get(responder.slack.signing_secret_env),
+        bot_control=_bot_control(config, env),
     )
+
+
+def _bot_control(config: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """The control API's credentials when profiles stop entries through it (ConfigError naming a missing one)."""
+    entries = config.bot_db.mapping.profiles.entries
+    return control_headers(entries.auth, env) if isinstance(entries, ControlApiEntries) else {}
 
 
 @dataclass(frozen=True)

@@ -22,26 +22,15 @@ from sqlalchemy import (
 )
 
 from sources.botdata.timestamps import UTCDateTime
+from sources.broker import TERMINAL_ORDER_STATUSES, WORKING_ORDER_STATUSES
 
 PROFILE_ACTIVE = "active"
 PROFILE_INACTIVE = "inactive"
 PROFILE_STATUSES = (PROFILE_ACTIVE, PROFILE_INACTIVE)
 
-# Alpaca order statuses (alpaca-py `OrderStatus`), grouped the way the runbook needs them.
-TERMINAL_STATUSES = ("filled", "canceled", "expired", "rejected", "replaced")
-WORKING_STATUSES = (
-    "new",
-    "partially_filled",
-    "accepted",
-    "pending_new",
-    "accepted_for_bidding",
-    "pending_cancel",
-    "pending_replace",
-    "stopped",
-    "suspended",
-    "held",
-    "pending_review",
-)
+# The simulator's bot stores Alpaca's order statuses, grouped the way the runbook needs them.
+TERMINAL_STATUSES = TERMINAL_ORDER_STATUSES
+WORKING_STATUSES = WORKING_ORDER_STATUSES
 DAY_BOUNDARY_STATUSES = ("done_for_day", "calculated")
 QUARANTINED_STATUS = "unknown"
 ORDER_STATUSES = TERMINAL_STATUSES + WORKING_STATUSES + DAY_BOUNDARY_STATUSES + (QUARANTINED_STATUS,)

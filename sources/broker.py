@@ -31,6 +31,22 @@ from sources.instruments import Instrument, instrument
 INSUFFICIENT_FUNDS_CODE = 40310000
 NOT_FOUND_CODE = 40410000  # Alpaca's JSON 404: unknown order, or no position in the symbol
 
+# Alpaca's order statuses (alpaca-py `OrderStatus`): the ones an order can still change from, and the end states.
+WORKING_ORDER_STATUSES = (
+    "new",
+    "partially_filled",
+    "accepted",
+    "pending_new",
+    "accepted_for_bidding",
+    "pending_cancel",
+    "pending_replace",
+    "stopped",
+    "suspended",
+    "held",
+    "pending_review",
+)
+TERMINAL_ORDER_STATUSES = ("filled", "canceled", "expired", "rejected", "replaced")
+
 T = TypeVar("T")
 
 UnavailableKind = Literal["timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response"]

@@ -12,7 +12,7 @@ from pathlib import Path
 import requests
 
 from common.config import ConfigError
-from common.db import make_engine
+from sources.botdata import open_bot_data
 from stack.demo import Demo
 from stack.local import LocalStack, StackOptions
 from stack.observe import Observer
@@ -97,9 +97,9 @@ def run(stack: LocalStack) -> int:
 
 
 def demo(stack: LocalStack, timeout: float, interval: float) -> int:
-    engine = make_engine(stack.config.bot_db.url)
+    bot = open_bot_data(stack.config.bot_db)
     with requests.Session() as session:
-        observer = stack.observer(engine, session)
+        observer = stack.observer(bot, session)
         _wait_for_targets(observer, 1 + len(stack.urls.responders), timeout=60)
         show = Demo(observer, stack.urls.simulator_control)
         show.note("stack up: Prometheus scrapes the exporters and the responder")
@@ -107,7 +107,7 @@ def demo(stack: LocalStack, timeout: float, interval: float) -> int:
         finished = show.watch(timeout)
         print()
         print(show.report(interval))
-    engine.dispose()
+    bot.dispose()
     if not finished:
         print("demo FAILED: not every incident was detected and mitigated in time", file=sys.stderr)
     return 0 if finished and show.succeeded else 1

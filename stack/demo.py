@@ -54,7 +54,7 @@ class Incident:
 
 def _profile_inactive(observer: Observer, incident: Incident) -> str | None:
     profile = incident.options["profile"]
-    return f"profile {profile} inactive" if observer.profile_status(profile) == "inactive" else None
+    return f"profile {profile} entries stopped" if observer.entries_stopped(profile) else None
 
 
 def _orders_quarantined(observer: Observer, incident: Incident) -> str | None:

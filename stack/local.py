@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from sqlalchemy import Engine
 
 from common.config import Config, load_config, split_listen
+from sources.botdata import BotData
 from stack.observe import Observer
 from stack.operators import ensure_operators
 from stack.render import (
@@ -163,7 +163,7 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def observer(self, bot_engine: Engine, session: requests.Session) -> Observer:
+    def observer(self, bot: BotData, session: requests.Session) -> Observer:
         """An observer of this running stack: its first Prometheus and responder, its receiver sinks."""
         if self.sinks is None:
             raise StackError("the stack is not running: start it before observing it")
@@ -171,7 +171,7 @@ class LocalStack:
             self.urls.prometheus[0],
             self.urls.responders[0],
             self.env["RESPONDER_OPERATOR_TOKEN"],
-            bot_engine,
+            bot,
             self.sinks,
             session,
         )

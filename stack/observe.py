@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Engine, func, select
 
-from sources.botdb import QUARANTINED_STATUS, orders, profiles
+from sources.botdata import BotData
 from sources.instruments import instrument
 from stack.sinks import SinkServer
 
@@ -28,14 +27,14 @@ class Observer:
         prometheus_url: str,
         responder_url: str,
         operator_token: str,
-        bot_engine: Engine,
+        bot: BotData,
         sinks: SinkServer,
         session: requests.Session,
     ) -> None:
         self._prometheus = prometheus_url
         self._responder = responder_url
         self._headers = {"Authorization": f"Bearer {operator_token}"}
-        self._bot = bot_engine
+        self._bot = bot
         self.sinks = sinks
         self._session = session
 
@@ -100,24 +99,20 @@ class Observer:
 
     def crypto_fills(self, since: datetime) -> int:
         """Filled crypto orders the bot recorded since `since` (any spelling)."""
-        with self._bot.connect() as conn:
-            rows = conn.execute(
-                select(orders.c.symbol, func.count()).where(orders.c.status == "filled", orders.c.created_at >= since)
-                .group_by(orders.c.symbol)
-            ).all()
-        return sum(int(count) for symbol, count in rows if instrument(symbol).crypto)
+        return sum(count for symbol, count in self._bot.filled_orders(since).items() if instrument(symbol).crypto)
 
     def profile_status(self, profile: str) -> str | None:
-        with self._bot.connect() as conn:
-            status = conn.execute(select(profiles.c.status).where(profiles.c.id == profile)).scalar_one_or_none()
-        return status
+        """The raw value the profile's entries state reads back (e.g. active / inactive)."""
+        found = self._bot.profile(profile)
+        return found.entries.value if found else None
+
+    def entries_stopped(self, profile: str) -> bool:
+        found = self._bot.profile(profile)
+        return found is not None and found.entries.state == "stopped"
 
     def quarantined(self, profile: str) -> int:
-        with self._bot.connect() as conn:
-            count = conn.execute(
-                select(func.count()).where(orders.c.profile_id == profile, orders.c.status == QUARANTINED_STATUS)
-            ).scalar_one()
-        return int(count)
+        """How many of the profile's orders are quarantined."""
+        return len(self._bot.quarantined_orders(profile, limit=100_000))
 
 
 def step(run: dict[str, Any], name: str) -> dict[str, Any] | None:

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
 from responder.actions.views import bot_order_view, position_view
-from sources.botdb import QUARANTINED_STATUS, broker_accounts, orders
 from sources.broker import BrokerUnavailable
 
 
@@ -41,8 +38,7 @@ def _accounts(ctx: ActionContext, params: AccountParams) -> list[str]:
     labelled = ctx.label(params.account_label)
     if labelled:
         return [labelled]
-    with ctx.services.bot_engine.connect() as conn:
-        return list(conn.execute(select(broker_accounts.c.id).order_by(broker_accounts.c.id)).scalars())
+    return [account.id for account in ctx.services.bot.accounts()]
 
 
 def check_broker(ctx: ActionContext, params: AccountParams) -> Outcome:
@@ -66,14 +62,9 @@ class QuarantineParams(Params):
 
 def capture_quarantine_evidence(ctx: ActionContext, params: QuarantineParams) -> Outcome:
     """The quarantined (``unknown``) orders awaiting manual review."""
-    query = select(orders).where(orders.c.status == QUARANTINED_STATUS).order_by(orders.c.updated_at)
-    profile = ctx.label(params.profile_label)
-    if profile:
-        query = query.where(orders.c.profile_id == profile)
-    with ctx.services.bot_engine.connect() as conn:
-        rows = conn.execute(query.limit(params.max_orders)).all()
-    summary = f"{len(rows)} quarantined orders need manual review and a final status"
-    return Outcome("succeeded", "captured", {"orders": [bot_order_view(r) for r in rows], "summary": summary})
+    found = ctx.services.bot.quarantined_orders(ctx.label(params.profile_label), params.max_orders)
+    summary = f"{len(found)} quarantined orders need manual review and a final status"
+    return Outcome("succeeded", "captured", {"orders": [bot_order_view(o) for o in found], "summary": summary})
 
 
 def check_unauthenticated_trade(ctx: ActionContext, params: NoParams) -> Outcome:

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from common.config import Config, ResponderConfig
 from responder.actions.registry import Registry
@@ -20,7 +20,7 @@ from responder.parity import Parity, account_parity
 from responder.settings import Secrets
 from sources.assets import AssetDirectory
 from sources.botapi import BotApi
-from sources.botdb import broker_accounts
+from sources.botdata import BotData
 from sources.broker import BrokerClient
 from sources.hooks import HookResult, HookSpec, run_hook
 from sources.quantities import QuantityRules
@@ -39,7 +39,7 @@ class Services:
 
     config: Config
     secrets: Secrets
-    bot_engine: Engine
+    bot: BotData
     ledger_engine: Engine
     http: requests.Session
     clock: Clock
@@ -54,13 +54,13 @@ class Services:
         return section
 
     def broker(self, account_id: str) -> BrokerClient:
-        """A broker client with the account's key id (from the bot's DB) and that key id's secret."""
-        with self.bot_engine.connect() as conn:
-            key_id = conn.execute(
-                select(broker_accounts.c.api_key_id).where(broker_accounts.c.id == account_id)
-            ).scalar()
-        if key_id is None:
+        """A broker client with the account's key id (as the mapping finds it) and that key id's secret."""
+        account = self.bot.account(account_id)
+        if account is None:
             raise ActionError(f"broker account {account_id!r} is not in the bot's database")
+        key_id = account.key_id
+        if key_id is None:
+            raise ActionError(f"the mapping gives broker account {account_id!r} no API key id (accounts.key_ids)")
         broker = self.config.broker
         timeout = (broker.connect_timeout_seconds, broker.read_timeout_seconds)
         secret = self.secrets.broker.for_key(key_id) or ""
@@ -78,7 +78,7 @@ class Services:
 
     def parity(self, account_id: str) -> Parity:
         """Position parity of the account at the broker; raises BrokerUnavailable when it cannot be read."""
-        return account_parity(self.bot_engine, self.broker(account_id), account_id, self.quantity_rules, self.assets)
+        return account_parity(self.bot, self.broker(account_id), account_id, self.quantity_rules, self.assets)
 
     def bot_api(self, timeout: float = 3.0) -> BotApi:
         return BotApi(self.config.bot.base_url, self.http, timeout)

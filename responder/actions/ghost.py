@@ -18,15 +18,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
 from responder.actions.context import ActionContext
 from responder.actions.hooks import call_bot_hook, describe_bot_hook
 from responder.actions.registry import ActionSpec, Outcome, Params
-from responder.actions.views import bot_order_view, broker_order_view, confirmed_missing, iso, position_view
+from responder.actions.views import (
+    bot_order_view,
+    bot_position_view,
+    broker_order_view,
+    confirmed_missing,
+    position_view,
+)
 from responder.evidence import Evidence
 from responder.parity import Parity
-from sources.botdb import POSITION_CLOSED, orders, positions
 from sources.broker import BrokerClient, BrokerError, BrokerPosition, BrokerUnavailable
 from sources.instruments import Instrument, instrument
 from sources.quantities import CloseSize, close_size
@@ -124,30 +127,12 @@ def _summary(evidence: Mapping[str, Any], symbol: str) -> str:
 
 
 def _bot_side(ctx: ActionContext, profile: str, held: Instrument, limit: int) -> dict[str, Any]:
-    with ctx.services.bot_engine.connect() as conn:
-        order_rows = conn.execute(
-            select(orders)
-            .where(orders.c.profile_id == profile, orders.c.symbol.in_(held.spellings))
-            .order_by(orders.c.created_at.desc())
-            .limit(limit)
-        ).all()
-        position_rows = conn.execute(
-            select(positions)
-            .where(positions.c.profile_id == profile, positions.c.symbol.in_(held.spellings))
-            .order_by(positions.c.opened_at.desc())
-            .limit(limit)
-        ).all()
-    bot_positions = [
-        {
-            "id": row.id,
-            "qty": row.qty,
-            "status": row.status,
-            "opened_at": iso(row.opened_at),
-            "closed_at": iso(row.closed_at),
-        }
-        for row in position_rows
-    ]
-    return {"bot_orders": [bot_order_view(row) for row in order_rows], "bot_positions": bot_positions}
+    """The profile's orders and positions in the instrument, in any of its spellings."""
+    bot = ctx.services.bot
+    return {
+        "bot_orders": [bot_order_view(order) for order in bot.orders_of(profile, held.spellings, limit)],
+        "bot_positions": [bot_position_view(p) for p in bot.positions_of(profile, held.spellings, limit)],
+    }
 
 
 def _broker_side(broker: BrokerClient, held: Instrument, limit: int) -> dict[str, Any]:
@@ -165,7 +150,7 @@ def _broker_side(broker: BrokerClient, held: Instrument, limit: int) -> dict[str
 
 def exit_orders(evidence: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The bot's orders that would have closed its last position (opposite side, placed after it opened)."""
-    closed = [p for p in evidence["bot_positions"] if p["status"] == POSITION_CLOSED]
+    closed = [p for p in evidence["bot_positions"] if p["status"] == "closed"]
     broker_position = evidence.get("broker_position") or {}
     if closed:
         last = closed[0]
@@ -181,7 +166,7 @@ def suggest_category(broker: BrokerClient, evidence: Mapping[str, Any]) -> tuple
     exits = exit_orders(evidence)
     if not exits:
         return "stale local state", "the bot closed the position with no exit order", []
-    if any(order["status"] == "rejected" for order in exits):
+    if any(order["rejected"] for order in exits):
         return "rejected exit", "the bot recorded its exit order as rejected", exits
     checked = []
     for order in exits:

@@ -1,29 +1,25 @@
 """Stale pending orders (runbook 2): check each stale order at the broker, quarantine, cancel stuck ones.
 
-- ``check_stale_orders`` (observe): every working order older than the SLA, looked up at the broker
+- ``check_stale_orders`` (observe): every stale order (the mapping's stale rules), looked up at the broker
   by its broker id, else its client order id. Only a 404 counts as missing; timeouts, 5xx and 429 are
-  ``unavailable`` and prove nothing.
+  ``unavailable`` and prove nothing, and so is an order the bot keeps neither id of.
 - ``quarantine_missing_orders``: orders older than 24 h that the check found missing are looked up a
-  second time; if the broker again answers 404 they become ``unknown`` via compare-and-set on the status
-  they had (an order the sync service moved meanwhile is left alone).
+  second time; if the broker again answers 404 they get the mapping's quarantine word (``unknown``) via
+  compare-and-set on the status they had (an order the sync service moved meanwhile is left alone).
 - ``cancel_stuck_orders`` (approval by default): cancel orders still working at the broker.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import select, update
-
-from common.db import write_transaction
 from responder.actions.context import ActionContext, ActionError
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import bot_order_view, lookup_order
 from responder.evidence import Evidence
-from sources.botdb import QUARANTINED_STATUS, WORKING_STATUSES, orders, profiles
-from sources.broker import BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
+from sources.broker import WORKING_ORDER_STATUSES, BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
 
 DAY_SECONDS = 86_400.0
 
@@ -36,26 +32,19 @@ class CheckParams(Params):
 
 def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
     now = ctx.now()
-    cutoff = now - timedelta(seconds=ctx.services.config.bot_db.stale_after_seconds)
-    query = (
-        select(orders, profiles.c.account_id)
-        .join(profiles, profiles.c.id == orders.c.profile_id)
-        .where(orders.c.status.in_(WORKING_STATUSES), orders.c.updated_at < cutoff)
-        .order_by(orders.c.updated_at)
-        .limit(params.max_orders)
-    )
-    if params.scope == "profile":
-        query = query.where(orders.c.profile_id == ctx.require_label(params.profile_label))
-    with ctx.services.bot_engine.connect() as conn:
-        rows = conn.execute(query).all()
+    profile = ctx.require_label(params.profile_label) if params.scope == "profile" else None
+    stale = ctx.services.bot.stale_orders(now, profile, params.max_orders)
     broker_for = ctx.services.brokers()
     checked = []
-    for row in rows:
-        broker = broker_for(row.account_id)
-        lookup = lookup_order(broker, row.broker_order_id, row.client_order_id)
+    for order in stale:
+        if order.account is None:
+            raise ActionError(f"order {order.id} reaches no broker account: check bot_db.mapping (orders.account)")
+        broker = broker_for(order.account)
+        lookup = lookup_order(broker, order.broker_order_id, order.client_order_id)
         reference = _broker_clock(broker, now)
-        view = {**bot_order_view(row), "account": row.account_id, **lookup.as_dict()}
-        view["age_seconds"] = round((reference - row.created_at).total_seconds(), 3)
+        view = {**bot_order_view(order), **lookup.as_dict()}
+        created = order.created_at or order.stale_since or now
+        view["age_seconds"] = round((reference - created).total_seconds(), 3)
         checked.append(view)
     counts = {kind: sum(1 for o in checked if o["broker"] == kind) for kind in ("found", "missing", "unavailable")}
     old_missing = sum(1 for o in checked if o["broker"] == "missing" and o["age_seconds"] >= DAY_SECONDS)
@@ -99,9 +88,7 @@ def quarantine_needed(ctx: ActionContext, params: FromCheckParams) -> Outcome | 
 
 
 def _statuses(ctx: ActionContext, ids: list[str]) -> dict[str, str]:
-    with ctx.services.bot_engine.connect() as conn:
-        rows = conn.execute(select(orders.c.id, orders.c.status).where(orders.c.id.in_(ids))).all()
-    return {row.id: row.status for row in rows}
+    return ctx.services.bot.order_statuses(ids)
 
 
 def quarantine_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str, Any]:
@@ -116,31 +103,19 @@ def quarantine_missing_orders(ctx: ActionContext, params: FromCheckParams) -> Ou
         if second.result != "missing":
             results["not_confirmed"].append(order["id"])
             continue
-        results[_mark_unknown(ctx, order["id"], order["status"], ctx.now())].append(order["id"])
+        results[ctx.services.bot.quarantine_order(order["id"], order["status"], ctx.now())].append(order["id"])
     after = {"statuses": _statuses(ctx, [i for ids in results.values() for i in ids])}
+    word = ctx.services.bot.mapping.orders.quarantine.write
     summary = (
-        f"{len(results['quarantined'])} orders quarantined as '{QUARANTINED_STATUS}' (missing at the broker twice, "
+        f"{len(results['quarantined'])} orders quarantined as '{word}' (missing at the broker twice, "
         f"older than {params.older_than_hours:g} h); {len(results['not_confirmed'])} not confirmed missing"
     )
     detail = "changed" if results["quarantined"] else "unchanged"
     return Outcome("succeeded", detail, {**results, "summary": summary}, after=after)
 
 
-def _mark_unknown(ctx: ActionContext, order_id: str, seen_status: str, now: datetime) -> str:
-    with write_transaction(ctx.services.bot_engine) as conn:
-        changed = conn.execute(
-            update(orders)
-            .where(orders.c.id == order_id, orders.c.status == seen_status)
-            .values(status=QUARANTINED_STATUS, updated_at=now)
-        ).rowcount
-        if changed == 1:
-            return "quarantined"
-        current = conn.execute(select(orders.c.status).where(orders.c.id == order_id)).scalar()
-    return "already" if current == QUARANTINED_STATUS else "moved_on"
-
-
 def _cancel_candidates(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
-    working = set(WORKING_STATUSES) - {"pending_cancel"}  # already being cancelled: no cancel storm
+    working = set(WORKING_ORDER_STATUSES) - {"pending_cancel"}  # already being cancelled: no cancel storm
     return [o for o in _checked(ctx, params) if o["broker"] == "found" and o.get("broker_status") in working]
 
 
@@ -185,7 +160,7 @@ def cancel_preview(ctx: ActionContext, params: FromCheckParams) -> Evidence:
         rows.append({"order": order["id"], "broker_id": order["broker_id"], "symbol": order["symbol"],
                      "side": order["side"], "qty": order["qty"], "created_at": order["created_at"],
                      "broker_status": lookup.order.status if lookup.order else lookup.result})
-    working = sorted(r["order"] for r in rows if r["broker_status"] in WORKING_STATUSES)
+    working = sorted(r["order"] for r in rows if r["broker_status"] in WORKING_ORDER_STATUSES)
     summary = f"cancel {len(working)} order(s) still working at the broker"
     return Evidence(summary, tuple(rows), {"orders": working})
 
@@ -193,7 +168,7 @@ def cancel_preview(ctx: ActionContext, params: FromCheckParams) -> Evidence:
 def _cancel_one(broker: BrokerClient, broker_id: str) -> str:
     try:
         current = broker.get_order(broker_id)
-        if current.status not in WORKING_STATUSES or current.status == "pending_cancel":
+        if current.status not in WORKING_ORDER_STATUSES or current.status == "pending_cancel":
             return "already_done"
         broker.cancel_order(broker_id)
     except OrderMissing:

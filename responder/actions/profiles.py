@@ -1,55 +1,40 @@
-"""Stop new entries for the impacted profile: set it inactive in the bot's DB (runbook 1, step 1).
+"""Stop new entries for the impacted profile (runbook 1, step 1: "set profile status to inactive in DB").
 
-Compare-and-set: ``UPDATE profiles SET status='inactive' WHERE id=? AND status='active'``. When no row
-changed the profile is read again: already inactive is success (``unchanged``); still active is a
-FAILURE — a write that changed nothing (e.g. a Supabase anon-key fallback under row-level security).
+How entries are stopped is the mapping's (``bot_db.mapping.profiles.entries``): by default a
+compare-and-set of the profile's status from ``active`` to ``inactive``; else another column's values, a
+row in the bot's lock table, or its control API. The state is read back after the write: already stopped
+is success (``unchanged``); still not stopped is a FAILURE — a write that changed nothing (e.g. a
+Supabase anon-key fallback under row-level security).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select, update
-
-from common.db import write_transaction
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.evidence import Evidence
 from responder.ledger.schema import DEACTIVATION_BUDGET
-from sources.botdb import PROFILE_ACTIVE, PROFILE_INACTIVE, profiles
+from sources.botdata import Entries
 
 
 class ProfileParams(Params):
     profile_label: str = "profile"
 
 
-def profile_status(engine: Engine, profile_id: str) -> str | None:
-    with engine.connect() as conn:
-        status: str | None = conn.execute(select(profiles.c.status).where(profiles.c.id == profile_id)).scalar()
-    return status
-
-
-def set_profile_status(
-    engine: Engine, profile_id: str, expected: str, status: str, now: datetime
-) -> tuple[bool, str | None]:
-    """Compare-and-set a profile's status from `expected`; (whether this write changed it, status read back).
-
-    A status that is not `status` afterwards means the write had no effect (missing write rights)."""
-    with write_transaction(engine) as conn:
-        changed = conn.execute(
-            update(profiles)
-            .where(profiles.c.id == profile_id, profiles.c.status == expected)
-            .values(status=status, updated_at=now)
-        ).rowcount
-        after: str | None = conn.execute(select(profiles.c.status).where(profiles.c.id == profile_id)).scalar()
-    return changed == 1, after
+def entries_view(profile_id: str, entries: Entries | None) -> dict[str, Any]:
+    """The profile's entries state for evidence: `status` is the raw value read back (e.g. inactive)."""
+    if entries is None:
+        return {"profile": profile_id, "status": None, "entries": None}
+    view: dict[str, Any] = {"profile": profile_id, "status": entries.value, "entries": entries.state}
+    return {**view, "detail": entries.detail} if entries.detail else view
 
 
 def _state(ctx: ActionContext, params: ProfileParams) -> dict[str, Any]:
     profile_id = ctx.require_label(params.profile_label)
-    return {"profile": profile_id, "status": profile_status(ctx.services.bot_engine, profile_id)}
+    profile = ctx.services.bot.profile(profile_id)
+    return entries_view(profile_id, profile.entries if profile else None)
 
 
 def snapshot(ctx: ActionContext, params: ProfileParams) -> Mapping[str, Any]:
@@ -57,12 +42,13 @@ def snapshot(ctx: ActionContext, params: ProfileParams) -> Mapping[str, Any]:
 
 
 def precheck(ctx: ActionContext, params: ProfileParams) -> Outcome | None:
-    """Nothing to do (and no budget spent) when the profile is already inactive."""
+    """Nothing to do (and no budget spent) when the profile's entries are already stopped."""
     state = _state(ctx, params)
-    if state["status"] is None:
+    if state["entries"] is None:
         return Outcome.failed(f"profile {state['profile']!r} is not in the bot's database", **state)
-    if state["status"] == PROFILE_INACTIVE:
-        return Outcome("succeeded", "unchanged", {**state, "summary": f"profile {state['profile']} already inactive"})
+    if state["entries"] == "stopped":
+        summary = f"profile {state['profile']} already stopped ({state['status']})"
+        return Outcome("succeeded", "unchanged", {**state, "summary": summary})
     return None
 
 
@@ -74,20 +60,21 @@ def preview(ctx: ActionContext, params: ProfileParams) -> Evidence:
 
 def deactivate_profile(ctx: ActionContext, params: ProfileParams) -> Outcome:
     profile_id = ctx.require_label(params.profile_label)
-    engine = ctx.services.bot_engine
-    changed, status = set_profile_status(engine, profile_id, PROFILE_ACTIVE, PROFILE_INACTIVE, ctx.now())
-    after = {"profile": profile_id, "status": status}
-    if status == PROFILE_INACTIVE:
-        detail = "changed" if changed else "unchanged"
-        summary = f"profile {profile_id} set inactive" if changed else f"profile {profile_id} already inactive"
+    change = ctx.services.bot.stop_entries(profile_id, ctx.now())
+    after = entries_view(profile_id, change.entries)
+    if change.entries.state == "stopped":
+        detail = "changed" if change.changed else "unchanged"
+        done = "set inactive" if change.changed else "already inactive"
+        summary = f"profile {profile_id} {done} ({change.entries.value})"
         return Outcome("succeeded", detail, {**after, "summary": summary}, after=after)
     return Outcome(
         "failed",
         "no_effect",
         after,
         after=after,
-        error=f"the update changed {int(changed)} rows and profile {profile_id!r} is {status or 'missing'}: "
-        "the write had no effect (a key without write rights, e.g. an anon-key fallback under row-level security?)",
+        error=f"the write changed {int(change.changed)} rows and profile {profile_id!r} is "
+        f"{change.entries.value or change.entries.state}: the write had no effect (a key without write rights, "
+        "e.g. an anon-key fallback under row-level security?)",
     )
 
 
@@ -97,7 +84,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         ProfileParams,
         deactivate_profile,
         "mutate",
-        "set the alert's profile inactive (compare-and-set on status 'active')",
+        "stop the alert's profile's new entries (compare-and-set, as the mapping says; read back)",
         precheck=precheck,
         snapshot=snapshot,
         budget=DEACTIVATION_BUDGET,

@@ -18,7 +18,6 @@ from sqlalchemy import select
 
 from common.db import write_transaction
 from responder.actions.context import ActionContext
-from responder.actions.profiles import profile_status
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.ledger import queries
 from responder.ledger.schema import rca_drafts
@@ -78,7 +77,7 @@ def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
         category=category,
         reason=reason,
         profile=profile,
-        profile_status=profile_status(ctx.services.bot_engine, profile) if profile else None,
+        profile_status=_entries_value(ctx, profile) if profile else None,
         timeline=_timeline(ctx),
         evidence=json.dumps(evidence, indent=2, sort_keys=True, default=str),
         categories=GHOST_CATEGORIES if alert.alertname == "GhostPosition" else AUTH_CATEGORIES,
@@ -90,6 +89,12 @@ def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
     summary = f"RCA drafted: suggested category {category}" + (f" ({path})" if path else "")
     return Outcome("succeeded", "drafted", {"category": category, "reason": reason, "path": str(path or ""),
                                             "summary": summary})
+
+
+def _entries_value(ctx: ActionContext, profile_id: str) -> str | None:
+    """The profile's entries state as read back now (e.g. inactive), for the RCA draft."""
+    profile = ctx.services.bot.profile(profile_id)
+    return profile.entries.value or profile.entries.state if profile else None
 
 
 def _path(ctx: ActionContext) -> Path | None:

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row
-
+from sources.botdata import BotOrder, BotPosition
 from sources.broker import BrokerClient, BrokerOrder, BrokerPosition, BrokerUnavailable, OrderMissing
 
 
@@ -41,19 +40,35 @@ def broker_order_view(order: BrokerOrder) -> dict[str, Any]:
     }
 
 
-def bot_order_view(row: Row[Any]) -> dict[str, Any]:
-    m = row._mapping
+def bot_order_view(order: BotOrder) -> dict[str, Any]:
+    view = {
+        "id": order.id,
+        "profile": order.profile,
+        "account": order.account,
+        "symbol": order.symbol,
+        "side": order.side,
+        "qty": order.qty,
+        "status": order.status,
+        "status_class": order.status_class,
+        "rejected": order.rejected,
+        "client_order_id": order.client_order_id,
+        "broker_order_id": order.broker_order_id,
+        "created_at": iso(order.created_at),
+        "updated_at": iso(order.updated_at),
+    }
+    if order.stale_since is not None:
+        view["stale_since"] = iso(order.stale_since)
+    return view
+
+
+def bot_position_view(position: BotPosition) -> dict[str, Any]:
     return {
-        "id": m["id"],
-        "profile": m["profile_id"],
-        "symbol": m["symbol"],
-        "side": m["side"],
-        "qty": m["qty"],
-        "status": m["status"],
-        "client_order_id": m["client_order_id"],
-        "broker_order_id": m["broker_order_id"],
-        "created_at": iso(m["created_at"]),
-        "updated_at": iso(m["updated_at"]),
+        "id": position.id,
+        "qty": position.qty,
+        "status": "open" if position.open else "closed",
+        "raw_status": position.status,
+        "opened_at": iso(position.opened_at),
+        "closed_at": iso(position.closed_at),
     }
 
 
@@ -74,19 +89,22 @@ class Lookup:
         return view
 
 
-def lookup_order(broker: BrokerClient, broker_order_id: str | None, client_order_id: str) -> Lookup:
-    """Look an order up by the broker's id, else by the bot's client order id. Only a 404 is "missing"."""
+def lookup_order(broker: BrokerClient, broker_order_id: str | None, client_order_id: str | None) -> Lookup:
+    """Look an order up by the broker's id, else by the bot's client order id. Only a 404 is "missing";
+    an order the bot keeps neither id of cannot be looked up ("unavailable", never "missing")."""
     try:
         if broker_order_id:
             return Lookup("found", broker.get_order(broker_order_id))
-        return Lookup("found", broker.get_order_by_client_id(client_order_id))
+        if client_order_id:
+            return Lookup("found", broker.get_order_by_client_id(client_order_id))
+        return Lookup("unavailable", error_kind="no_order_id")
     except OrderMissing:
         return Lookup("missing")
     except BrokerUnavailable as exc:
         return Lookup("unavailable", error_kind=exc.kind)
 
 
-def confirmed_missing(broker: BrokerClient, broker_order_id: str | None, client_order_id: str) -> Lookup:
+def confirmed_missing(broker: BrokerClient, broker_order_id: str | None, client_order_id: str | None) -> Lookup:
     """Look up twice: "missing" only when both lookups answered 404."""
     first = lookup_order(broker, broker_order_id, client_order_id)
     if first.result != "missing":

@@ -15,7 +15,7 @@ from responder.ledger.schema import operator_actions, rca_drafts
 from responder.ledger.store import loads
 from responder.notifier import severity_name
 from responder.states import RunState, StepState
-from sources.botdb import profiles
+from sources.botdata import BotData
 
 SCOPE = ("profile", "account", "symbol", "channel")
 
@@ -139,15 +139,14 @@ def _cell(value: Any) -> Any:
 @dataclass(frozen=True)
 class ProfileRow:
     id: str
-    name: str
-    status: str
+    status: str  # the raw value its entries state reads back (e.g. active), else the state
+    entries: str  # enabled / stopped / unknown
     account: str
     last_check: dict[str, Any] | None
 
 
-def profile_rows(bot: Engine, ledger: Engine) -> list[ProfileRow]:
-    with bot.connect() as conn:
-        found = conn.execute(select(profiles).order_by(profiles.c.id)).all()
+def profile_rows(bot: BotData, ledger: Engine) -> list[ProfileRow]:
+    found = bot.profiles()
     checks: dict[str, dict[str, Any]] = {}
     query = select(operator_actions).where(operator_actions.c.kind == "enable_profile").order_by(operator_actions.c.id)
     with ledger.connect() as conn:
@@ -156,4 +155,7 @@ def profile_rows(bot: Engine, ledger: Engine) -> list[ProfileRow]:
             checks[row.target.removeprefix("profile:")] = {
                 "at": row.at, "by": row.by, "result": row.result, "mismatches": detail.get("mismatches") or [],
             }
-    return [ProfileRow(r.id, r.name, r.status, r.account_id, checks.get(r.id)) for r in found]
+    return [
+        ProfileRow(p.id, p.entries.value or p.entries.state, p.entries.state, ", ".join(p.accounts), checks.get(p.id))
+        for p in found
+    ]

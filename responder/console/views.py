@@ -129,7 +129,7 @@ def decide(step_id: int) -> BaseResponse:
 @blueprint.get("/profiles")
 def profiles() -> str:
     rt = runtime()
-    return render_template("console/profiles.html", rows=pages.profile_rows(rt.services.bot_engine, rt.ledger))
+    return render_template("console/profiles.html", rows=pages.profile_rows(rt.services.bot, rt.ledger))
 
 
 ENABLE_MESSAGES = {

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from responder.states import RunState, StepState
-from sources.botdb import UTCDateTime
+from sources.botdata.timestamps import UTCDateTime
 
 # The vocabulary lives in responder.states; these names are kept for the ledger's modules.
 PENDING = StepState.PENDING

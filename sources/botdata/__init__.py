@@ -1,6 +1,6 @@
 """The one gateway to the bot's data (`BotData`), driven by the declarative mapping (`sources.mapping`)."""
 
-from sources.botdata.gateway import BotData, utc_now
+from sources.botdata.gateway import BotData, open_bot_data, utc_now
 from sources.botdata.rows import (
     Account,
     BotOrder,
@@ -31,5 +31,6 @@ __all__ = [
     "UTCDateTime",
     "UnmappedValues",
     "control_headers",
+    "open_bot_data",
     "utc_now",
 ]

@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Connection, Engine, Executable, Row, false, null, select
+from sqlalchemy import Connection, Engine, Executable, false, null, select
 
-from common.db import write_transaction
+from common.config import BotDbConfig
+from common.db import make_engine, write_transaction
 from sources.botdata import orders as order_sql
 from sources.botdata import positions as position_sql
-from sources.botdata.orders import NO_MATCH, OrderWords, as_key, equals, in_ids, text_or_none
+from sources.botdata.orders import NO_MATCH, OrderWords, as_key, equals, text_or_none
 from sources.botdata.relations import Relations
 from sources.botdata.rows import (
     Account,
@@ -48,6 +49,18 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def open_bot_data(
+    section: BotDbConfig,
+    clock: Clock = utc_now,
+    http: requests.Session | None = None,
+    control_headers: Mapping[str, str] | None = None,
+    **engine_options: Any,
+) -> BotData:
+    """The gateway for ``bot_db`` (its URL, mapping and SLA); nothing connects until the first use."""
+    engine = make_engine(section.url, **engine_options)
+    return BotData(engine, section.mapping, section.stale_after_seconds, clock, http, control_headers)
+
+
 class BotData:
     def __init__(
         self,
@@ -63,6 +76,11 @@ class BotData:
         self._words = OrderWords(mapping.orders)
         self._compiled: tuple[Schema, Switch] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def engine(self) -> Engine:
+        """The bot database's engine (for checks that EXPLAIN or time statements; tests that seed it)."""
+        return self._engine
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -111,12 +129,35 @@ class BotData:
             entries = switch.read(conn, profile_id, now)
         return Profile(profile_id, accounts, entries)
 
+    def profiles(self) -> list[Profile]:
+        """Every profile the mapping knows, with its accounts and entries state (one read per profile)."""
+        pairs = self.profile_accounts()
+        accounts: dict[str, list[str]] = defaultdict(list)
+        for pair in pairs:
+            accounts[pair.profile].append(pair.account)
+        schema, switch = self._ready()
+        now = self._clock()
+        with self._engine.connect() as conn:
+            ids = sorted(set(accounts) | set(self._profile_ids(conn, schema)))
+            return [Profile(p, tuple(sorted(accounts.get(p, ()))), switch.read(conn, p, now)) for p in ids]
+
     def open_quantities(self, account_id: str | None = None) -> dict[str, dict[str, float]]:
         """Signed net open quantity per account and symbol, as the bot records it (one account, or all)."""
         held: dict[str, dict[str, float]] = defaultdict(dict)
         for account, symbol, qty in self._read(lambda schema: position_sql.open_quantities(schema, account_id)):
             held[str(account)][str(symbol)] = float(qty or 0.0)
         return dict(held)
+
+    def bought_since_open(self, symbols: Sequence[str]) -> dict[tuple[str, str], float]:
+        """Filled buy quantity of each open position in `symbols` since it opened, per account and symbol (the
+        fee a crypto buy pays in the asset is charged on it); empty when the mapping cannot say."""
+        if not symbols:
+            return {}
+        schema, _ = self._ready()
+        statement = position_sql.bought_since_open(schema, symbols)
+        if statement is None:
+            return {}
+        return {(str(a), str(s)): float(qty or 0.0) for a, s, qty in self._read(lambda _schema: statement)}
 
     def account_positions(self, account_id: str) -> dict[str, float]:
         """Signed net open quantity per symbol of one account."""
@@ -140,61 +181,38 @@ class BotData:
 
     def stale_orders(self, now: datetime, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
         """Stale orders (oldest clock first), with their account, for one profile or all."""
-
-        def statement(schema: Schema) -> Executable:
-            rules = order_sql.stale_rules(schema, now, self._sla)
-            query = select(*order_sql.order_columns(schema), rules.clock.label("stale_since"))
-            query = query.select_from(schema.orders.joined).where(rules.predicate)
-            return self._for_profile(schema, query, profile).order_by(rules.clock).limit(limit)
-
-        return [self._words.row(row, row.stale_since) for row in self._read(statement, now)]
+        rows = self._read(lambda schema: order_sql.stale_listing(schema, now, self._sla, profile, limit), now)
+        return [self._words.row(row, row.stale_since) for row in rows]
 
     def quarantined_orders(self, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
-        def statement(schema: Schema) -> Executable:
-            mapping = self.mapping.orders
-            query = select(*order_sql.order_columns(schema)).select_from(schema.orders.joined)
-            query = self._for_profile(schema, query.where(order_sql.quarantined(schema)), profile)
-            clock = schema.orders.col(mapping.updated_at or mapping.created_at)
-            return query.order_by(clock).limit(limit)
+        """Quarantined orders, the least recently touched first."""
+        rows = self._read(lambda schema: order_sql.quarantined_listing(schema, profile, limit))
+        return [self._words.row(row) for row in rows]
 
-        return [self._words.row(row) for row in self._read(statement)]
+    def orders_of(self, profile: str, symbols: str | Sequence[str], limit: int) -> list[BotOrder]:
+        """The profile's orders in `symbols` (one, or every spelling of an instrument), newest first."""
+        wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+        rows = self._read(lambda schema: order_sql.symbol_listing(schema, profile, wanted, limit))
+        return [self._words.row(row) for row in rows]
 
-    def orders_of(self, profile: str, symbol: str, limit: int) -> list[BotOrder]:
-        """The profile's orders in `symbol`, newest first."""
+    def positions_of(self, profile: str, symbols: str | Sequence[str], limit: int) -> list[BotPosition]:
+        """The profile's position rows in `symbols` (one, or every spelling), the most recently opened first."""
+        wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+        rows = self._read(lambda schema: position_sql.symbol_listing(schema, profile, wanted, limit))
+        return [position_sql.position_row(row) for row in rows]
 
-        def statement(schema: Schema) -> Executable:
-            mapping, part = self.mapping.orders, schema.orders
-            query = select(*order_sql.order_columns(schema)).select_from(part.joined)
-            query = self._for_profile(schema, query.where(part.col(mapping.symbol) == symbol), profile)
-            return query.order_by(part.col(mapping.created_at).desc()).limit(limit)
-
-        return [self._words.row(row) for row in self._read(statement)]
-
-    def positions_of(self, profile: str, symbol: str, limit: int) -> list[BotPosition]:
-        """The profile's position rows in `symbol`, the most recently opened first."""
-
-        def statement(schema: Schema) -> Executable:
-            mapping, part = self.mapping.positions, schema.positions
-            if part.profile is None:
-                return select(*position_sql.position_columns(schema)).where(false())
-            query = select(*position_sql.position_columns(schema)).select_from(part.joined)
-            query = query.where(part.col(mapping.symbol) == symbol, equals(part.profile, profile))
-            order = part.col(mapping.opened_at or mapping.id)
-            return query.order_by(order.desc(), part.col(mapping.id).desc()).limit(limit)
-
-        return [position_sql.position_row(row) for row in self._read(statement)]
+    def filled_orders(self, since: datetime) -> dict[str, int]:
+        """How many orders per symbol were filled (created at or after `since`)."""
+        if not self.mapping.orders.statuses.filled:
+            return {}
+        return {str(symbol): int(n) for symbol, n in self._read(lambda s: order_sql.filled_since(s, since))}
 
     def order_statuses(self, order_ids: Sequence[str]) -> dict[str, str]:
         """The current status word of each order that exists."""
         if not order_ids:
             return {}
-
-        def statement(schema: Schema) -> Executable:
-            part, mapping = schema.orders, self.mapping.orders
-            ids = part.col(mapping.id)
-            return select(ids, part.col(mapping.status)).where(in_ids(ids, order_ids))
-
-        return {str(order_id): str(status) for order_id, status in self._read(statement)}
+        rows = self._read(lambda schema: order_sql.statuses_of(schema, order_ids))
+        return {str(order_id): str(status) for order_id, status in rows}
 
     def order_class(self, status: str) -> str | None:
         """working / terminal / quarantined for a status word; None when the mapping does not name it."""
@@ -206,10 +224,10 @@ class BotData:
         with self._engine.connect() as conn:
             return [field.read(conn, cap, {"now": self._clock()}) for field in fields(schema)]
 
-    def statements(self, now: datetime) -> dict[str, Executable]:
+    def statements(self, now: datetime) -> dict[str, Any]:
         """The read statements a scrape runs, by name, for EXPLAIN."""
         schema, _ = self._ready()
-        found: dict[str, Executable] = {
+        found: dict[str, Any] = {
             "stale_backlog": order_sql.backlog_statement(schema, now, self._sla),
             "profile_accounts": _pairs_statement(schema),
             "open_positions": position_sql.open_quantities(schema),
@@ -275,16 +293,10 @@ class BotData:
             return LockSwitch(schema.relations.table(entries.table), entries)
         return ApiSwitch(entries, self._http, self._control_headers)
 
-    def _read(self, build: Callable[[Schema], Executable], now: datetime | None = None) -> list[Row[Any]]:
+    def _read(self, build: Callable[[Schema], Executable], now: datetime | None = None) -> list[Any]:
         schema, _ = self._ready()
         with self._engine.connect() as conn:
             return list(conn.execute(build(schema), {"now": now or self._clock()}).all())
-
-    def _for_profile(self, schema: Schema, query: Any, profile: str | None) -> Any:
-        if profile is None:
-            return query
-        assert schema.orders.profile is not None
-        return query.where(equals(schema.orders.profile, profile))
 
     def _accounts_statement(self, schema: Schema, account_id: str | None = None) -> Any:
         mapping = self.mapping.accounts
@@ -298,12 +310,17 @@ class BotData:
         account = str(row[0])
         return Account(account, self.mapping.accounts.key_ids.get(account) or text_or_none(row[1]))
 
+    def _profile_ids(self, conn: Connection, schema: Schema) -> list[str]:
+        profiles, profile_id = schema.profile_ids()
+        return [str(found) for found in conn.execute(select(profile_id).select_from(profiles)).scalars()]
+
     def _profile_exists(self, conn: Connection, schema: Schema, profile_id: str) -> bool:
         profiles = self.mapping.profiles
         if not profiles.table:
             return any(p.id == profile_id for p in profiles.static)
         table = schema.relations.relation(profiles.table)
-        return conn.execute(select(table.c[profiles.id]).where(equals(table.c[profiles.id], profile_id))).first() is not None
+        found = conn.execute(select(table.c[profiles.id]).where(equals(table.c[profiles.id], profile_id)))
+        return found.first() is not None
 
 
 def _pairs_statement(schema: Schema) -> Any:

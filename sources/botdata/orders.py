@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, not_, null, or_, select, type_coerce
 
@@ -55,7 +55,7 @@ def stale_rules(schema: Schema, now: datetime, default_sla: float) -> StaleRules
             taken |= folded
     predicate = or_(*stale) if stale else false()
     if not clocks:
-        return StaleRules(predicate, null())
+        return StaleRules(predicate, cast(ColumnElement[datetime], null()))
     first = clocks[0][1]
     if all(clock is first for _, clock in clocks):
         return StaleRules(predicate, first)
@@ -90,6 +90,48 @@ def backlog_statement(schema: Schema, now: datetime, default_sla: float) -> Sele
     )
 
 
+def stale_listing(schema: Schema, now: datetime, default_sla: float, profile: str | None, limit: int) -> Any:
+    """Stale orders with the clock their rule measures from (`stale_since`), oldest first."""
+    rules = stale_rules(schema, now, default_sla)
+    query = select(*order_columns(schema), rules.clock.label("stale_since")).select_from(schema.orders.joined)
+    return _for_profile(schema, query.where(rules.predicate), profile).order_by(rules.clock).limit(limit)
+
+
+def quarantined_listing(schema: Schema, profile: str | None, limit: int) -> Any:
+    mapping = schema.mapping.orders
+    query = select(*order_columns(schema)).select_from(schema.orders.joined).where(quarantined(schema))
+    clock = schema.orders.col(mapping.updated_at or mapping.created_at)
+    return _for_profile(schema, query, profile).order_by(clock).limit(limit)
+
+
+def symbol_listing(schema: Schema, profile: str, symbols: Sequence[str], limit: int) -> Any:
+    """The profile's orders in `symbols`, newest first."""
+    mapping, part = schema.mapping.orders, schema.orders
+    query = select(*order_columns(schema)).select_from(part.joined).where(part.col(mapping.symbol).in_(symbols))
+    return _for_profile(schema, query, profile).order_by(part.col(mapping.created_at).desc()).limit(limit)
+
+
+def filled_since(schema: Schema, since: datetime) -> Any:
+    """(symbol, orders) of the orders filled (a filled word) and created since `since`."""
+    mapping, part = schema.mapping.orders, schema.orders
+    symbol = part.col(mapping.symbol)
+    filled = status_in(part.col(mapping.status), mapping.statuses.filled, mapping.statuses.case_insensitive)
+    query = select(symbol, func.count()).select_from(part.base).where(filled, part.col(mapping.created_at) >= since)
+    return query.group_by(symbol)
+
+
+def statuses_of(schema: Schema, order_ids: Sequence[str]) -> Any:
+    ids = schema.orders.col(schema.mapping.orders.id)
+    return select(ids, schema.orders.col(schema.mapping.orders.status)).where(in_ids(ids, order_ids))
+
+
+def _for_profile(schema: Schema, query: Any, profile: str | None) -> Any:
+    if profile is None:
+        return query
+    assert schema.orders.profile is not None
+    return query.where(equals(schema.orders.profile, profile))
+
+
 def order_columns(schema: Schema) -> list[Any]:
     """The columns every order read selects, labelled with the runbook's names."""
     mapping, part = schema.mapping.orders, schema.orders
@@ -115,7 +157,7 @@ class OrderWords:
         self._classes: dict[str, OrderClass] = {}
         for name in ("working", "terminal", "quarantined"):
             for word in getattr(statuses, name):
-                self._classes[self._fold(word)] = name  # type: ignore[assignment]
+                self._classes[self._fold(word)] = name
         self._rejected = {self._fold(word) for word in statuses.rejected}
         sides = mapping.sides or {"buy": ("buy",), "sell": ("sell",)}
         self._sides = {self._fold(word): side for side, side_words in sides.items() for word in side_words}
@@ -138,7 +180,7 @@ class OrderWords:
             profile=text_or_none(m["profile"]),
             account=text_or_none(m["account"]),
             symbol=str(m["symbol"]),
-            side=side,  # type: ignore[arg-type]
+            side=side,
             qty=None if m["qty"] is None else float(m["qty"]),
             status=status,
             status_class=self.status_class(status),

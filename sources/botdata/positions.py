@@ -6,9 +6,10 @@ trade rows per symbol, sum the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, case, func, not_, null, select, tuple_, type_coerce
+from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, not_, null, select, tuple_, type_coerce
 
 from sources.botdata.orders import equals, text_or_none
 from sources.botdata.rows import BotPosition
@@ -68,6 +69,47 @@ def last_closes(schema: Schema, ghosts: list[tuple[str, str]]) -> Select[Any]:
         .select_from(part.joined)
         .where(is_closed(schema), profile.is_not(None), tuple_(account, symbol).in_(ghosts))
         .group_by(account, symbol, profile)
+    )
+
+
+def symbol_listing(schema: Schema, profile: str, symbols: Sequence[str], limit: int) -> Any:
+    """The profile's position rows in `symbols`, the most recently opened first (none without profiles)."""
+    mapping, part = schema.mapping.positions, schema.positions
+    query = select(*position_columns(schema)).select_from(part.joined)
+    if part.profile is None:
+        return query.where(false())
+    query = query.where(part.col(mapping.symbol).in_(symbols), equals(part.profile, profile))
+    order = part.col(mapping.opened_at or mapping.id)
+    return query.order_by(order.desc(), part.col(mapping.id).desc()).limit(limit)
+
+
+def bought_since_open(schema: Schema, symbols: Sequence[str]) -> Any | None:
+    """(account, symbol, filled buy quantity) of open positions in `symbols`, summed over the filled buy orders
+    of the same profile and symbol since the position opened: what a crypto buy paid its fee on. None when the
+    mapping cannot say (no profile on positions or orders, no opened_at, qty, side or filled words, or the
+    two tables keep time differently)."""
+    mapping, orders_mapping = schema.mapping, schema.mapping.orders
+    positions, orders = schema.positions, schema.orders
+    words = orders_mapping.statuses
+    if (positions.profile is None or orders.profile is None or mapping.positions.opened_at is None
+            or orders_mapping.qty is None or orders_mapping.side is None or not words.filled
+            or mapping.timestamps_of("orders") != mapping.timestamps_of("positions")):
+        return None
+    buys = (orders_mapping.sides or {"buy": ("buy",)}).get("buy", ())
+    symbol = positions.col(mapping.positions.symbol)
+    bought = and_(
+        orders.profile == positions.profile,
+        orders.col(orders_mapping.symbol) == symbol,
+        status_in(orders.col(orders_mapping.side), buys, words.case_insensitive),
+        status_in(orders.col(orders_mapping.status), words.filled, words.case_insensitive),
+        orders.col(orders_mapping.created_at) >= positions.col(mapping.positions.opened_at),
+    )
+    account = _account(schema)
+    return (
+        select(account, symbol, func.sum(orders.col(orders_mapping.qty)))
+        .select_from(positions.joined.join(orders.by_profile, bought))
+        .where(is_open(schema), symbol.in_(list(symbols)))
+        .group_by(account, symbol)
     )
 
 

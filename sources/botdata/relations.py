@@ -57,7 +57,8 @@ class Relations:
             try:
                 conn.execute(select(*[table.c[c] for c in columns]).limit(1)).all()
             except SQLAlchemyError as exc:
-                raise ConfigError(f"{PREFIX}.{self._uses[name][0].table_key}: cannot read {name!r}: {reason_of(exc)}")
+                key = self._uses[name][0].table_key
+                raise ConfigError(f"{PREFIX}.{key}: cannot read {name!r}: {reason_of(exc)}") from None
         for name, query in self._mapping.queries.items():
             probe = text(f"SELECT * FROM ({query.sql}) AS q LIMIT 0").bindparams(**query.params)  # noqa: S608
             probe = probe.bindparams(now=now) if "now" in probe.compile().binds else probe
@@ -77,7 +78,8 @@ class Relations:
         try:
             found = inspect(conn).get_columns(table_name, schema=schema or None)
         except NoSuchTableError:
-            raise ConfigError(f"{PREFIX}.{uses[0].table_key}: no table or view {name!r} in the bot's database") from None
+            where = f"{PREFIX}.{uses[0].table_key}"
+            raise ConfigError(f"{where}: no table or view {name!r} in the bot's database") from None
         except SQLAlchemyError as exc:
             raise ConfigError(f"{PREFIX}.{uses[0].table_key}: cannot inspect {name!r}: {reason_of(exc)}") from None
         reflected: dict[str, Any] = {info["name"]: info["type"] for info in found}

@@ -3,7 +3,8 @@ Ids are strings (as in alert labels); timestamps are aware UTC; quantities are s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
@@ -92,5 +93,5 @@ class UnmappedValues:
     """Values of a mapped column that the mapping does not name (at most `cap`, most frequent first)."""
 
     field: str  # e.g. orders.status
-    counts: dict[str, int] = field(default_factory=dict)  # value -> rows carrying it
+    counts: dict[str, int] = dataclasses.field(default_factory=dict)  # value -> rows carrying it
     truncated: bool = False  # more distinct values exist than were returned

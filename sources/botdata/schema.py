@@ -9,7 +9,7 @@ profile (``profile -> account`` pairs, from the profiles table or the static lis
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -108,7 +108,7 @@ class Schema:
 
 def _literal_rows(rows: list[tuple[str, ...]], names: tuple[str, ...]) -> Select[Any] | CompoundSelect[Any]:
     selects = [select(*[literal(value).label(name) for value, name in zip(row, names, strict=True)]) for row in rows]
-    return selects[0] if len(selects) == 1 else union_all(*selects)
+    return cast(Select[Any], selects[0]) if len(selects) == 1 else union_all(*selects)
 
 
 def status_in(expr: ColumnElement[Any], values: tuple[str, ...] | list[str], case_insensitive: bool) -> Any:

@@ -92,7 +92,7 @@ class LockSwitch:
     def _holding(self, profile: str, now: datetime) -> list[Any]:
         """Conditions of a lock that stops the profile's entries at `now`."""
         c, spec = self._table.c, self._spec
-        conditions = [c[column].in_(accepted) for column, accepted in spec.match.items()]
+        conditions: list[Any] = [c[column].in_(accepted) for column, accepted in spec.match.items()]
         if spec.active:
             conditions.append(truthy(c[spec.active]))
         if spec.ends_at:
@@ -129,7 +129,11 @@ class LockSwitch:
         assert conn is not None
         c, spec = self._table.c, self._spec
         ours = [c[column] == value for column, value in spec.values.items()]
-        lifted: dict[Any, Any] = {c[spec.active]: _false_for(c[spec.active])} if spec.active else {c[spec.ends_at]: now}
+        if spec.active:
+            lifted: dict[Any, Any] = {c[spec.active]: _false_for(c[spec.active])}
+        else:
+            assert spec.ends_at is not None  # checked by the mapping
+            lifted = {c[spec.ends_at]: now}
         statement = update(self._table).where(and_(*self._holding(profile, now), *ours)).values(lifted)
         return conn.execute(statement).rowcount > 0
 

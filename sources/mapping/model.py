@@ -96,6 +96,7 @@ class OrderStatuses(Model):
     terminal: Words = ()
     quarantined: Words = Field(min_length=1)
     rejected: Words = Field((), description="the terminal words that mean the order was rejected")
+    filled: Words = Field((), description="the terminal words that mean the order was filled")
     case_insensitive: bool = False
 
 

@@ -4,7 +4,7 @@ that mean one thing each, and stale rules that decide every working status."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -66,7 +66,8 @@ def _orders(orders: OrdersMapping) -> list[ColumnUse]:
     names = ("id", "symbol", "side", "qty", "status", "order_type", "time_in_force", "client_order_id",
              "broker_order_id")
     uses = _plain(table, "orders", {name: getattr(orders, name) for name in names})
-    times = {"created_at": orders.created_at, "updated_at": orders.updated_at, "quarantine.touch": orders.quarantine.touch}
+    times = {"created_at": orders.created_at, "updated_at": orders.updated_at}
+    times["quarantine.touch"] = orders.quarantine.touch
     times.update({f"stale.{n}.clock": rule.clock for n, rule in enumerate(orders.stale)})
     uses += _plain(table, "orders", times, timestamp=True)
     return uses + _ref(table, orders.profile, "orders.profile") + _ref(table, orders.account, "orders.account")
@@ -79,7 +80,7 @@ def _lock(lock: LockEntries) -> list[ColumnUse]:
     return uses + _plain(lock.table, key, {"starts_at": lock.starts_at, "ends_at": lock.ends_at}, timestamp=True)
 
 
-def _plain(relation: str, prefix: str, columns: dict[str, str | None], timestamp: bool = False) -> list[ColumnUse]:
+def _plain(relation: str, prefix: str, columns: Mapping[str, str | None], timestamp: bool = False) -> list[ColumnUse]:
     table_key = f"{prefix.split('.')[0]}.table" if prefix != "profiles.entries" else "profiles.entries.table"
     return [
         ColumnUse(relation, column, f"{prefix}.{name}", table_key, timestamp)
@@ -125,8 +126,8 @@ def _queries(mapping: BotMapping) -> Iterator[Problem]:
         for param in sorted(set(query.params) - used):
             yield f"queries.{name}.params.{param}", "not used by the SQL"
     for use in column_uses(mapping):
-        query = mapping.query(use.relation)
-        if query is not None and use.column not in query.columns:
+        relation = mapping.query(use.relation)
+        if relation is not None and use.column not in relation.columns:
             yield use.key, f"{use.column!r} is not one of the columns of query {use.relation!r}"
 
 
@@ -171,9 +172,10 @@ def _order_words(orders: OrdersMapping) -> Iterator[Problem]:
             seen.setdefault(fold(word), name)
     if fold(orders.quarantine.write) not in {fold(word) for word in statuses.quarantined}:
         yield "orders.quarantine.write", f"{orders.quarantine.write!r} is not one of orders.statuses.quarantined"
-    for word in statuses.rejected:
-        if seen.get(fold(word)) != "terminal":
-            yield "orders.statuses.rejected", f"{word!r} is not one of orders.statuses.terminal"
+    for name in ("rejected", "filled"):
+        for word in getattr(statuses, name):
+            if seen.get(fold(word)) != "terminal":
+                yield f"orders.statuses.{name}", f"{word!r} is not one of orders.statuses.terminal"
     sides = [word for words in orders.sides.values() for word in words]
     if len(set(sides)) != len(sides):
         yield "orders.sides", "a word means both buy and sell"

@@ -12,9 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine
 
-from common.db import make_engine
+from sources.botdata import BotData, open_bot_data
 from stack.local import LocalStack, StackOptions
 from stack.observe import Observer
 from tests.support.ports import free_port
@@ -56,7 +55,7 @@ def stack_sections(tmp_path: Path, bot_db_url: str, ledger_url: str, alertmanage
 class E2E:
     stack: LocalStack
     observer: Observer
-    bot: Engine
+    bot: BotData
     session: requests.Session
 
     def inject(self, kind: str, **options: Any) -> dict[str, Any]:
@@ -147,7 +146,7 @@ def start_e2e(
         fresh=True,
     )
     stack = LocalStack(options)
-    bot = make_engine(bot_db_url)
+    bot = open_bot_data(stack.config.bot_db)
     with stack, requests.Session() as session:
         e2e = E2E(stack, stack.observer(bot, session), bot, session)
         e2e.wait_for(

@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 from prometheus_client.samples import Sample
-from sqlalchemy import Engine
 
 from common.bot_config import BotConfig
 from common.config import load_config
-from common.db import make_engine
 from exporters.app import Secrets, build_collector, build_registry, http_session, probe_session, utc_now
 from exporters.collector import ExporterCollector
+from sources.botdata import BotData, open_bot_data
 from tests.support.simulator import RunningSimulator, simulator_on_backend
 
 TRAFFIC = {"api_requests_per_second": 5, "websocket_connects_per_second": 2}
@@ -28,11 +27,11 @@ class Exporter:
     sim: RunningSimulator
     registry: CollectorRegistry
     collector: ExporterCollector
-    engine: Engine
+    bot: BotData
 
     def close(self) -> None:
         self.collector.close()
-        self.engine.dispose()
+        self.bot.dispose()
 
     def scrape(self) -> Scrape:
         """Run one scrape and keep every sample."""
@@ -107,10 +106,10 @@ def make_exporter(
     if crypto is not None:
         rules = config.broker.crypto.model_copy(update=crypto)
         config = config.model_copy(update={"broker": config.broker.model_copy(update={"crypto": rules})})
-    engine = make_engine(sim.db_url)
+    bot_data = open_bot_data(config.bot_db, clock)
     secrets = Secrets.from_env(config, sim.env)
-    collector = build_collector(config, secrets, engine, http_session(40), probe_session(8), clock)
-    return Exporter(sim, build_registry(collector), collector, engine)
+    collector = build_collector(config, secrets, bot_data, http_session(40), probe_session(8), clock)
+    return Exporter(sim, build_registry(collector), collector, bot_data)
 
 
 def _exporters_section(**values: object):  # type: ignore[no-untyped-def]

@@ -119,8 +119,11 @@ def test_bad_command_line_values_stop_start_up_with_one_line(
     assert done.stderr.strip().startswith(message) and len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
-@pytest.mark.parametrize("missing", ["broker_accounts", "orders", "positions"])
-def test_a_bot_database_missing_a_table_stops_start_up(sim: RunningSimulator, tmp_path: Path, missing: str) -> None:
+@pytest.mark.parametrize(("missing", "key"), [("broker_accounts", "accounts"), ("orders", "orders"),
+                                              ("positions", "positions")])
+def test_a_bot_database_missing_a_table_stops_start_up(
+    sim: RunningSimulator, tmp_path: Path, missing: str, key: str
+) -> None:
     url = f"sqlite:///{tmp_path / 'partial.sqlite3'}"
     engine = make_engine(url)
     metadata.create_all(engine, tables=[table for name, table in metadata.tables.items() if name != missing])
@@ -129,7 +132,7 @@ def test_a_bot_database_missing_a_table_stops_start_up(sim: RunningSimulator, tm
     sections["bot_db"] = {"url": url}
     done = run_exporters(write_config(tmp_path / "partial.yml", sections), sim.env, "--once")
     assert done.returncode == 2
-    assert f"bot_db.url: cannot read the bot's {missing} at " in done.stderr, done.stderr
+    assert f"bot_db.mapping.{key}.table: no table or view {missing!r} in the bot's database" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 

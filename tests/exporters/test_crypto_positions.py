@@ -12,9 +12,11 @@ from sqlalchemy import event, update
 from common.db import make_engine
 from exporters.ghost_positions import GhostPositionCollector
 from sources.assets import BrokerAsset
+from sources.botdata import BotData
 from sources.botdb import positions
 from sources.broker import BrokerClient
 from sources.instruments import Instrument
+from sources.mapping import default_mapping
 from tests.exporters.conftest import Exporter, make_exporter
 from tests.exporters.test_ghost_positions import selects
 from tests.simulator.helpers import broker
@@ -46,7 +48,7 @@ def ghost_collector(exporter: Exporter) -> GhostPositionCollector:
 
 def close_in_bot(exporter: Exporter, profile: str) -> None:
     """The bot records the profile's open positions as closed (as after its exit order filled)."""
-    with exporter.engine.begin() as conn:
+    with exporter.bot.engine.begin() as conn:
         conn.execute(update(positions).where(positions.c.profile_id == profile, positions.c.status == "open")
                      .values(status="closed"))
 
@@ -129,9 +131,11 @@ def test_assets_are_read_once_per_instrument_and_crypto_adds_one_statement(expor
     inner = ghost_collector(exporter)
     asked: list[str] = []
     engine = make_engine(exporter.sim.db_url)
+    bot = BotData(engine, default_mapping(), 300)
+    bot.check()  # the mapping meets the database once, before any scrape
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
-    collector = GhostPositionCollector(engine, lambda key: AssetCounting(inner._broker_for(key), asked), 4, 8.0)
+    collector = GhostPositionCollector(bot, lambda key: AssetCounting(inner._broker_for(key), asked), 4, 8.0)
     try:
         for _ in range(3):
             collector.collect()

@@ -9,7 +9,9 @@ from sqlalchemy import event
 
 from common.db import make_engine
 from exporters.ghost_positions import GhostPositionCollector
+from sources.botdata import BotData
 from sources.broker import BrokerClient, BrokerPosition
+from sources.mapping import default_mapping
 from tests.exporters.conftest import Exporter
 
 
@@ -108,7 +110,7 @@ def test_broker_reads_are_concurrent_bounded_and_one_per_account(exporter: Expor
     ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
     stats: dict[str, object] = {"lock": threading.Lock(), "in_flight": 0, "peak": 0, "reads": Counter()}
     inner_for = ghost_collector._broker_for
-    limited = GhostPositionCollector(ghost_collector._engine, lambda key: CountingBroker(inner_for(key), stats), 2, 8.0)
+    limited = GhostPositionCollector(ghost_collector._bot, lambda key: CountingBroker(inner_for(key), stats), 2, 8.0)
     try:
         families = limited.collect()
     finally:
@@ -135,10 +137,12 @@ def selects(statements: list[str]) -> list[str]:
 
 def test_a_scrape_runs_two_statements_and_three_for_a_ghost_some_profile_closed(exporter: Exporter) -> None:
     engine = make_engine(exporter.sim.db_url)
+    bot = BotData(engine, default_mapping(), 300)
+    bot.check()  # the mapping meets the database once, before any scrape
     statements: list[str] = []
     event.listen(engine, "before_cursor_execute", lambda _c, _cur, sql, *_: statements.append(sql))
     ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
-    collector = GhostPositionCollector(engine, ghost_collector._broker_for, 4, 8.0)
+    collector = GhostPositionCollector(bot, ghost_collector._broker_for, 4, 8.0)
     try:
         collector.collect()
         assert len(selects(statements)) == 2, statements
@@ -166,11 +170,11 @@ def test_an_unexpected_error_in_one_read_loses_that_account_only(exporter: Expor
 
     def broker_for(key: str) -> BrokerClient:
         client = inner_for(key)
-        if key == first.api_key_id:
+        if key == first.key_id:
             client.__class__ = ExplodingBroker
         return client
 
-    collector = GhostPositionCollector(ghost_collector._engine, broker_for, 4, 8.0)
+    collector = GhostPositionCollector(ghost_collector._bot, broker_for, 4, 8.0)
     try:
         families = {f.name: f for f in collector.collect()}
     finally:
@@ -185,7 +189,7 @@ def test_an_unexpected_error_in_one_read_loses_that_account_only(exporter: Expor
 def test_accounts_cut_by_the_deadline_are_read_first_next_time(exporter: Exporter) -> None:
     exporter.sim.set_broker_latency(400)
     ghost_collector = next(s for s in exporter.collector._sources if isinstance(s, GhostPositionCollector))
-    one_at_a_time = GhostPositionCollector(ghost_collector._engine, ghost_collector._broker_for, 1, 1.0)
+    one_at_a_time = GhostPositionCollector(ghost_collector._bot, ghost_collector._broker_for, 1, 1.0)
     verdicts: Counter[str] = Counter()
     try:
         for _ in range(3):  # about two reads fit in the deadline; the third account must not always be cut

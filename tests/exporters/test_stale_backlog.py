@@ -10,6 +10,8 @@ from sqlalchemy import Engine, event
 
 from exporters.collector import ExporterCollector
 from exporters.stale_backlog import StaleBacklogCollector
+from sources.botdata import BotData
+from sources.mapping import default_mapping
 from tests.support.botstate import add_account, add_order, add_profile
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
@@ -18,7 +20,8 @@ SLA = timedelta(minutes=5)
 
 def registry_for(engine: Engine) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(ExporterCollector([StaleBacklogCollector(engine, SLA, lambda: NOW)]))
+    bot = BotData(engine, default_mapping(), SLA.total_seconds(), lambda: NOW)
+    registry.register(ExporterCollector([StaleBacklogCollector(bot, lambda: NOW)]))
     return registry
 
 
@@ -63,6 +66,7 @@ def test_counts_only_working_orders_past_the_sla(bot_engine: Engine) -> None:
 def test_query_count_does_not_grow_with_profiles(bot_engine: Engine) -> None:
     add_account(bot_engine, "acct-1")
     registry = registry_for(bot_engine)
+    registry.get_sample_value("tradingbot_stale_orders", {"profile": "p-0"})  # the mapping meets the database
     counts = []
     for batch in (range(0, 3), range(3, 60)):
         for n in batch:

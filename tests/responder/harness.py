@@ -65,7 +65,7 @@ class Harness:
 
     @property
     def bot(self) -> Engine:
-        return self.runtime.services.bot_engine
+        return self.runtime.services.bot.engine
 
     @property
     def ledger(self) -> Engine:
@@ -125,7 +125,7 @@ def harness(
     settings = load_settings(path, {**SECRETS, **(env or {})})
     prepare(settings, registry)
     runtime = build_runtime(settings, registry=registry, clock=clock)
-    create_schema(runtime.services.bot_engine)
+    create_schema(runtime.services.bot.engine)
     try:
         yield Harness(runtime, create_app(runtime).test_client())
     finally:

@@ -15,13 +15,12 @@ from sqlalchemy.engine import make_url
 
 from common.db import make_engine
 from responder.ledger.schema import operator_actions
-from responder.parity import profile_account
 from sources.botdb import orders
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import FakeBroker
-from tests.support.botstate import add_account, add_order, add_position, add_profile
+from tests.support.botstate import add_account, add_order, add_position, add_profile, profile_account
 
 DAY = timedelta(hours=24)
 
@@ -68,7 +67,9 @@ def test_a_deactivation_that_changes_nothing_is_a_failure(tmp_path: Path, db_url
             h.drain()
             step = h.step(run_id, "deactivate")
             assert step.state == "failed" and step.outcome == "no_effect"
-            assert "changed 0 rows" in (step.error or "") and step.after_state == {"profile": "p-1", "status": "active"}
+            assert "changed 0 rows" in (step.error or "") and step.after_state == {
+                    "profile": "p-1", "status": "active", "entries": "enabled"
+                }
             notify = h.step(run_id, "notify")
             assert notify.state == "skipped" and "FAILED" in notify.output["text"]  # it ran despite the failure
             assert (h.step(run_id, "reconcile").state, h.step(run_id, "reconcile").outcome) == ("skipped", "run_failed")

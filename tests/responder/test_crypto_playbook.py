@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 import requests
 
-from responder.parity import profile_account
 from tests.responder.consoleops import CONSOLE_ENV, PASSWORDS, write_operators
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.payloads import alert, ghost_labels, notification
+from tests.support.botstate import profile_account
 from tests.support.simulator import RunningSimulator, merge, start_simulator
 
 pytestmark = pytest.mark.slow

@@ -22,11 +22,10 @@ from responder.ledger import queries
 from responder.ledger import steps as ledger_steps
 from responder.ledger.ingest import cancel_run
 from responder.ledger.schema import alerts, runs
-from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import SlackCapture
-from tests.support.botstate import add_account, add_profile
+from tests.support.botstate import add_account, add_profile, profile_account
 
 
 def test_repeats_retries_and_duplicates_record_once_and_execute_once(

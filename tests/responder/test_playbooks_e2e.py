@@ -18,12 +18,12 @@ import pytest
 from sqlalchemy import select
 
 from responder.ledger.schema import rca_drafts
-from responder.parity import profile_account
 from sources.accesslog import read_recent
 from sources.botdb import orders
 from tests.responder.harness import SECRETS, Harness, harness, sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import SlackCapture
+from tests.support.botstate import profile_account
 from tests.support.simulator import RunningSimulator, merge, start_simulator
 
 pytestmark = pytest.mark.slow
@@ -86,7 +86,8 @@ def test_ghost_position_playbook_for_each_cause_through_resolve_and_rca(stack: S
         assert {"id", "client_order_id", "created_at", "profile", "symbol", "side", "qty"} <= set(
             evidence["bot_orders"][0])
         assert profile_account(h.bot, profile) == (ghost["account"], "inactive")
-        assert h.step(run_id, "deactivate").before_state == {"profile": profile, "status": "active"}
+        before = {"profile": profile, "status": "active", "entries": "enabled"}
+        assert h.step(run_id, "deactivate").before_state == before
         assert h.step(run_id, "notify").state == "succeeded"
         assert h.step(run_id, "reconcile").state == "awaiting_approval"
         if cause == "exchange-timeout":

@@ -22,13 +22,12 @@ from sqlalchemy import Engine, select
 from common.db import make_engine
 from responder.ledger.records import StepRecord
 from responder.ledger.schema import runs, steps
-from responder.parity import profile_account
 from sources.botdb import create_schema
 from tests.responder.harness import sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.processes import child_env, responder_process, run_cli, wait_for
 from tests.responder.servers import FakeBroker, SlackCapture
-from tests.support.botstate import add_account, add_profile
+from tests.support.botstate import add_account, add_profile, profile_account
 from tests.support.ports import free_port
 from tests.support.wsgi import serve_wsgi
 

@@ -21,12 +21,11 @@ from responder.actions.profiles import ProfileParams, deactivate_profile, preche
 from responder.actions.registry import ActionSpec, Outcome
 from responder.actions.transient import TransientError
 from responder.ledger.store import create_schema, make_ledger_engine
-from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.support import databases
-from tests.support.botstate import add_account, add_profile
+from tests.support.botstate import add_account, add_profile, profile_account
 from tests.support.wsgi import serve_wsgi
 
 FAST_RETRY = {"initial_seconds": 0.2, "max_interval_seconds": 0.4, "max_seconds": 30}

@@ -18,12 +18,11 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from responder.ledger.schema import alerts, runs
-from responder.parity import profile_account
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.outage import ledger_outage
 from tests.responder.payloads import alert, ghost_labels, notification, recorded
 from tests.responder.servers import SlackCapture
-from tests.support.botstate import add_account, add_profile
+from tests.support.botstate import add_account, add_profile, profile_account
 from tests.support.wsgi import serve_wsgi
 
 RECORDED_TOKEN = "recorded-webhook-token"

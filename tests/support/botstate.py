@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import datetime
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Engine, insert, select
 
 from sources.botdb import broker_accounts, orders, positions, profiles
 
@@ -68,3 +68,10 @@ def add_position(engine: Engine, profile_id: str, symbol: str, qty: float, statu
                 updated_at=now,
             )
         )
+
+
+def profile_account(engine: Engine, profile_id: str) -> tuple[str, str] | None:
+    """(account id, status) of a profile as its row holds them, or None when it does not exist."""
+    with engine.connect() as conn:
+        row = conn.execute(select(profiles.c.account_id, profiles.c.status).where(profiles.c.id == profile_id)).first()
+    return (row.account_id, row.status) if row else None
