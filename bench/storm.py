@@ -27,6 +27,8 @@ from bench import pg, procs
 from bench.openloop import run_open_loop
 from bench.services import Process, http_ok, process, python
 from bench.simulator import control
+from common.config import load_config
+from sources.botdata import BotData, open_bot_data
 from stack.ports import HOST, free_port
 from stack.render import AUTOMATION_ALERTMANAGER, alertmanager_config, write_yaml
 from stack.services import child_env
@@ -65,13 +67,13 @@ class PeakMemory:
         self._thread.join(5)
 
 
-def ghost_alerts(bot_db: str, count: int) -> list[dict[str, Any]]:
+def ghost_alerts(bot: BotData, count: int) -> list[dict[str, Any]]:
     """One GhostPosition alert per profile (its account and open symbol), as Prometheus would send it."""
-    with psycopg.connect(pg.conninfo(bot_db)) as conn:
-        rows = conn.execute(
-            "SELECT p.id, p.account_id, min(pos.symbol) FROM profiles p JOIN positions pos ON pos.profile_id = p.id"
-            " WHERE pos.status = 'open' GROUP BY p.id, p.account_id ORDER BY p.id LIMIT %s", (count,)
-        ).fetchall()
+    first: dict[str, tuple[str, str]] = {}
+    for position in bot.open_positions(limit=1_000_000):
+        if position.profile is not None and position.account is not None:
+            first.setdefault(position.profile, (position.account, position.symbol))
+    rows = [(profile, *first[profile]) for profile in sorted(first)][:count]
     starts = datetime.now(UTC).isoformat()
     return [{"labels": {"alertname": "GhostPosition", "severity": "sev1", "profile": profile, "account": account,
                         "symbol": symbol},
@@ -172,21 +174,35 @@ def _wait(ledger: str, done: Any, started: float, timeout: float, every: float) 
     return state
 
 
-def _reset_profiles(bot_db: str) -> int:
+def _reset_profiles(bot: BotData) -> int:
     """How many profiles the storm deactivated; reactivates them for the next run."""
-    with psycopg.connect(pg.conninfo(bot_db)) as conn:
-        row = conn.execute("SELECT count(*) FROM profiles WHERE status = 'inactive'").fetchone()
-        conn.execute("UPDATE profiles SET status = 'active' WHERE status = 'inactive'")
-    return int(row[0]) if row else -1
+    now = datetime.now(UTC)
+    stopped = 0
+    for profile in sorted({pair.profile for pair in bot.profile_accounts()}):
+        found = bot.profile(profile)
+        if found is not None and found.entries.state == "stopped":
+            stopped += 1
+            bot.resume_entries(profile, now)
+    return stopped
 
 
 def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str, workdir: Path, alerts: int,
         simulator: Process, via: str, settle_timeout_s: float) -> dict[str, Any]:
     """Fire `alerts` ghost alerts `via` "direct" (webhook deliveries) or "alertmanager"; wait until all are
     recorded, then (up to `settle_timeout_s`) until every deactivation is decided."""
-    url, token = f"http://{sections['responder']['listen']}", env["RESPONDER_WEBHOOK_TOKEN"]
     control(sections, "/settings", {"broker_latency_ms": 0})
-    body = ghost_alerts(sections["bot_db"]["url"], alerts)
+    bot = open_bot_data(load_config(config).bot_db)
+    try:
+        body = ghost_alerts(bot, alerts)
+        return _storm(config, sections, env, ledger, workdir, body, simulator, via, settle_timeout_s, bot)
+    finally:
+        bot.dispose()
+
+
+def _storm(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str, workdir: Path,
+           body: list[dict[str, Any]], simulator: Process, via: str, settle_timeout_s: float,
+           bot: BotData) -> dict[str, Any]:
+    url, token = f"http://{sections['responder']['listen']}", env["RESPONDER_WEBHOOK_TOKEN"]
     result: dict[str, Any] = {"alerts": len(body), "via": via, "path": PATHS[via]}
     with ExitStack() as stack:
         responder = stack.enter_context(process(
@@ -211,7 +227,7 @@ def run(config: Path, sections: dict[str, Any], env: dict[str, str], ledger: str
             result["alertmanager_failed_notifications"] = _alertmanager_failures(workdir / "alertmanager.log")
         state = _wait(ledger, lambda s: _decided(s["deactivate_steps"], len(body)), started, settle_timeout_s, 0.5)
         settled_s = time.monotonic() - started
-        deactivated = _reset_profiles(sections["bot_db"]["url"])
+        deactivated = _reset_profiles(bot)
     return {**result, **_budget(state["deactivate_steps"], len(body), deactivated, settled_s,
                                 sections["responder"]["budget"]["max_deactivations"]), "peak_rss_mib": memory.peak}
 

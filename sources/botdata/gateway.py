@@ -201,6 +201,11 @@ class BotData:
         rows = self._read(lambda schema: position_sql.symbol_listing(schema, profile, wanted, limit))
         return [position_sql.position_row(row) for row in rows]
 
+    def open_positions(self, limit: int = 10_000) -> list[BotPosition]:
+        """Open position rows (one per trade where the bot keeps several), by profile and symbol."""
+        rows = self._read(lambda schema: position_sql.open_listing(schema, limit))
+        return [position_sql.position_row(row) for row in rows]
+
     def filled_orders(self, since: datetime) -> dict[str, int]:
         """How many orders per symbol were filled (created at or after `since`)."""
         if not self.mapping.orders.statuses.filled:

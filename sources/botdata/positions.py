@@ -113,6 +113,14 @@ def bought_since_open(schema: Schema, symbols: Sequence[str]) -> Any | None:
     )
 
 
+def open_listing(schema: Schema, limit: int) -> Any:
+    """Open position rows, by profile and symbol."""
+    mapping, part = schema.mapping.positions, schema.positions
+    order = [column for column in (part.profile, part.col(mapping.symbol), part.col(mapping.id)) if column is not None]
+    query = select(*position_columns(schema)).select_from(part.joined).where(is_open(schema))
+    return query.order_by(*order).limit(limit)
+
+
 def position_columns(schema: Schema) -> list[Any]:
     part, mapping = schema.positions, schema.mapping.positions
     status = mapping.open.status

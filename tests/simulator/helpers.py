@@ -14,8 +14,10 @@ import requests
 from sqlalchemy import Engine, select
 
 from common.db import make_engine
-from sources.botdb import orders, positions, profiles
+from sources.botdata import BotData
+from sources.botdb import orders
 from sources.broker import BrokerClient
+from sources.mapping import default_mapping
 from sources.supabase import SupabaseAuth
 from tests.support.simulator import RunningSimulator
 
@@ -48,15 +50,16 @@ def bot_db(sim: RunningSimulator) -> Iterator[Engine]:
         engine.dispose()
 
 
+def gateway(engine: Engine) -> BotData:
+    """The gateway on the simulator's bot database (its schema is the default mapping's)."""
+    return BotData(engine, default_mapping(), 300)
+
+
 def open_positions(engine: Engine) -> dict[tuple[str, str], float]:
-    """Signed open quantity per (account, symbol) as the bot's DB records it."""
-    query = (select(profiles.c.account_id, positions.c.symbol, positions.c.qty)
-             .join(profiles, profiles.c.id == positions.c.profile_id).where(positions.c.status == "open"))
-    totals: dict[tuple[str, str], float] = {}
-    with engine.connect() as conn:
-        for account, symbol, qty in conn.execute(query):
-            totals[(account, symbol)] = totals.get((account, symbol), 0.0) + qty
-    return {key: qty for key, qty in totals.items() if abs(qty) > 1e-9}
+    """Signed open quantity per (account, symbol) as the bot's DB records it, read as the exporters read it."""
+    held = gateway(engine).open_quantities()
+    return {(account, symbol): qty for account, symbols in held.items() for symbol, qty in symbols.items()
+            if abs(qty) > 1e-9}
 
 
 def broker_positions(sim: RunningSimulator, session: requests.Session,
@@ -65,8 +68,7 @@ def broker_positions(sim: RunningSimulator, session: requests.Session,
 
 
 def accounts_of(engine: Engine) -> list[str]:
-    with engine.connect() as conn:
-        return sorted({row.account_id for row in conn.execute(select(profiles.c.account_id))})
+    return sorted({pair.account for pair in gateway(engine).profile_accounts()})
 
 
 def order_row(engine: Engine, order_id: str) -> Any:
