@@ -87,7 +87,7 @@ def build_runtime(
     notifier = Notifier(
         settings.secrets.slack_webhook_url, session, config.notify.timeout_seconds, config.notify.next_update_minutes
     )
-    bot = open_bot_data(settings.config.bot_db, clock, session, settings.secrets.bot_control)
+    bot = open_bot_data(settings.config.bot_db, clock, session, settings.bot_control)
     assets = AssetDirectory(clock, timedelta(seconds=settings.config.broker.crypto.asset_cache_seconds))
     services = Services(
         settings.config, settings.secrets, bot, ledger, session, clock, notifier, registry, assets, settings.hooks

@@ -39,7 +39,6 @@ class Secrets:
     probe_password: str | None = None
     session_secret: str | None = None
     slack_signing_secret: str | None = None
-    bot_control: Mapping[str, str] = field(default_factory=dict)  # the bot's control API Authorization header
 
     def __repr__(self) -> str:
         present = [name for name, value in vars(self).items() if value]
@@ -63,12 +62,12 @@ def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
         probe_password=get(config.supabase.probe_password_env),
         session_secret=get(SESSION_SECRET),
         slack_signing_secret=get(responder.slack.signing_secret_env),
-        bot_control=_bot_control(config, env),
     )
 
 
-def _bot_control(config: Config, env: Mapping[str, str]) -> dict[str, str]:
-    """The control API's credentials when profiles stop entries through it (ConfigError naming a missing one)."""
+def read_bot_control(config: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """The bot's control API Authorization header, when the mapping stops entries through that API
+    (ConfigError naming a variable that is not set); empty otherwise."""
     entries = config.bot_db.mapping.profiles.entries
     return control_headers(entries.auth, env) if isinstance(entries, ControlApiEntries) else {}
 
@@ -79,6 +78,7 @@ class Settings:
     secrets: Secrets
     insecure_local: bool = False
     hooks: Mapping[str, HookSpec] = field(default_factory=dict)
+    bot_control: Mapping[str, str] = field(default_factory=dict, repr=False)  # the control API's credentials
 
     @property
     def responder(self) -> ResponderConfig:
@@ -113,7 +113,7 @@ def load_settings(path: Path, env: Mapping[str, str], insecure_local: bool = Fal
             f"${OPERATOR_TOKEN} equals ${WEBHOOK_TOKEN}: Alertmanager's credentials would open the operator API"
             " (approvals, re-enabling profiles); use two different tokens"
         )
-    return Settings(config, secrets, insecure_local, resolve_hooks(config, env))
+    return Settings(config, secrets, insecure_local, resolve_hooks(config, env), read_bot_control(config, env))
 
 
 def resolve_hooks(config: Config, env: Mapping[str, str]) -> dict[str, HookSpec]:

@@ -217,7 +217,7 @@ def as_key(column: ColumnElement[Any], value: str) -> Any:
         return value
     if kind is int:
         return int(value) if value.strip().lstrip("-").isdigit() else NO_MATCH
-    if kind is str:
+    if kind in (str, type(None), object):  # text, or a type nobody declared (a raw-SQL query's column)
         return value
     try:
         return kind(value)

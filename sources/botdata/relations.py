@@ -8,7 +8,19 @@ from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Connection, FromClause, MetaData, Table, column, inspect, select, text
+from sqlalchemy import (
+    Column,
+    Connection,
+    FromClause,
+    MetaData,
+    Table,
+    TextClause,
+    bindparam,
+    column,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.exc import NoSuchTableError, SQLAlchemyError
 
 from common.config import ConfigError
@@ -16,6 +28,13 @@ from sources.botdata.timestamps import UTCDateTime, timestamp_type
 from sources.mapping import BotMapping, ColumnUse, LockEntries, column_uses
 
 PREFIX = "bot_db.mapping"
+
+
+def _bound(statement: TextClause, params: dict[str, Any]) -> TextClause:
+    """A query's SQL with its parameters bound; ``:now`` is typed (an aware UTC time) and bound per statement."""
+    if "now" in statement.compile().binds:
+        statement = statement.bindparams(bindparam("now", type_=UTCDateTime()))
+    return statement.bindparams(**params) if params else statement
 
 
 def reason_of(exc: BaseException) -> str:
@@ -46,8 +65,7 @@ class Relations:
             return table.alias(alias) if alias else table
         timestamps = {use.column: self._format(use) for use in self._uses[name] if use.timestamp}
         columns = [column(c, timestamp_type(timestamps[c]) if c in timestamps else None) for c in query.columns]
-        statement = text(query.sql).bindparams(**query.params).columns(*columns)
-        return statement.subquery(alias or name)
+        return _bound(text(query.sql), query.params).columns(*columns).subquery(alias or name)
 
     def check(self, conn: Connection, now: datetime) -> None:
         """Read one row of every table through the columns the mapping names, and run every query (no rows):
@@ -60,10 +78,9 @@ class Relations:
                 key = self._uses[name][0].table_key
                 raise ConfigError(f"{PREFIX}.{key}: cannot read {name!r}: {reason_of(exc)}") from None
         for name, query in self._mapping.queries.items():
-            probe = text(f"SELECT * FROM ({query.sql}) AS q LIMIT 0").bindparams(**query.params)  # noqa: S608
-            probe = probe.bindparams(now=now) if "now" in probe.compile().binds else probe
+            probe = _bound(text(f"SELECT * FROM ({query.sql}) AS q LIMIT 0"), query.params)  # noqa: S608
             try:
-                returned = set(conn.execute(probe).keys())
+                returned = set(conn.execute(probe, {"now": now}).keys())
             except SQLAlchemyError as exc:
                 raise ConfigError(f"{PREFIX}.queries.{name}.sql: {reason_of(exc)}") from None
             missing = [c for c in query.columns if c not in returned]

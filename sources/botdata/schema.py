@@ -125,8 +125,13 @@ def present_in(expr: ColumnElement[Any], values: tuple[str, ...], case_insensiti
 
 def truthy(expr: ColumnElement[Any]) -> Any:
     """A boolean column is true (or an integer flag is not 0)."""
+    return expr == true() if holds_booleans(expr) else expr != 0
+
+
+def holds_booleans(expr: Any) -> bool:
+    """Whether a column holds booleans (or is of a type nobody declared, which flags usually are)."""
     try:
-        boolean = expr.type.python_type is bool
+        kind = expr.type.python_type
     except NotImplementedError:
-        boolean = True
-    return expr == true() if boolean else expr != 0
+        return True
+    return kind in (bool, type(None), object)

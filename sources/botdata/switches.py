@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Table, and_, func, select, update
 from common.config import ConfigError, read_secret
 from sources.botdata.orders import equals
 from sources.botdata.rows import Entries
-from sources.botdata.schema import truthy
+from sources.botdata.schema import holds_booleans, truthy
 from sources.mapping import ColumnEntries, ControlApiEntries, ControlAuth, LockEntries
 
 
@@ -139,18 +139,11 @@ class LockSwitch:
 
 
 def _true_for(column: Any) -> Any:
-    return True if _is_bool(column) else 1
+    return True if holds_booleans(column) else 1
 
 
 def _false_for(column: Any) -> Any:
-    return False if _is_bool(column) else 0
-
-
-def _is_bool(column: Any) -> bool:
-    try:
-        return column.type.python_type is bool
-    except NotImplementedError:
-        return True
+    return False if holds_booleans(column) else 0
 
 
 class ApiSwitch:

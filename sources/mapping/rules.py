@@ -108,8 +108,8 @@ def first_problem(mapping: BotMapping) -> Problem | None:
 
 
 def _problems(mapping: BotMapping) -> Iterator[Problem]:
-    yield from _queries(mapping)
     yield from _writes(mapping)
+    yield from _queries(mapping)
     yield from _profiles_and_accounts(mapping)
     yield from _order_words(mapping.orders)
     yield from _stale_rules(mapping.orders)

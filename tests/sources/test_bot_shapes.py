@@ -182,7 +182,8 @@ def test_a_lock_lifted_by_someone_else_or_expired_no_longer_stops_entries(db_url
         with engine.connect() as conn:
             (lock,) = conn.execute(select(pairlocks)).all()
         assert (lock.pair, lock.side, lock.active) == ("*", "*", True)
-        assert (lock.lock_time, lock.lock_end_time) == (int(NOW.timestamp() * 1000), int(NOW.timestamp() * 1000) + 3_600_000)
+        now_ms = int(NOW.timestamp() * 1000)
+        assert (lock.lock_time, lock.lock_end_time) == (now_ms, now_ms + 3_600_000)
         later = BotData(engine, BotMapping.model_validate(trade_bot.mapping), 300, lambda: NOW + timedelta(hours=2))
         found = later.profile("freqtrade")
         assert found is not None and found.entries.state == "enabled"  # the lock expired
