@@ -4,6 +4,7 @@ PostgreSQL (tests/sources/shapes.py has the schemas and their mappings)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -63,14 +64,23 @@ def shape(request: pytest.FixtureRequest) -> Shape:
     return found
 
 
-@pytest.fixture
-def bot(shape: Shape, db_url: str) -> Iterator[BotData]:
+@contextmanager
+def gateway_on(shape: Shape, db_url: str) -> Iterator[BotData]:
+    """The shape's schema and rows in the database at `db_url`, and the gateway its mapping configures."""
     engine = make_engine(db_url)
     shape.create(engine)
     gateway = BotData(engine, BotMapping.model_validate(shape.mapping), 300, lambda: NOW)
-    gateway.check()
-    yield gateway
-    gateway.dispose()
+    try:
+        gateway.check()
+        yield gateway
+    finally:
+        gateway.dispose()
+
+
+@pytest.fixture
+def bot(shape: Shape, db_url: str) -> Iterator[BotData]:
+    with gateway_on(shape, db_url) as gateway:
+        yield gateway
 
 
 def expected(shape: Shape, key: str) -> Any:
@@ -156,10 +166,8 @@ def test_evidence_reads_return_typed_rows(shape: Shape, bot: BotData) -> None:
 
 
 def test_a_resume_never_revives_a_retired_strategy(db_url: str) -> None:
-    engine = make_engine(db_url)
-    strategy_bot.create(engine)
-    bot = BotData(engine, BotMapping.model_validate(strategy_bot.mapping), 300, lambda: NOW)
-    try:
+    with gateway_on(strategy_bot, db_url) as bot:
+        engine = bot.engine
         change = bot.resume_entries("12", NOW)  # retired: stopped, but not by the stop value
         assert not change.changed and (change.entries.state, change.entries.value) == ("stopped", "retired")
         with engine.begin() as conn:
@@ -169,15 +177,11 @@ def test_a_resume_never_revives_a_retired_strategy(db_url: str) -> None:
         unmapped = {v.field: v.counts for v in bot.unmapped_values(cap=5)}
         assert unmapped["profiles.entries"] == {"archived": 1}
         assert not bot.stop_entries("11", NOW).changed  # compare-and-set only over an enabled value
-    finally:
-        bot.dispose()
 
 
 def test_a_lock_lifted_by_someone_else_or_expired_no_longer_stops_entries(db_url: str) -> None:
-    engine = make_engine(db_url)
-    trade_bot.create(engine)
-    bot = BotData(engine, BotMapping.model_validate(trade_bot.mapping), 300, lambda: NOW)
-    try:
+    with gateway_on(trade_bot, db_url) as bot:
+        engine = bot.engine
         assert bot.stop_entries("freqtrade", NOW).entries.state == "stopped"
         with engine.connect() as conn:
             (lock,) = conn.execute(select(pairlocks)).all()
@@ -187,17 +191,15 @@ def test_a_lock_lifted_by_someone_else_or_expired_no_longer_stops_entries(db_url
         later = BotData(engine, BotMapping.model_validate(trade_bot.mapping), 300, lambda: NOW + timedelta(hours=2))
         found = later.profile("freqtrade")
         assert found is not None and found.entries.state == "enabled"  # the lock expired
-    finally:
-        bot.dispose()
+        with engine.begin() as conn:
+            conn.execute(update(pairlocks).values(active=False))  # someone else lifted it
+        lifted = bot.profile("freqtrade")
+        assert lifted is not None and lifted.entries.state == "enabled"
+        assert not bot.resume_entries("freqtrade", NOW).changed  # nothing of ours still holds
 
 
 def test_the_boolean_bots_naive_timestamps_are_utc(db_url: str) -> None:
-    engine = make_engine(db_url)
-    boolean_bot.create(engine)
-    bot = BotData(engine, BotMapping.model_validate(boolean_bot.mapping), 300, lambda: NOW)
-    try:
+    with gateway_on(boolean_bot, db_url) as bot:
         (order,) = [o for o in bot.stale_orders(NOW) if o.id == "o1"]
         assert order.created_at == NOW - timedelta(minutes=15) and order.created_at.tzinfo is not None
         assert order.side == "sell" and order.updated_at is None
-    finally:
-        bot.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,8 @@ from flask import Flask, Response, jsonify, request
 from sqlalchemy import insert
 
 from common.config import ConfigError, load_config
-from common.db import make_engine
 from responder.settings import read_bot_control
 from sources.botdata import BotData, ControlApiError, control_headers
-from sources.botdb import create_schema
 from sources.mapping import BotMapping, default_mapping_data
 from tests.sources.shapes import NOW
 from tests.support.botstate import add_account, add_position, add_profile
@@ -131,14 +129,6 @@ def test_a_mapping_file_is_read_relative_to_the_config_and_named_in_errors(tmp_p
         load_config(write_config(tmp_path, "nowhere.yml"), env={})
 
 
-@pytest.fixture
-def engine(db_url: str) -> Iterator[Any]:
-    made = make_engine(db_url)
-    create_schema(made)
-    yield made
-    made.dispose()
-
-
 DATABASE_MISTAKES: list[tuple[str, Mutation, str]] = [
     ("a column the table does not have", lambda m: m["orders"].update(created_at="placed_at"),
      "bot_db.mapping.orders.created_at: no column 'placed_at' in 'orders'"),
@@ -162,14 +152,15 @@ DATABASE_MISTAKES: list[tuple[str, Mutation, str]] = [
 
 @pytest.mark.parametrize(("change", "message"), [(c, m) for _, c, m in DATABASE_MISTAKES],
                          ids=[n for n, _, _ in DATABASE_MISTAKES])
-def test_each_mismatch_with_the_database_names_the_key(engine: Any, change: Mutation, message: str) -> None:
-    bot = BotData(engine, BotMapping.model_validate(mapping_with(change)), 300, lambda: NOW)
+def test_each_mismatch_with_the_database_names_the_key(bot_engine: Any, change: Mutation, message: str) -> None:
+    bot = BotData(bot_engine, BotMapping.model_validate(mapping_with(change)), 300, lambda: NOW)
     with pytest.raises(ConfigError) as err:
         bot.check()
     assert str(err.value).startswith(message) and "\n" not in str(err.value), str(err.value)
 
 
-def test_raw_sql_stands_in_for_a_table_with_its_parameters(engine: Any) -> None:
+def test_raw_sql_stands_in_for_a_table_with_its_parameters(bot_engine: Any) -> None:
+    engine = bot_engine
     add_account(engine, "acct-1")
     add_profile(engine, "p-1", "acct-1", NOW)
     add_position(engine, "p-1", "AAPL", 5.0, "open", NOW)
@@ -236,7 +227,8 @@ def control_mapping(base: str, user_env: str = "BOT_API_USER") -> dict[str, Any]
     return mapping_with(change)
 
 
-def test_the_control_api_stops_and_resumes_entries_and_reads_them_back(engine: Any) -> None:
+def test_the_control_api_stops_and_resumes_entries_and_reads_them_back(bot_engine: Any) -> None:
+    engine = bot_engine
     import requests
 
     add_account(engine, "acct-1")
@@ -273,7 +265,8 @@ def test_the_control_apis_credentials_are_required_at_start(tmp_path: Path) -> N
     assert read_bot_control(load_config(write_config(tmp_path, default_mapping_data()), env={}), {}) == {}
 
 
-def test_the_default_mapping_describes_the_simulators_schema(engine: Any) -> None:
+def test_the_default_mapping_describes_the_simulators_schema(bot_engine: Any) -> None:
+    engine = bot_engine
     bot = BotData(engine, BotMapping.model_validate(default_mapping_data()), 300, lambda: NOW)
     bot.check()
     with engine.begin() as conn:
