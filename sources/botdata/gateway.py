@@ -17,13 +17,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Connection, Engine, Executable, false, null, select
+from sqlalchemy import Connection, Engine, Executable, select
 
 from common.config import BotDbConfig
 from common.db import make_engine, write_transaction
 from sources.botdata import orders as order_sql
 from sources.botdata import positions as position_sql
-from sources.botdata.orders import NO_MATCH, OrderWords, as_key, equals, text_or_none
+from sources.botdata import profiles as profile_sql
+from sources.botdata.orders import OrderWords, equals, text_or_none
 from sources.botdata.relations import Relations
 from sources.botdata.rows import (
     Account,
@@ -102,18 +103,18 @@ class BotData:
         if not mapping.table:
             known = {pair.account for pair in self.profile_accounts()} | set(mapping.key_ids)
             return [Account(account, mapping.key_ids.get(account)) for account in sorted(known)]
-        return [self._account(row) for row in self._read(self._accounts_statement)]
+        return [self._account(row) for row in self._read(profile_sql.accounts_statement)]
 
     def account(self, account_id: str) -> Account | None:
         """One broker account with its key id, or None when the mapping knows no such account."""
         if not self.mapping.accounts.table:
             return next((a for a in self.accounts() if a.id == account_id), None)
-        rows = self._read(lambda schema: self._accounts_statement(schema, account_id))
+        rows = self._read(lambda schema: profile_sql.accounts_statement(schema, account_id))
         return self._account(rows[0]) if rows else None
 
     def profile_accounts(self) -> list[ProfileAccount]:
         """Every (profile, account) pair: which broker account each trading unit trades through."""
-        rows = self._read(lambda schema: _pairs_statement(schema))
+        rows = self._read(lambda schema: profile_sql.pairs_statement(schema))
         return [ProfileAccount(str(p), str(a)) for p, a in rows if p is not None and a is not None]
 
     def profile(self, profile_id: str) -> Profile | None:
@@ -124,7 +125,7 @@ class BotData:
             pairs = schema.profile_accounts()
             found = conn.execute(select(pairs.c.account).where(equals(pairs.c.profile, profile_id)), {"now": now})
             accounts = tuple(sorted(str(a) for a in found.scalars() if a is not None))
-            if not accounts and not self._profile_exists(conn, schema, profile_id):
+            if not accounts and not profile_sql.profile_exists(conn, schema, profile_id):
                 return None
             entries = switch.read(conn, profile_id, now)
         return Profile(profile_id, accounts, entries)
@@ -138,7 +139,7 @@ class BotData:
         schema, switch = self._ready()
         now = self._clock()
         with self._engine.connect() as conn:
-            ids = sorted(set(accounts) | set(self._profile_ids(conn, schema)))
+            ids = sorted(set(accounts) | set(profile_sql.profile_ids(conn, schema)))
             return [Profile(p, tuple(sorted(accounts.get(p, ()))), switch.read(conn, p, now)) for p in ids]
 
     def open_quantities(self, account_id: str | None = None) -> dict[str, dict[str, float]]:
@@ -168,7 +169,7 @@ class BotData:
         if not ghosts or self.mapping.positions.profile is None:
             return {}
         closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
-        for account, symbol, profile, closed_at in self._read(lambda s: _last_closes(s, ghosts)):
+        for account, symbol, profile, closed_at in self._read(lambda s: position_sql.last_closes_of(s, ghosts)):
             closes[(str(account), str(symbol))][str(profile)] = closed_at
         return dict(closes)
 
@@ -234,11 +235,11 @@ class BotData:
         schema, _ = self._ready()
         found: dict[str, Any] = {
             "stale_backlog": order_sql.backlog_statement(schema, now, self._sla),
-            "profile_accounts": _pairs_statement(schema),
+            "profile_accounts": profile_sql.pairs_statement(schema),
             "open_positions": position_sql.open_quantities(schema),
         }
         if self.mapping.accounts.table:
-            found["accounts"] = self._accounts_statement(schema)
+            found["accounts"] = profile_sql.accounts_statement(schema)
         found.update({f"unmapped {field.name}": field.statement(20) for field in fields(schema)})
         return found
 
@@ -303,39 +304,6 @@ class BotData:
         with self._engine.connect() as conn:
             return list(conn.execute(build(schema), {"now": now or self._clock()}).all())
 
-    def _accounts_statement(self, schema: Schema, account_id: str | None = None) -> Any:
-        mapping = self.mapping.accounts
-        assert mapping.table is not None
-        table = schema.relations.relation(mapping.table)
-        key = table.c[mapping.key_id] if mapping.key_id else null()
-        query = select(table.c[mapping.id], key).order_by(table.c[mapping.id])
-        return query if account_id is None else query.where(equals(table.c[mapping.id], account_id))
-
     def _account(self, row: Any) -> Account:
         account = str(row[0])
         return Account(account, self.mapping.accounts.key_ids.get(account) or text_or_none(row[1]))
-
-    def _profile_ids(self, conn: Connection, schema: Schema) -> list[str]:
-        profiles, profile_id = schema.profile_ids()
-        return [str(found) for found in conn.execute(select(profile_id).select_from(profiles)).scalars()]
-
-    def _profile_exists(self, conn: Connection, schema: Schema, profile_id: str) -> bool:
-        profiles = self.mapping.profiles
-        if not profiles.table:
-            return any(p.id == profile_id for p in profiles.static)
-        table = schema.relations.relation(profiles.table)
-        found = conn.execute(select(table.c[profiles.id]).where(equals(table.c[profiles.id], profile_id)))
-        return found.first() is not None
-
-
-def _pairs_statement(schema: Schema) -> Any:
-    pairs = schema.profile_accounts()
-    return select(pairs.c.profile, pairs.c.account).order_by(pairs.c.profile, pairs.c.account)
-
-
-def _last_closes(schema: Schema, ghosts: Sequence[tuple[str, str]]) -> Any:
-    account = schema.positions.account
-    assert account is not None
-    keyed = [(key, symbol) for key, symbol in ((as_key(account, a), s) for a, s in ghosts) if key is not NO_MATCH]
-    statement = position_sql.last_closes(schema, keyed)
-    return statement if keyed else statement.where(false())

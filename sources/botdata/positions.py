@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, not_, null, select, tuple_, type_coerce
 
-from sources.botdata.orders import equals, text_or_none
+from sources.botdata.orders import NO_MATCH, as_key, equals, text_or_none
 from sources.botdata.rows import BotPosition
 from sources.botdata.schema import Schema, status_in, truthy
 
@@ -119,6 +119,14 @@ def open_listing(schema: Schema, limit: int) -> Any:
     order = [column for column in (part.profile, part.col(mapping.symbol), part.col(mapping.id)) if column is not None]
     query = select(*position_columns(schema)).select_from(part.joined).where(is_open(schema))
     return query.order_by(*order).limit(limit)
+
+
+def last_closes_of(schema: Schema, ghosts: Sequence[tuple[str, str]]) -> Any:
+    """`last_closes` for ghosts given as labels: account ids in the account column's own type."""
+    account = _account(schema)
+    keyed = [(key, symbol) for key, symbol in ((as_key(account, a), s) for a, s in ghosts) if key is not NO_MATCH]
+    statement = last_closes(schema, keyed)
+    return statement if keyed else statement.where(false())
 
 
 def position_columns(schema: Schema) -> list[Any]:
