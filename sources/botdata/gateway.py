@@ -224,11 +224,12 @@ class BotData:
         """working / terminal / quarantined for a status word; None when the mapping does not name it."""
         return self._words.status_class(status)
 
-    def unmapped_values(self, cap: int) -> list[UnmappedValues]:
-        """Per enumerated field, the values the mapping does not name (at most `cap` each)."""
+    def unmapped_values(self, cap: int, unmapped_only: bool = True) -> list[UnmappedValues]:
+        """Per enumerated field, the values the mapping does not name (at most `cap` each, the most frequent
+        first); with `unmapped_only` False, every value the field holds (for a checker to list)."""
         schema, _ = self._ready()
         with self._engine.connect() as conn:
-            return [field.read(conn, cap, {"now": self._clock()}) for field in fields(schema)]
+            return [field.read(conn, cap, {"now": self._clock()}, unmapped_only) for field in fields(schema)]
 
     def statements(self, now: datetime) -> dict[str, Any]:
         """The read statements a scrape runs, by name, for EXPLAIN."""

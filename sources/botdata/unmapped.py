@@ -26,23 +26,21 @@ class Field:
     known: tuple[Any, ...]
     case_insensitive: bool = False
 
-    def statement(self, cap: int) -> Select[Any]:
+    def statement(self, cap: int, unmapped_only: bool = True) -> Select[Any]:
+        """The field's values (only those the mapping does not name, by default) with their rows, the most
+        frequent first, at most `cap` + 1 of them."""
         if self.case_insensitive:
             known = status_in(self.column, tuple(str(v) for v in self.known), True)
         else:
             known = self.column.in_(self.known)
         rows = func.count().label("rows")
-        return (
-            select(self.column, rows)
-            .select_from(self.relation)
-            .where(or_(self.column.is_(None), not_(known)))
-            .group_by(self.column)
-            .order_by(rows.desc(), self.column)
-            .limit(cap + 1)
-        )
+        query = select(self.column, rows).select_from(self.relation)
+        if unmapped_only:
+            query = query.where(or_(self.column.is_(None), not_(known)))
+        return query.group_by(self.column).order_by(rows.desc(), self.column).limit(cap + 1)
 
-    def read(self, conn: Connection, cap: int, params: dict[str, Any]) -> UnmappedValues:
-        found = conn.execute(self.statement(cap), params).all()
+    def read(self, conn: Connection, cap: int, params: dict[str, Any], unmapped_only: bool = True) -> UnmappedValues:
+        found = conn.execute(self.statement(cap, unmapped_only), params).all()
         counts = {_label(value): int(count) for value, count in found[:cap]}
         return UnmappedValues(self.name, counts, truncated=len(found) > cap)
 

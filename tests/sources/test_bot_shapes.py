@@ -102,6 +102,9 @@ def test_stale_orders_carry_their_account_and_never_a_resting_limit_order(shape:
 def test_values_the_mapping_does_not_name_are_found_not_counted(shape: Shape, bot: BotData) -> None:
     found = {values.field: values.counts for values in bot.unmapped_values(cap=5) if values.counts}
     assert found == expected(shape, "unmapped")
+    every = {values.field: values.counts for values in bot.unmapped_values(cap=50, unmapped_only=False)}
+    assert all(set(counts) <= set(every[field]) for field, counts in found.items())
+    assert expected(shape, "quarantine")[1] in every["orders.status"]  # a mapped word is listed too
     for field in found:
         word = next(iter(found[field]))
         assert bot.order_class(word) is None  # neither working nor terminal
