@@ -18,7 +18,7 @@ from common.config import Config, ConfigError, ExportersConfig, read_secret
 from common.db import describe_url
 from exporters.auth_clients import ClientWindows
 from exporters.auth_failures import AuthFailureCollector
-from exporters.bot_mapping import BotMappingCollector
+from exporters.bot_mapping import ProfileAccountCollector, UnmappedValuesCollector
 from exporters.collector import ExporterCollector
 from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
@@ -131,7 +131,8 @@ def build_collector(
                 assets=AssetDirectory(clock, timedelta(seconds=broker.crypto.asset_cache_seconds)),
             ),
             auth_failure_collector(config, probes, user_agent, clock),
-            BotMappingCollector(
+            ProfileAccountCollector(bot),
+            UnmappedValuesCollector(
                 bot, config.bot_db.unmapped_check_interval_seconds, config.bot_db.unmapped_values_cap
             ),
         ],

@@ -1,15 +1,18 @@
-"""The bot_mapping collector: which account each profile trades through, and values the mapping does not
-name, exported with bounded cardinality and looked for once per interval (SQLite and PostgreSQL)."""
+"""The profile_accounts and unmapped_values collectors: which account each profile trades through, and
+values the mapping does not name, exported with bounded cardinality and looked for once per interval
+(SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import copy
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine
 
-from exporters.bot_mapping import BotMappingCollector
+from common.db import make_engine
+from exporters.bot_mapping import ProfileAccountCollector, UnmappedValuesCollector
 from exporters.collector import ExporterCollector
 from exporters.stale_backlog import StaleBacklogCollector
 from sources.botdata import BotData
@@ -38,7 +41,11 @@ def without(*statuses: str) -> BotMapping:
 
 def registry(bot: BotData, ticks: Ticks, cap: int = 2) -> CollectorRegistry:
     made = CollectorRegistry(auto_describe=False)
-    sources = [StaleBacklogCollector(bot, lambda: NOW), BotMappingCollector(bot, 60.0, cap, ticks)]
+    sources = [
+        StaleBacklogCollector(bot, lambda: NOW),
+        ProfileAccountCollector(bot),
+        UnmappedValuesCollector(bot, 60.0, cap, ticks),
+    ]
     made.register(ExporterCollector(sources))
     return made
 
@@ -52,7 +59,7 @@ def test_each_profile_names_its_account(bot_engine: Engine) -> None:
     assert found.get_sample_value("tradingbot_profile_account", {"profile": "p-1", "account": "acct-1"}) == 1
     assert found.get_sample_value("tradingbot_profile_account", {"profile": "p-2", "account": "acct-2"}) == 1
     assert found.get_sample_value("tradingbot_profile_account", {"profile": "p-1", "account": "acct-2"}) is None
-    assert found.get_sample_value("tradingbot_collector_up", {"collector": "bot_mapping"}) == 1
+    assert found.get_sample_value("tradingbot_collector_up", {"collector": "profile_accounts"}) == 1
 
 
 def test_unmapped_statuses_are_loud_capped_and_never_stale(bot_engine: Engine) -> None:
@@ -77,3 +84,19 @@ def test_unmapped_statuses_are_loud_capped_and_never_stale(bot_engine: Engine) -
     assert rows("held") == 3  # the last look holds until the interval has passed
     ticks.now += 1
     assert rows("held") == 4
+
+
+def test_a_failing_look_for_unmapped_values_loses_only_its_own_metrics(bot_engine: Engine, tmp_path: Path) -> None:
+    add_account(bot_engine, "acct-1")
+    add_profile(bot_engine, "p-1", "acct-1", NOW)
+    empty = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")  # no bot tables: every look fails
+    broken = BotData(empty, without(), 300, lambda: NOW)
+    found = CollectorRegistry(auto_describe=False)
+    bot = BotData(bot_engine, without(), 300, lambda: NOW)
+    found.register(ExporterCollector([ProfileAccountCollector(bot), UnmappedValuesCollector(broken, 60.0, 2)]))
+    try:
+        assert found.get_sample_value("tradingbot_collector_up", {"collector": "unmapped_values"}) == 0
+        assert found.get_sample_value("tradingbot_collector_up", {"collector": "profile_accounts"}) == 1
+        assert found.get_sample_value("tradingbot_profile_account", {"profile": "p-1", "account": "acct-1"}) == 1
+    finally:
+        broken.dispose()
