@@ -31,8 +31,8 @@ from responder.metrics import ResponderMetrics
 from responder.parity import Parity
 from responder.states import Decision, StepState
 from responder.wakeup import Wakeup
-from sources.botdata import ControlApiError
 from sources.broker import BrokerError
+from sources.hooks import HookError
 
 logger = logging.getLogger(__name__)
 Surface = Literal["api", "console", "slack", "cli"]
@@ -162,7 +162,7 @@ class Operations:
             return Enabled("ledger_unavailable", profile_id, status, parity)
         try:
             change = bot.resume_entries(profile_id, self._services.clock())
-        except ControlApiError as exc:
+        except HookError as exc:
             failed = {**detail, "error": str(exc)[:300]}
             self._audit(profile_id, by, reason, surface, "no_effect", failed)
             return Enabled("no_effect", profile_id, status, parity, failed)

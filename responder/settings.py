@@ -10,7 +10,7 @@ from pathlib import Path
 from common.bot_config import HOOK_NAMES
 from common.broker_secrets import BrokerSecrets, read_broker_secrets
 from common.config import Config, ConfigError, ResponderConfig, load_config, read_secret, split_listen
-from sources.botdata import control_headers
+from sources.botdata import resolve_entries_hooks
 from sources.hooks import HookSpec, resolve_hook
 from sources.mapping import ControlApiEntries
 
@@ -65,11 +65,16 @@ def read_secrets(config: Config, env: Mapping[str, str]) -> Secrets:
     )
 
 
-def read_bot_control(config: Config, env: Mapping[str, str]) -> dict[str, str]:
-    """The bot's control API Authorization header, when the mapping stops entries through that API
-    (ConfigError naming a variable that is not set); empty otherwise."""
+def read_bot_control(config: Config, env: Mapping[str, str]) -> dict[str, HookSpec]:
+    """The control API's calls with their secrets, when the mapping stops entries through that API
+    (ConfigError naming the key of a variable not set); empty otherwise."""
     entries = config.bot_db.mapping.profiles.entries
-    return control_headers(entries.auth, env) if isinstance(entries, ControlApiEntries) else {}
+    if not isinstance(entries, ControlApiEntries):
+        return {}
+    try:
+        return resolve_entries_hooks(entries, env)
+    except ConfigError as exc:
+        raise ConfigError(f"{config.source}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Settings:
     secrets: Secrets
     insecure_local: bool = False
     hooks: Mapping[str, HookSpec] = field(default_factory=dict)
-    bot_control: Mapping[str, str] = field(default_factory=dict, repr=False)  # the control API's credentials
+    bot_control: Mapping[str, HookSpec] = field(default_factory=dict)  # the control API's calls (secrets hidden)
 
     @property
     def responder(self) -> ResponderConfig:

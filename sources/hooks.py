@@ -92,9 +92,10 @@ class HookSpec:
         return {"hook": self.name, **describe_hook(self.config)}
 
 
-def resolve_hook(name: str, config: HookConfig, env: Mapping[str, str]) -> HookSpec:
-    """Read the hook's secrets and find its program; ConfigError naming ``bot.hooks.<name>`` otherwise."""
-    where = f"bot.hooks.{name}"
+def resolve_hook(name: str, config: HookConfig, env: Mapping[str, str], where: str | None = None) -> HookSpec:
+    """Read the hook's secrets and find its program; ConfigError naming ``bot.hooks.<name>`` (or `where`)
+    otherwise."""
+    where = where or f"bot.hooks.{name}"
     try:
         secrets = {var: str(read_secret(var, env)) for var in config.secret_envs}
     except ConfigError as exc:

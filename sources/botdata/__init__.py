@@ -13,7 +13,7 @@ from sources.botdata.rows import (
     QuarantineResult,
     UnmappedValues,
 )
-from sources.botdata.switches import ControlApiError, control_headers
+from sources.botdata.switches import resolve_entries_hooks
 from sources.botdata.timestamps import UTCDateTime
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "BotData",
     "BotOrder",
     "BotPosition",
-    "ControlApiError",
     "Entries",
     "EntriesChange",
     "Profile",
@@ -30,7 +29,7 @@ __all__ = [
     "QuarantineResult",
     "UTCDateTime",
     "UnmappedValues",
-    "control_headers",
     "open_bot_data",
+    "resolve_entries_hooks",
     "utc_now",
 ]

@@ -41,6 +41,7 @@ from sources.botdata.schema import Schema
 from sources.botdata.switches import ApiSwitch, ColumnSwitch, LockSwitch, Switch
 from sources.botdata.unmapped import fields
 from sources.botdata.writes import Writes
+from sources.hooks import HookSpec
 from sources.mapping import BotMapping, ColumnEntries, LockEntries
 
 Clock = Callable[[], datetime]
@@ -54,12 +55,12 @@ def open_bot_data(
     section: BotDbConfig,
     clock: Clock = utc_now,
     http: requests.Session | None = None,
-    control_headers: Mapping[str, str] | None = None,
+    control: Mapping[str, HookSpec] | None = None,
     **engine_options: Any,
 ) -> BotData:
     """The gateway for ``bot_db`` (its URL, mapping and SLA); nothing connects until the first use."""
     engine = make_engine(section.url, **engine_options)
-    return BotData(engine, section.mapping, section.stale_after_seconds, clock, http, control_headers)
+    return BotData(engine, section.mapping, section.stale_after_seconds, clock, http, control)
 
 
 class BotData:
@@ -70,10 +71,10 @@ class BotData:
         stale_after_seconds: float,
         clock: Clock = utc_now,
         http: requests.Session | None = None,
-        control_headers: Mapping[str, str] | None = None,
+        control: Mapping[str, HookSpec] | None = None,
     ) -> None:
         self._engine, self.mapping, self._sla, self._clock = engine, mapping, stale_after_seconds, clock
-        self._http, self._control_headers = http, dict(control_headers or {})
+        self._http, self._control = http, dict(control or {})  # the control API's calls, with their secrets
         self._words = OrderWords(mapping.orders)
         self._compiled: tuple[Schema, Switch] | None = None
         self._lock = threading.Lock()
@@ -298,7 +299,7 @@ class BotData:
             return ColumnSwitch(schema.relations.table(profiles.table), profiles.id, entries)
         if isinstance(entries, LockEntries):
             return LockSwitch(schema.relations.table(entries.table), entries)
-        return ApiSwitch(entries, self._http, self._control_headers)
+        return ApiSwitch(entries, self._http, self._control)
 
     def _read(self, build: Callable[[Schema], Executable], now: datetime | None = None) -> list[Any]:
         schema, _ = self._ready()

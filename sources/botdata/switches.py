@@ -1,11 +1,11 @@
 """The three ways of stopping a profile's new entries (``profiles.entries.mechanism``), each reading back
 what it changed: a column of the profile's row (compare-and-set), a row INSERTed into a lock table, or
-the bot's own control API. Database switches run inside the caller's transaction, so a check can roll
-a write back."""
+the bot's own control API (calls run as hooks, `sources/hooks.py`). Database switches run inside the
+caller's transaction, so a check can roll a write back."""
 
 from __future__ import annotations
 
-import base64
+import json
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -14,15 +14,11 @@ from urllib.parse import quote
 import requests
 from sqlalchemy import Connection, Table, and_, func, select, update
 
-from common.config import ConfigError, read_secret
 from sources.botdata.orders import equals
 from sources.botdata.rows import Entries
 from sources.botdata.schema import holds_booleans, truthy
-from sources.mapping import ColumnEntries, ControlApiEntries, ControlAuth, LockEntries
-
-
-class ControlApiError(Exception):
-    """The bot's control API could not be used (no answer, an error status, an unusable body)."""
+from sources.hooks import HookError, HookRefused, HookResult, HookSpec, resolve_hook, run_hook
+from sources.mapping import ColumnEntries, ControlApiEntries, LockEntries
 
 
 class Switch(Protocol):
@@ -147,16 +143,21 @@ def _false_for(column: Any) -> Any:
 
 
 class ApiSwitch:
+    """Entries stopped and resumed through the bot's control API (or commands), run as hooks
+    (`sources/hooks.py`) with the profile in their context (and in ``{profile}`` of a URL)."""
+
     in_database = False
 
-    def __init__(self, spec: ControlApiEntries, session: requests.Session | None, headers: Mapping[str, str]) -> None:
-        self._spec, self._session, self._headers = spec, session, dict(headers)
+    def __init__(self, spec: ControlApiEntries, session: requests.Session | None,
+                 hooks: Mapping[str, HookSpec]) -> None:
+        self._spec, self._session, self._hooks = spec, session, dict(hooks)
 
     def read(self, conn: Connection | None, profile: str, now: datetime) -> Entries:
         try:
-            answer = self._call("GET", self._spec.state.url, profile, None).json()
-        except (ControlApiError, ValueError) as exc:
-            return Entries("unknown", None, f"control API state unreadable: {exc}")
+            result = self._run("state.call", profile)
+            answer = result.response if result.kind == "http" else json.loads(result.output)
+        except (HookError, ValueError) as exc:
+            return Entries("unknown", None, f"entries state unreadable: {exc}")
         value: Any = answer
         for step in self._spec.state.field.split("."):
             value = value.get(step) if isinstance(value, dict) else None
@@ -170,43 +171,31 @@ class ApiSwitch:
     def stop(self, conn: Connection | None, profile: str, now: datetime) -> bool:
         if self.read(conn, profile, now).state == "stopped":
             return False
-        self._call(self._spec.stop.method, self._spec.stop.url, profile, self._spec.stop.body)
+        self._run("stop", profile)
         return True
 
     def resume(self, conn: Connection | None, profile: str, now: datetime) -> bool:
         if self.read(conn, profile, now).state == "enabled":
             return False
-        self._call(self._spec.resume.method, self._spec.resume.url, profile, self._spec.resume.body)
+        self._run("resume", profile)
         return True
 
-    def _call(self, method: str, url: str, profile: str, body: dict[str, Any] | None) -> requests.Response:
-        if self._session is None:
-            raise ControlApiError("this process has no HTTP session for the bot's control API")
-        target = url.replace("{profile}", quote(profile, safe=""))
-        try:
-            answer = self._session.request(method, target, json=body, headers=self._headers,
-                                           timeout=self._spec.timeout_seconds)
-        except requests.RequestException as exc:
-            raise ControlApiError(f"{method} {target}: no answer ({type(exc).__name__})") from None
-        if not 200 <= answer.status_code < 300:
-            raise ControlApiError(f"{method} {target}: HTTP {answer.status_code}")
-        return answer
+    def _run(self, name: str, profile: str) -> HookResult:
+        """Run one of the calls for `profile`; HookError when it did not succeed."""
+        spec = self._hooks.get(name)
+        if spec is None or self._session is None:
+            raise HookRefused(f"{name}: the bot's control API is not set up in this process")
+        url = spec.config.url
+        if url is not None and "{profile}" in url:
+            config = spec.config.model_copy(update={"url": url.replace("{profile}", quote(profile, safe=""))})
+            spec = HookSpec(spec.name, config, spec.headers, spec.env)
+        return run_hook(spec, {"profile": profile, "action": name}, self._session)
 
 
-def control_headers(auth: ControlAuth | None, env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The Authorization header for the control API, from the variables the mapping names; ConfigError
-    naming the first that is not set."""
-    if auth is None:
-        return {}
-    if auth.bearer_env:
-        return {"Authorization": f"Bearer {_secret(auth.bearer_env, env)}"}
-    assert auth.basic_user_env and auth.basic_password_env
-    pair = f"{_secret(auth.basic_user_env, env)}:{_secret(auth.basic_password_env, env)}"
-    return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
-
-
-def _secret(name: str, env: Mapping[str, str] | None) -> str:
-    value = read_secret(name, env)
-    if value is None:
-        raise ConfigError(f"${name} is not set")
-    return value
+def resolve_entries_hooks(entries: ControlApiEntries, env: Mapping[str, str]) -> dict[str, HookSpec]:
+    """The control API's calls with their secrets read from the environment; ConfigError naming the key
+    (``bot_db.mapping.profiles.entries.<call>``) when a variable is not set or a program is missing."""
+    return {
+        name: resolve_hook(f"entries.{name}", call, env, f"bot_db.mapping.profiles.entries.{name}")
+        for name, call in entries.calls().items()
+    }

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from sources.mapping.entries import ColumnEntries, ControlApiEntries, ControlAuth, LockEntries
+from sources.mapping.entries import ColumnEntries, ControlApiEntries, LockEntries
 from sources.mapping.model import (
     BotMapping,
     OrdersMapping,
@@ -30,7 +30,6 @@ __all__ = [
     "ColumnEntries",
     "ColumnUse",
     "ControlApiEntries",
-    "ControlAuth",
     "LockEntries",
     "OrdersMapping",
     "PositionsMapping",

@@ -5,29 +5,21 @@ mechanisms, chosen by ``mechanism``.
   enabled``); a status enum or a boolean.
 - ``lock_table``: a row INSERTed into a lock table stops entries until it expires or is lifted (the bot
   reads the table every cycle); resuming lifts only the locks written with `values`.
-- ``control_api``: the bot's own authenticated HTTP API; the state is read back from another call.
+- ``control_api``: the bot's own authenticated API (or a command), called the way ``bot.hooks`` calls the
+  bot; the state is read back from another call.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from common.bot_config import HookConfig
+
 Scalar = bool | int | float | str
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-def _template_url(value: str) -> str:
-    parts = urlsplit(value.replace("{profile}", "p"))
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
-    if re.search(r"\{(?!profile\})", value):
-        raise ValueError("the only placeholder is {profile}")
-    return value
 
 
 class _Model(BaseModel):
@@ -84,49 +76,34 @@ class LockEntries(_Model):
         return self
 
 
-class HttpCall(_Model):
-    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "POST"
-    url: str = Field(description="http(s) URL; {profile} is replaced by the profile id")
-    body: dict[str, Any] | None = None
+class EntriesState(_Model):
+    """The call that tells whether entries are stopped: an HTTP call answering JSON (usually
+    ``method: GET``) or a command printing it; `field` is the dotted path of the state in that JSON."""
 
-    _check_url = field_validator("url")(_template_url)
-
-
-class HttpState(_Model):
-    url: str
-    field: str = Field(description="dotted path of the JSON field holding the state, e.g. status.entries")
+    call: HookConfig
+    field: str = Field(description="dotted path of the JSON field holding the state, e.g. config.max_open_trades")
     stopped: tuple[Scalar, ...] = Field(min_length=1)
     running: tuple[Scalar, ...] = Field((), description="values meaning running (default: any other value)")
 
-    _check_url = field_validator("url")(_template_url)
-
-
-class ControlAuth(_Model):
-    bearer_env: str | None = None
-    basic_user_env: str | None = None
-    basic_password_env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_scheme(self) -> ControlAuth:
-        basic = (self.basic_user_env, self.basic_password_env)
-        if any(basic) != all(basic) or bool(self.bearer_env) == any(basic):
-            raise _error("bearer_env", "give bearer_env, or basic_user_env and basic_password_env")
-        for name in (self.bearer_env, *basic):
-            if name is not None and not _ENV_NAME.fullmatch(name):
-                raise _error("bearer_env", f"not an environment variable name: {name!r}")
-        return self
-
-    def env_names(self) -> tuple[str, ...]:
-        return tuple(name for name in (self.bearer_env, self.basic_user_env, self.basic_password_env) if name)
-
 
 class ControlApiEntries(_Model):
+    """Calls of the bot's own control API (or commands), each a hook as ``bot.hooks`` describes them; a URL
+    may hold ``{profile}``, replaced by the profile id."""
+
     mechanism: Literal["control_api"]
-    stop: HttpCall
-    resume: HttpCall
-    state: HttpState
-    auth: ControlAuth | None = None
-    timeout_seconds: float = Field(5.0, gt=0)
+    stop: HookConfig
+    resume: HookConfig
+    state: EntriesState
+
+    @model_validator(mode="after")
+    def _placeholders(self) -> ControlApiEntries:
+        for name, call in self.calls().items():
+            if call.url is not None and re.search(r"\{(?!profile\})", call.url):
+                raise _error(f"{name}.url", "the only placeholder is {profile}")
+        return self
+
+    def calls(self) -> dict[str, HookConfig]:
+        return {"stop": self.stop, "resume": self.resume, "state.call": self.state.call}
 
 
 Entries = Annotated[ColumnEntries | LockEntries | ControlApiEntries, Field(discriminator="mechanism")]

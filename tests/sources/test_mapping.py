@@ -11,14 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 import yaml
 from flask import Flask, Response, jsonify, request
 from sqlalchemy import insert
 
 from common.config import ConfigError, load_config
 from responder.settings import read_bot_control
-from sources.botdata import BotData, ControlApiError, control_headers
-from sources.mapping import BotMapping, default_mapping_data
+from sources.botdata import BotData, resolve_entries_hooks
+from sources.hooks import HookRefused
+from sources.mapping import BotMapping, ControlApiEntries, default_mapping_data
 from tests.sources.shapes import NOW
 from tests.support.botstate import add_account, add_position, add_profile
 from tests.support.wsgi import serve_wsgi
@@ -87,8 +89,12 @@ MISTAKES: list[tuple[str, Mutation, str]] = [
      "profiles.entries.lock_table.active: give active or ends_at"),
     ("a control API URL with another placeholder", lambda m: m["profiles"].update(entries={
         "mechanism": "control_api", "stop": {"url": "http://bot/{strategy}/stop"}, "resume": {"url": "http://bot/r"},
-        "state": {"url": "http://bot/s", "field": "state", "stopped": ["stopped"]}}),
-     "profiles.entries.control_api.stop.url: Value error, the only placeholder is {profile}"),
+        "state": {"call": {"url": "http://bot/s", "method": "GET"}, "field": "state", "stopped": ["stopped"]}}),
+     "profiles.entries.control_api.stop.url: the only placeholder is {profile}"),
+    ("a control API call that is neither a URL nor a command", lambda m: m["profiles"].update(entries={
+        "mechanism": "control_api", "stop": {"timeout_seconds": 2}, "resume": {"url": "http://bot/r"},
+        "state": {"call": {"url": "http://bot/s"}, "field": "state", "stopped": ["stopped"]}}),
+     "profiles.entries.control_api.stop: Value error, give exactly one of url (an HTTP call) or command"),
     ("a timestamp format nobody knows", lambda m: m.update(timestamps="local"),
      "bot_db.mapping.timestamps: Input should be 'aware', 'naive_utc', 'epoch_seconds' or 'epoch_millis'"),
     ("a reference with a column and a value", lambda m: m["orders"].update(profile={"column": "p", "value": "x"}),
@@ -212,34 +218,38 @@ def control_app(state: dict[str, Any]) -> Flask:
     return app
 
 
-def control_mapping(base: str, user_env: str = "BOT_API_USER") -> dict[str, Any]:
+BASIC = "Basic " + base64.b64encode(b"ops:s3cret").decode()
+
+
+def control_mapping(base: str, variable: str = "BOT_API_AUTHORIZATION") -> dict[str, Any]:
     def change(m: dict[str, Any]) -> None:
+        auth = {"secret_headers": {"Authorization": variable}, "timeout_seconds": 2}
         m["profiles"]["entries"] = {
             "mechanism": "control_api",
-            "stop": {"url": base + "/api/v1/{profile}/stopentry"},
-            "resume": {"url": base + "/api/v1/{profile}/reload_config"},
-            "state": {"url": base + "/api/v1/{profile}/show_config", "field": "config.max_open_trades",
-                      "stopped": [0]},
-            "auth": {"basic_user_env": user_env, "basic_password_env": "BOT_API_PASSWORD"},
-            "timeout_seconds": 2,
+            "stop": {"url": base + "/api/v1/{profile}/stopentry", **auth},
+            "resume": {"url": base + "/api/v1/{profile}/reload_config", **auth},
+            "state": {"call": {"url": base + "/api/v1/{profile}/show_config", "method": "GET", **auth},
+                      "field": "config.max_open_trades", "stopped": [0]},
         }
 
     return mapping_with(change)
 
 
-def test_the_control_api_stops_and_resumes_entries_and_reads_them_back(bot_engine: Any) -> None:
-    engine = bot_engine
-    import requests
+def control_bot(engine: Any, base: str, session: Any, authorization: str) -> BotData:
+    """The gateway with the control API's calls resolved as the responder resolves them at start."""
+    mapping = BotMapping.model_validate(control_mapping(base))
+    entries = mapping.profiles.entries
+    assert isinstance(entries, ControlApiEntries)
+    calls = resolve_entries_hooks(entries, {"BOT_API_AUTHORIZATION": authorization})
+    return BotData(engine, mapping, 300, lambda: NOW, session, calls)
 
-    add_account(engine, "acct-1")
-    add_profile(engine, "p-1", "acct-1", NOW)
+
+def test_the_control_api_stops_and_resumes_entries_and_reads_them_back(bot_engine: Any) -> None:
+    add_account(bot_engine, "acct-1")
+    add_profile(bot_engine, "p-1", "acct-1", NOW)
     state: dict[str, Any] = {"max_open_trades": 3, "calls": []}
-    env = {"BOT_API_USER": "ops", "BOT_API_PASSWORD": "s3cret"}
     with serve_wsgi(control_app(state)) as base, requests.Session() as session:
-        mapping = BotMapping.model_validate(control_mapping(base))
-        entries = mapping.profiles.entries
-        headers = control_headers(getattr(entries, "auth", None), env)
-        bot = BotData(engine, mapping, 300, lambda: NOW, session, headers)
+        bot = control_bot(bot_engine, base, session, BASIC)
         profile = bot.profile("p-1")
         assert profile is not None and (profile.entries.state, profile.entries.value) == ("enabled", "3")
         stopped = bot.stop_entries("p-1", NOW)
@@ -248,20 +258,22 @@ def test_the_control_api_stops_and_resumes_entries_and_reads_them_back(bot_engin
         resumed = bot.resume_entries("p-1", NOW)
         assert resumed.changed and resumed.entries.state == "enabled"
         assert state["calls"] == [("stop", "p-1"), ("reload", "p-1")]
-        wrong = BotData(engine, mapping, 300, lambda: NOW, session, control_headers(entries.auth, {  # type: ignore[union-attr]
-            "BOT_API_USER": "ops", "BOT_API_PASSWORD": "guess"}))
+        wrong = control_bot(bot_engine, base, session, "Basic b3BzOmd1ZXNz")  # ops:guess
         denied = wrong.profile("p-1")
         assert denied is not None and denied.entries.state == "unknown" and "HTTP 401" in denied.entries.detail
-        with pytest.raises(ControlApiError, match="HTTP 401"):
+        with pytest.raises(HookRefused, match="HTTP 401"):
             wrong.stop_entries("p-1", NOW)
+        assert state["calls"] == [("stop", "p-1"), ("reload", "p-1")]
 
 
 def test_the_control_apis_credentials_are_required_at_start(tmp_path: Path) -> None:
-    config = load_config(write_config(tmp_path, control_mapping("http://127.0.0.1:9", "OPS_USER")), env={})
-    with pytest.raises(ConfigError, match=r"\$OPS_USER \(or \$OPS_USER_FILE\) is not set"):
-        read_bot_control(config, {"BOT_API_PASSWORD": "x"})
-    assert read_bot_control(config, {"OPS_USER": "ops", "BOT_API_PASSWORD": "s3cret"}) == {
-        "Authorization": "Basic " + base64.b64encode(b"ops:s3cret").decode()}
+    config = load_config(write_config(tmp_path, control_mapping("http://127.0.0.1:9", "OPS_AUTH")), env={})
+    missing = r"bot_db\.mapping\.profiles\.entries\.stop: \$OPS_AUTH \(or \$OPS_AUTH_FILE\)"
+    with pytest.raises(ConfigError, match=missing):
+        read_bot_control(config, {})
+    calls = read_bot_control(config, {"OPS_AUTH": BASIC})
+    assert sorted(calls) == ["resume", "state.call", "stop"] and calls["stop"].headers == {"Authorization": BASIC}
+    assert BASIC not in repr(calls)
     assert read_bot_control(load_config(write_config(tmp_path, default_mapping_data()), env={}), {}) == {}
 
 
