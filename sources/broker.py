@@ -194,6 +194,10 @@ class BrokerClient:
         self._timeout = timeout
         self.last_server_time: datetime | None = None
 
+    def account_status(self) -> str:
+        """The account's status as the broker reports it (GET /v2/account), e.g. ``ACTIVE``."""
+        return self._object(lambda raw: str(required(raw, "status")), "GET", "/v2/account")
+
     def list_positions(self) -> list[BrokerPosition]:
         """Return every open position (GET /v2/positions)."""
         return self._list(parse_position, "/v2/positions")

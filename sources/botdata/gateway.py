@@ -24,6 +24,7 @@ from common.db import make_engine, write_transaction
 from sources.botdata import orders as order_sql
 from sources.botdata import positions as position_sql
 from sources.botdata import profiles as profile_sql
+from sources.botdata.diagnostics import Diagnostics
 from sources.botdata.orders import OrderWords, equals, text_or_none
 from sources.botdata.relations import Relations
 from sources.botdata.rows import (
@@ -244,6 +245,11 @@ class BotData:
             found["accounts"] = profile_sql.accounts_statement(schema)
         found.update({f"unmapped {field.name}": field.statement(20) for field in fields(schema)})
         return found
+
+    def diagnostics(self) -> Diagnostics:
+        """Read-only checks of the mapping against the data (links, plans, ids), for a readiness check."""
+        schema, _ = self._ready()
+        return Diagnostics(self._engine, schema, self._words, self._clock)
 
     # --- writes ------------------------------------------------------------------------------------------
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -46,6 +47,8 @@ class Relations:
     def __init__(self, mapping: BotMapping, conn: Connection) -> None:
         self._mapping = mapping
         self._tables: dict[str, Table] = {}
+        self._kinds: dict[str, dict[str, Any]] = {}  # each table's columns as the database declares them
+        self._dialect = conn.dialect.name
         self._uses: dict[str, list[ColumnUse]] = defaultdict(list)
         for use in column_uses(mapping):
             self._uses[use.relation].append(use)
@@ -90,6 +93,19 @@ class Relations:
                     f"(it returns {', '.join(sorted(returned)) or 'nothing'})"
                 )
 
+    def timestamp_problems(self) -> list[str]:
+        """One line per mapped timestamp column whose declared type does not hold the mapping's format (a text
+        column as a clock, a number read as a timestamp, a zone-less PostgreSQL column read as aware)."""
+        problems = []
+        for name, kinds in self._kinds.items():
+            for use in self._uses[name]:
+                if use.timestamp:
+                    fmt, kind = self._format(use), kinds[use.column]
+                    wrong = mistyped(fmt, kind, self._dialect)
+                    if wrong:
+                        problems.append(f"{PREFIX}.{use.key}: column {use.column!r} of {name!r} is {kind}, {wrong}")
+        return problems
+
     def _reflect(self, conn: Connection, name: str, uses: list[ColumnUse]) -> Table:
         schema, _, table_name = name.rpartition(".")
         try:
@@ -100,6 +116,7 @@ class Relations:
         except SQLAlchemyError as exc:
             raise ConfigError(f"{PREFIX}.{uses[0].table_key}: cannot inspect {name!r}: {reason_of(exc)}") from None
         reflected: dict[str, Any] = {info["name"]: info["type"] for info in found}
+        self._kinds[name] = reflected
         for use in uses:
             if use.column not in reflected:
                 raise ConfigError(
@@ -117,6 +134,22 @@ class Relations:
             return entries.timestamps
         part = use.part if use.part in ("accounts", "profiles", "orders", "positions") else "profiles"
         return self._mapping.timestamps_of(part)  # type: ignore[arg-type]
+
+
+def mistyped(fmt: str, kind: Any, dialect: str) -> str | None:
+    """Why a column of type `kind` cannot hold timestamps stored as `fmt`; None when it can (or cannot be told)."""
+    try:
+        held = kind.python_type
+    except NotImplementedError:
+        return None
+    epoch = fmt in ("epoch_seconds", "epoch_millis")
+    if epoch and held not in (int, float, Decimal):
+        return f"not a number (timestamps: {fmt})"
+    if not epoch and held is not datetime:
+        return f"not a timestamp (timestamps: {fmt})"
+    if fmt == "aware" and dialect == "postgresql" and not getattr(kind, "timezone", True):
+        return "without a time zone (timestamps: naive_utc)"
+    return None
 
 
 __all__ = ["PREFIX", "Relations", "UTCDateTime", "reason_of"]
