@@ -11,13 +11,16 @@ RUNBOOK_FLAG = $(if $(RUNBOOK_BASE_URL),--runbook-base-url $(RUNBOOK_BASE_URL))
 # the long reliability soak `make bench` runs after the benchmarks (docs/reliability.md)
 RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 
-.PHONY: help setup tools bench-tools browser-tools test test-python check-alerts lint demo run bench clean prometheusrule
+.PHONY: help setup tools bench-tools browser-tools test test-python check-alerts lint demo run bench clean prometheusrule \
+	doctor
 
 help:
 	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
 	@echo "make run    - start the whole stack and leave it running (Ctrl-C stops it)"
 	@echo "make test   - every test: lint, promtool/amtool checks, pytest (unit, integration, end to end)"
 	@echo "make bench  - benchmarks and the long reliability soak; results in bench/"
+	@echo "make doctor CONFIG=FILE - read-only checks of FILE against the real bot (database mapping, access log,"
+	@echo "              endpoints, broker, Supabase): a readiness table; DOCTOR_FLAGS=--suggest prints a starting mapping"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +61,11 @@ test: setup lint check-alerts test-python
 
 demo: setup
 	$(BIN)/python -m stack demo --config $(CONFIG) $(RUNBOOK_FLAG)
+
+# read-only readiness checks of CONFIG against the real bot (docs/bot-database.md, "Connecting your bot")
+DOCTOR_FLAGS ?=
+doctor: $(STAMP)
+	$(BIN)/python -m doctor --config $(CONFIG) $(DOCTOR_FLAGS)
 
 run: setup
 	$(BIN)/python -m stack run --config $(CONFIG) $(RUNBOOK_FLAG)
