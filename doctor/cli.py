@@ -19,7 +19,7 @@ from doctor.context import Context, http_session
 from doctor.endpoints import check_endpoints
 from doctor.queries import check_queries
 from doctor.report import Result, blocked_line, fail, first_blocking, table, timed
-from doctor.schema import check_clocks, check_links, check_schema
+from doctor.schema import check_links, check_schema
 from doctor.services import check_broker, check_supabase
 from doctor.suggest import suggest_for
 from doctor.values import check_values
@@ -30,7 +30,6 @@ from sources.botdata.relations import reason_of
 Check = Callable[[Context], list[Result]]
 CHECKS: tuple[tuple[str, Check], ...] = (
     ("tables and columns", check_schema),
-    ("timestamp columns", check_clocks),
     ("references", check_links),
     ("values", check_values),
     ("queries", check_queries),

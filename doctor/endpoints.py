@@ -51,7 +51,8 @@ def _status_probe(ctx: Context, api: BotApi) -> Result:
     try:
         token = auth.password_grant(email, password, utc_now())
     except SupabaseError as exc:
-        return fail(check, f"supabase: the probe user gets no token: {exc}")
+        where = "supabase.url" if exc.status == 0 else "supabase"
+        return fail(check, f"{where}: the probe user gets no token: {exc}")
     answer = api.get("/api/status", token=token.access_token)
     if answer.status != 200:
         return fail(check, f"bot: GET /api/status with the probe user's token answered HTTP {answer.status}")

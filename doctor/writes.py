@@ -34,10 +34,7 @@ def _entries(bot: BotData) -> Result:
         if found != 1:
             return fail(ENTRIES, f"{PREFIX}.profiles.id: {found} rows of {bot.mapping.profiles.table!r} have id "
                                  f"{profile.id!r}: a write must match exactly one (the profile's own id column?)")
-    try:
-        problem = _rehearse_entries(bot, profile, isinstance(entries, LockEntries) and not entries.profile_column)
-    except SQLAlchemyError as exc:
-        return fail(ENTRIES, f"{PREFIX}.profiles.entries: the write failed: {reason_of(exc)}")
+    problem = _rehearse_entries(bot, profile, isinstance(entries, LockEntries) and not entries.profile_column)
     if problem:
         return fail(ENTRIES, f"{PREFIX}.profiles.entries.{problem}")
     return ok(ENTRIES, f"profile {profile.id}: stopped and resumed, read back (rolled back)")
@@ -46,15 +43,21 @@ def _entries(bot: BotData) -> Result:
 def _rehearse_entries(bot: BotData, profile: Profile, shared_lock: bool) -> str | None:
     """What went wrong (the sub-key first), or None."""
     now = utc_now()
-    with bot.rehearsal() as writes:
-        stopped = writes.stop_entries(profile.id, now)
-        if not stopped.changed or stopped.entries.state != "stopped":
-            return (f"stop: stopping profile {profile.id!r} changed {'a row' if stopped.changed else 'no row'} "
-                    f"and reads back {stopped.entries.state} ({stopped.entries.value})")
-        resumed = writes.resume_entries(profile.id, now)
-        if not resumed.changed or resumed.entries.state != "enabled":
-            return (f"resume: resuming profile {profile.id!r} changed {'a row' if resumed.changed else 'no row'} "
-                    f"and reads back {resumed.entries.state} ({resumed.entries.value})")
+    step = "stop"
+    try:
+        with bot.rehearsal() as writes:
+            stopped = writes.stop_entries(profile.id, now)
+            if not stopped.changed or stopped.entries.state != "stopped":
+                return (f"stop: stopping profile {profile.id!r} changed {'a row' if stopped.changed else 'no row'} "
+                        f"and reads back {stopped.entries.state} ({stopped.entries.value})")
+            step = "resume"
+            resumed = writes.resume_entries(profile.id, now)
+            if not resumed.changed or resumed.entries.state != "enabled":
+                return (f"resume: resuming profile {profile.id!r} changed "
+                        f"{'a row' if resumed.changed else 'no row'} "
+                        f"and reads back {resumed.entries.state} ({resumed.entries.value})")
+    except SQLAlchemyError as exc:
+        return f"{step}: the write for profile {profile.id!r} failed: {reason_of(exc)}"
     if shared_lock:
         return None  # one lock stops every profile: a made-up one would be stopped too
     with bot.rehearsal() as writes:

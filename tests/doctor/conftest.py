@@ -4,6 +4,7 @@ bot database, SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,8 @@ import yaml
 
 from doctor.cli import main
 from tests.support.simulator import RunningSimulator, merge, simulator_on_backend, write_config
+
+LOG_WAIT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,9 @@ def run_doctor(config: Path, env: dict[str, str], *extra: str) -> Outcome:
 def doctor_sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
     """One simulator per backend and test module, with some client traffic in its access log."""
     with simulator_on_backend(request, tmp_path_factory.mktemp(f"doctor-{request.param}")) as running:
+        deadline = time.monotonic() + LOG_WAIT_SECONDS
+        while not (running.access_log.is_file() and running.access_log.stat().st_size) and time.monotonic() < deadline:
+            time.sleep(0.1)
         yield running
 
 
