@@ -56,7 +56,7 @@ def _link_result(link: Link, mapping: BotMapping) -> Result:
     if link.rows and link.unlinked == link.rows:
         return fail(check, f"{PREFIX}.{key}: none of the {link.rows} {part} rows reaches {_a(target)} {how}")
     if link.unlinked:
-        return warn(check, f"{link.unlinked} of {link.rows} {part} rows reach no {target} {how}")
+        return warn(check, f"{link.unlinked} of {link.rows} {part} rows reach no {target}")
     return ok(check, f"{link.rows} rows, all linked")
 
 
