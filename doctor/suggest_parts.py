@@ -78,10 +78,10 @@ def values_of(table: TableInfo, column: str | None) -> list[str]:
 def profiles_part(guess: Guess) -> dict[str, Any]:
     table = guess.profiles
     if table is None:
-        guess.notes.append(f"no profiles table: one static profile {STATIC!r}; its entries need a lock_table or "
-                           "control_api mechanism (the control_api URLs below are placeholders)")
-        account = next(iter(_account_ids(guess)), STATIC)
-        return {"static": [{"id": STATIC, "account": account}], "entries": _lock_table(guess) or _control_api()}
+        guess.notes.append(f"no profiles table: one static profile {STATIC!r}; its entries need a lock table or "
+                           "the bot's control API (control_api URLs below are placeholders)")
+        static = {"id": STATIC, "account": next(iter(_account_ids(guess)), STATIC)}
+        return {"static": [static], "entries": _lock_table(guess) or _control_api()}
     part: dict[str, Any] = {"table": table.name, "id": guess.id_of(table)}
     if "name" in table.names:
         part["name"] = "name"
