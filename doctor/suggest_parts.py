@@ -169,12 +169,22 @@ def orders_part(guess: Guess, table: TableInfo | None) -> dict[str, Any]:
                 "time_in_force": ("time_in_force", "tif"), "client_order_id": ("client_order_id",),
                 "broker_order_id": ("broker_order_id", "alpaca_order_id", "exchange_order_id", "order_id")}
     part.update({key: found for key, names in optional.items() if (found := pick(table, names))})
+    if "side" in part:
+        _sides(guess, table, part)
     part["created_at"] = created
     updated = pick(table, UPDATED)
     if updated:
         part["updated_at"] = updated
     guess.clock_format(table, created)
     return {**part, **_order_words(guess, table, part, created, updated)}
+
+
+def _sides(guess: Guess, table: TableInfo, part: dict[str, Any]) -> None:
+    values = values_of(table, part["side"])
+    _unclassified(guess, f"{table.name}.{part['side']}", w.unknown(values, w.BUY, w.SELL), "orders.sides")
+    buy, sell = w.of(values, w.BUY), w.of(values, w.SELL)
+    if any(word not in ("buy", "sell") for word in buy + sell):  # another spelling: name it
+        part["sides"] = {"buy": buy or ["buy"], "sell": sell or ["sell"]}
 
 
 def _order_words(guess: Guess, table: TableInfo, part: dict[str, Any], clock: str, touch: str | None) -> dict[str, Any]:

@@ -30,6 +30,8 @@ OPPOSITE = {"active": "inactive", "enabled": "disabled", "on": "off", "running":
 
 POSITION_OPEN = frozenset({"open", "flattening", "opening", "active", "partially_closed"})
 POSITION_CLOSED = frozenset({"closed", "liquidated", "settled"})
+BUY = frozenset({"buy"})
+SELL = frozenset({"sell"})
 LONG = frozenset({"long", "buy"})
 SHORT = frozenset({"short", "sell"})
 LIMIT_TYPES = ("limit", "stop_limit")
