@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[2]
 BOT_TABLES = ("broker_accounts", "profiles", "orders", "positions")
 TABLE_OBJECTS = {*BOT_TABLES, "metadata", "create_schema", "drop_schema"}
 # Production code outside the bot: every stage downstream of the bot's data, and the tools around them.
-CHECKED = ("sources", "common", "exporters", "responder", "stack", "bench", "scripts", "deploy")
+CHECKED = ("sources", "common", "exporters", "responder", "stack", "bench", "scripts", "deploy", "doctor")
 EXEMPT = (
     "sources/botdata/",  # the gateway itself
     "sources/botdb.py",  # the simulator's bot schema (the default mapping describes it)
