@@ -46,9 +46,15 @@ def parser() -> argparse.ArgumentParser:
     made.add_argument("--config", default="config/local.yml", help="the YAML of the services (default: %(default)s)")
     made.add_argument("--suggest", action="store_true",
                       help="print a starting mapping (bot_db.mapping) guessed from the bot's database, and exit")
-    made.add_argument("--log-lines", type=int, default=1000, metavar="N",
+    made.add_argument("--log-lines", type=_positive, default=1000, metavar="N",
                       help="how many of the access log's last lines to read (default: %(default)s)")
     return made
+
+
+def _positive(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of lines >= 1, got {value!r}")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None, out: TextIO = sys.stdout) -> int:
