@@ -4,9 +4,13 @@ and every reference (a column or a join) links the rows it is followed from."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import ConfigError
+from common.db import normalise_url
 from doctor.context import Context
 from doctor.report import Result, fail, ok, skipped, warn
 from sources.botdata.diagnostics import Link
@@ -19,6 +23,9 @@ CLOCKS = "timestamp columns"
 
 def check_schema(ctx: Context) -> list[Result]:
     """Tables and columns first (reflection), then their types, then one row of each read."""
+    missing = _missing_sqlite_file(ctx.config.bot_db.url)
+    if missing:
+        return [fail(TABLES, f"bot_db.url: no database file {missing!r} (doctor never creates one)")]
     try:
         problems = ctx.bot.diagnostics().timestamp_problems()
     except ConfigError as exc:
@@ -36,6 +43,14 @@ def check_schema(ctx: Context) -> list[Result]:
         return [fail(TABLES, str(exc)), ok(CLOCKS, "every mapped clock holds its format")]
     ctx.mapping_fits = True
     return [tables, ok(CLOCKS, "every mapped clock holds its format")]
+
+
+def _missing_sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL that does not exist (connecting would create it, empty)."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return None if Path(str(parsed.database)).is_file() else str(parsed.database)
 
 
 def check_links(ctx: Context) -> list[Result]:

@@ -112,7 +112,7 @@ MISTAKES: dict[str, tuple[dict[str, Any], str]] = {
                            "broker: account 'acct-1' (key id AKNOSUCHKEY0000001)"),
     "supabase down": ({"supabase": {"url": CLOSED}}, "supabase.url: "),
     "database unreachable": ({"bot_db": {"url": "sqlite:////nonexistent-directory/bot.sqlite3"}},
-                             "bot_db.url: cannot read the bot's database"),
+                             "bot_db.url: no database file '/nonexistent-directory/bot.sqlite3'"),
     "config invalid": ({"mapping": _set("orders.quarantine.write", "parked")},
                        "bot_db.mapping.orders.quarantine.write: 'parked' is not one of"),
 }
