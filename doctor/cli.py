@@ -13,7 +13,7 @@ from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.config import ConfigError, load_config
+from common.config import Config, ConfigError, load_config
 from doctor.accesslog import check_access_log
 from doctor.context import Context, http_session
 from doctor.endpoints import check_endpoints
@@ -24,8 +24,10 @@ from doctor.services import check_broker, check_supabase
 from doctor.suggest import suggest_for
 from doctor.values import check_values
 from doctor.writes import check_writes
-from sources.botdata import open_bot_data
+from sources.botdata import open_bot_data, resolve_entries_hooks
 from sources.botdata.relations import reason_of
+from sources.hooks import HookSpec
+from sources.mapping import ControlApiEntries
 
 Check = Callable[[Context], list[Result]]
 CHECKS: tuple[tuple[str, Check], ...] = (
@@ -79,8 +81,10 @@ def run(config_path: str, env: Mapping[str, str], log_lines: int = 1000) -> list
     except ConfigError as exc:
         return [fail("config", str(exc))]
     results = [Result("config", "ok", f"{config.source} validates")]
-    bot = open_bot_data(config.bot_db)
-    ctx = Context(config, bot, env, http_session(), log_lines)
+    control, problem = _control_calls(config, env)
+    session = http_session()
+    bot = open_bot_data(config.bot_db, http=session, control=control)
+    ctx = Context(config, bot, env, session, log_lines, control_problem=problem)
     try:
         for name, check in CHECKS:
             results += timed(functools.partial(_guarded, name, check, ctx))
@@ -88,6 +92,17 @@ def run(config_path: str, env: Mapping[str, str], log_lines: int = 1000) -> list
         bot.dispose()
         ctx.http.close()
     return results
+
+
+def _control_calls(config: Config, env: Mapping[str, str]) -> tuple[dict[str, HookSpec], str]:
+    """The control API's calls (when entries go through it) with their secrets, or the problem setting them up."""
+    entries = config.bot_db.mapping.profiles.entries
+    if not isinstance(entries, ControlApiEntries):
+        return {}, ""
+    try:
+        return resolve_entries_hooks(entries, env), ""
+    except ConfigError as exc:
+        return {}, str(exc)
 
 
 def _guarded(name: str, check: Check, ctx: Context) -> list[Result]:

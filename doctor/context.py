@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import requests
@@ -29,7 +29,7 @@ class Context:
     log_lines: int = 1000
     timeout: float = HTTP_TIMEOUT_SECONDS
     mapping_fits: bool = False  # set by the schema check: the other database checks need it
-    notes: dict[str, str] = field(default_factory=dict)
+    control_problem: str = ""  # the control API's calls could not be set up (a secret not set)
 
 
 def http_session() -> requests.Session:

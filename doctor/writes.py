@@ -4,6 +4,8 @@ row and read back the new state; the same writes for a made-up id must change no
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy.exc import SQLAlchemyError
 
 from doctor.context import MADE_UP_ID, Context, utc_now
@@ -14,18 +16,20 @@ from sources.mapping import ColumnEntries, ControlApiEntries, LockEntries
 
 ENTRIES = "write profiles.entries"
 QUARANTINE = "write orders.quarantine"
+STATE_READS = 5  # profiles whose state is read through the bot's control API
 
 
 def check_writes(ctx: Context) -> list[Result]:
     if not ctx.mapping_fits:
         return [skipped("writes", "the mapping does not fit the database")]
-    return [_entries(ctx.bot), _quarantine(ctx.bot)]
+    return [_entries(ctx), _quarantine(ctx.bot)]
 
 
-def _entries(bot: BotData) -> Result:
+def _entries(ctx: Context) -> Result:
+    bot = ctx.bot
     entries = bot.mapping.profiles.entries
     if isinstance(entries, ControlApiEntries):
-        return skipped(ENTRIES, "the control API is never called by a check (mechanism: control_api)")
+        return _control_api_state(ctx)
     profile = next((p for p in bot.profiles() if p.entries.state == "enabled"), None)
     if profile is None:
         return warn(ENTRIES, "no profile has entries enabled: nothing to rehearse stopping on")
@@ -38,6 +42,20 @@ def _entries(bot: BotData) -> Result:
     if problem:
         return fail(ENTRIES, f"{PREFIX}.profiles.entries.{problem}")
     return ok(ENTRIES, f"profile {profile.id}: stopped and resumed, read back (rolled back)")
+
+
+def _control_api_state(ctx: Context) -> Result:
+    """The bot's control API is only read (state.call): stopping through it cannot be rolled back."""
+    if ctx.control_problem:
+        return fail(ENTRIES, ctx.control_problem)
+    ids = sorted({pair.profile for pair in ctx.bot.profile_accounts()})[:STATE_READS]
+    profiles = [profile for profile in map(ctx.bot.profile, ids) if profile is not None]
+    unknown = next((p for p in profiles if p.entries.state == "unknown"), None)
+    if unknown is not None:
+        return fail(ENTRIES, f"{PREFIX}.profiles.entries.state: profile {unknown.id!r}: {unknown.entries.detail}")
+    states = Counter(p.entries.state for p in profiles)
+    read = ", ".join(f"{n} {state}" for state, n in sorted(states.items())) or "no profiles"
+    return ok(ENTRIES, f"state read through the control API: {read} (stop and resume are never called by a check)")
 
 
 def _rehearse_entries(bot: BotData, profile: Profile, shared_lock: bool) -> str | None:

@@ -18,8 +18,10 @@ from simulator.bot.seed import ensure_seeded
 from sources.botdb import create_schema
 from tests.doctor.conftest import run_doctor
 from tests.sources.shapes import SHAPES, Shape
+from tests.sources.test_mapping import BASIC, control_app, control_mapping
 from tests.support.ports import free_port
 from tests.support.simulator import write_config
+from tests.support.wsgi import serve_wsgi
 
 
 def snapshot(engine: Engine) -> dict[str, tuple[int, str]]:
@@ -65,3 +67,26 @@ def test_each_shape_is_left_as_it_was(shape: Shape, db_url: str, tmp_path: Path)
         assert snapshot(engine) == before
     finally:
         engine.dispose()
+
+
+def test_entries_through_the_control_api_are_only_read(db_url: str, tmp_path: Path) -> None:
+    """The bot's control API is never asked to stop or resume (that cannot be rolled back): only its state is
+    read, with the configured secret; a secret not set, or refused, blocks."""
+    engine = make_engine(db_url)
+    state: dict[str, Any] = {"max_open_trades": 3, "calls": []}
+    try:
+        create_schema(engine)
+        ensure_seeded(engine, SeedConfig(), datetime.now(UTC))
+        with serve_wsgi(control_app(state)) as base:
+            config = doctor_config(tmp_path, db_url, control_mapping(base))
+            read = run_doctor(config, {"BOT_API_AUTHORIZATION": BASIC})
+            unset = run_doctor(config, {})
+            refused = run_doctor(config, {"BOT_API_AUTHORIZATION": "Basic b3BzOmd1ZXNz"})
+    finally:
+        engine.dispose()
+    assert "| ok " in read.row("write profiles.entries") and "5 enabled" in read.row("write profiles.entries")
+    assert unset.last_line.startswith("doctor: BLOCKED bot_db.mapping.profiles.entries.stop: $BOT_API_AUTHORIZATION "
+                                      "(or $BOT_API_AUTHORIZATION_FILE) is not set")
+    assert refused.last_line.startswith("doctor: BLOCKED bot_db.mapping.profiles.entries.state: profile 'p-1': ")
+    assert "HTTP 401" in refused.last_line
+    assert state["calls"] == []  # neither stop nor resume was called
