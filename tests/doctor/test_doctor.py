@@ -151,3 +151,22 @@ def test_green_on_each_other_shape(config: Path) -> None:  # pragma: no cover - 
     # The hook for the simulator's other bot shapes: start the simulator with the shape this file configures
     # (python -m simulator --bot-shape NAME) and assert what test_green_on_the_simulators_bot asserts.
     pytest.skip(f"{config.name}: start its simulator shape here, then run doctor as on the default shape")
+
+
+DEGRADED_FIELDS = [{"path": "checks.order_sync", "healthy": ["ok"]}, {"path": "checks.broker", "healthy": ["ok"]}]
+
+
+@pytest.mark.parametrize(("ready_status", "code", "expected"), [
+    (200, 0, "| warn   | 200, degraded: checks.order_sync (bot.health.degraded_fields)"),
+    (503, 1, "bot: /health/ready answered HTTP 503: the bot is not ready"),
+])
+def test_a_degraded_bot_warns_while_ready_and_blocks_when_not(doctor_sim: RunningSimulator, tmp_path: Path,
+                                                              ready_status: int, code: int, expected: str) -> None:
+    config = config_with(doctor_sim, tmp_path, bot={"health": {"degraded_fields": DEGRADED_FIELDS}})
+    doctor_sim.inject("bot-degraded", field="order_sync", ready_status=ready_status)
+    try:
+        outcome = run_doctor(config, doctor_sim.env)
+    finally:
+        doctor_sim.reset()
+    assert outcome.code == code, outcome.output
+    assert expected in (outcome.row("bot health") if code == 0 else outcome.last_line), outcome.output
