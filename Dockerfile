@@ -21,8 +21,9 @@ COPY sources ./sources
 COPY exporters ./exporters
 COPY responder ./responder
 COPY simulator ./simulator
+COPY doctor ./doctor
 RUN pip install . \
-    && python -c "import common, sources, exporters, responder, simulator"
+    && python -c "import common, sources, exporters, responder, simulator, doctor"
 
 # The YAML for the Compose deployment (docker-compose.yml also mounts it, so edits need no rebuild);
 # its relative paths (responder/playbooks.yml) resolve inside /app.
