@@ -112,3 +112,5 @@ def _guarded(name: str, check: Check, ctx: Context) -> list[Result]:
         return [fail(name, str(exc))]
     except SQLAlchemyError as exc:
         return [fail(name, f"bot_db: {name}: {reason_of(exc)}")]
+    except Exception as exc:  # one check's surprise is a row of the table, never a traceback
+        return [fail(name, f"{name}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}")]
