@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Executable, event, func, or_, select
+from sqlalchemy import Connection, Engine, Executable, Select, event, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sources.botdata.orders import OrderWords, equals, order_columns
@@ -75,7 +75,10 @@ class Diagnostics:
         return found
 
     def explain(self, name: str, statement: Executable, limit: int = 100) -> Plan:
-        """EXPLAIN (SQLite: EXPLAIN QUERY PLAN) `statement`, then run it and fetch at most `limit` rows."""
+        """EXPLAIN (SQLite: EXPLAIN QUERY PLAN) `statement` LIMITed to `limit` rows (unless it has a LIMIT of its
+        own), and run it: its plan, how many rows it read, how long the read took."""
+        if isinstance(statement, Select) and getattr(statement, "_limit_clause", None) is None:
+            statement = statement.limit(limit)
         plan: list[str] = []
         spent = [0.0]
 
