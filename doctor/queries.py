@@ -29,4 +29,12 @@ def check_queries(ctx: Context) -> list[Result]:
         slow = plan.seconds > SLOW_SECONDS
         made = warn(check, f"slow ({plan.seconds:.2f} s): {detail}") if slow else ok(check, detail)
         results.append(replace(made, seconds=plan.seconds))
+    missing = diagnostics.stale_index_missing()
+    table = ctx.bot.mapping.orders.table
+    status = ctx.bot.mapping.orders.status
+    if missing:
+        wanted = ", ".join(f"({status}, {clock})" for clock in missing)
+        results.append(warn("index for stale orders", f"no index on {table} {wanted}: each scrape reads every order"))
+    else:
+        results.append(ok("index for stale orders", f"{table} has an index on ({status}, clock) for each stale rule"))
     return results

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Connection, Engine, Executable, Select, event, func, or_, select
+from sqlalchemy import Connection, Engine, Executable, Select, event, func, inspect, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from sources.botdata.orders import OrderWords, equals, order_columns
@@ -101,6 +101,19 @@ class Diagnostics:
             finally:
                 event.remove(conn, "before_cursor_execute", capture)
         return Plan(name, tuple(plan), rows, time.perf_counter() - started - spent[0])
+
+    def stale_index_missing(self) -> list[str]:
+        """The stale rules' clocks that no index of the orders' table serves as ``(status, clock)``; empty when
+        every one is served, or the orders are a raw-SQL query (its own business)."""
+        mapping = self._schema.mapping.orders
+        if self._schema.mapping.query(mapping.table) is not None:
+            return []
+        schema_name, _, table_name = mapping.table.rpartition(".")
+        with self._engine.connect() as conn:
+            indexes = inspect(conn).get_indexes(table_name, schema=schema_name or None)
+        served = {tuple(index["column_names"][:2]) for index in indexes}
+        clocks = sorted({rule.clock for rule in mapping.stale if rule.clock})
+        return [clock for clock in clocks if (mapping.status, clock) not in served]
 
     def rows_with_id(self, part: Literal["profiles", "orders"], value: str) -> int:
         """How many rows of the profiles' (or orders') table carry `value` in the mapped id column."""

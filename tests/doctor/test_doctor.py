@@ -24,9 +24,9 @@ def test_green_on_the_simulators_bot(doctor_sim: RunningSimulator) -> None:
     outcome = run_doctor(doctor_sim.config_path, doctor_sim.env)
     assert outcome.code == 0, outcome.output
     assert outcome.last_line == "doctor: ready, nothing blocks"
-    for check in ("tables and columns", "values orders.status", "query stale_backlog", "write profiles.entries",
-                  "write orders.quarantine", "access log", "bot health", "probe unauthenticated trade",
-                  "probe authenticated status", "broker", "supabase auth"):
+    for check in ("tables and columns", "values orders.status", "query stale_backlog", "index for stale orders",
+                  "write profiles.entries", "write orders.quarantine", "access log", "bot health",
+                  "probe unauthenticated trade", "probe authenticated status", "broker", "supabase auth"):
         assert "| ok " in outcome.row(check), outcome.output
 
 
