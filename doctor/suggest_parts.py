@@ -263,4 +263,7 @@ def _open(guess: Guess, table: TableInfo) -> dict[str, Any]:
                            "closed": w.of(values, w.POSITION_CLOSED) or ["closed"]}}
     if "is_open" in table.names:
         return {"flag": "is_open"}
-    return {"closed_at_null": True}
+    if pick(table, ("closed_at", "close_date")):
+        return {"closed_at_null": True}
+    guess.notes.append(f"positions.open: no status, flag or close time found in {table.name}")
+    return {"status": {"column": "status", "open": ["open"], "closed": ["closed"]}}

@@ -67,3 +67,13 @@ def test_a_configuration_that_does_not_validate_yet_is_still_suggested_from(bot_
     config = doctor_config(tmp_path, url, {"orders": {"table": "orders"}})  # an unfinished mapping
     code, text = suggest(config)
     assert code == 0 and "table: orders" in text and "table: profiles" in text
+
+
+def test_an_empty_database_still_gets_a_mapping_the_loader_accepts(db_url: str, tmp_path: Path) -> None:
+    engine = make_engine(db_url)
+    with engine.connect():
+        pass  # the database exists, with no table
+    engine.dispose()
+    code, text = suggest(doctor_config(tmp_path, db_url, None))
+    assert code == 0 and "no orders table found" in text
+    BotMapping.model_validate(yaml.safe_load(text))
