@@ -128,7 +128,7 @@ expect ghost-firing.json tradingbot.slack.text \
   "*Severity:* SEV-1" \
   "*Impact:* $ghost_impact" \
   "*Mitigation:* $ghost_mitigation" \
-  "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
+  "*Next Update:* within 30 min: this notice repeats every 30 min while firing" \
   "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#ghostposition"
 expect ghost-firing.json tradingbot.pagerduty.description "[FIRING] SEV-1: $ghost_title"
 expect ghost-firing.json tradingbot.impact "$ghost_impact"
@@ -143,7 +143,7 @@ expect escalation-firing.json tradingbot.slack.text \
   "*Incident:* Stale order backlog above 20 for 15 minutes (21 orders)" \
   "*Severity:* SEV-1" \
   "*Impact:* 21 stale orders across all profiles, more than 20 for more than 15 minutes (the runbook's escalation criterion). Stale orders per profile: p-1 12, p-2 9." \
-  "*Next Update:* 2026-11-25 00:39 UTC (start + 30 min)" \
+  "*Next Update:* within 30 min: this notice repeats every 30 min while firing" \
   "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#stalebacklogescalation"
 expect escalation-firing.json tradingbot.component tradingbot
 # Two alerts started 10 minutes apart; the earlier one (second in the payload) sets the Next Update.
@@ -153,7 +153,7 @@ expect mismatch-group-firing.json tradingbot.slack.text \
   "- account=acct-3 symbol=BTCUSD: For more than 2 minutes the broker has reported a net quantity of 0.5 BTCUSD on account acct-3 while the bot records 0.25 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
   "- account=acct-3 symbol=ETHUSD: For more than 2 minutes the broker has reported a net quantity of 0 ETHUSD on account acct-3 while the bot records 2.5 (not a ghost: the bot still holds a position, e.g. one closed by hand at the broker, or the sizes differ)." \
   "*Mitigation:* Captures evidence (bot and broker positions of the account) and notifies; any change to positions or orders is left to a person." \
-  "*Next Update:* 2026-11-25 01:59 UTC (start + 2 h)"
+  "*Next Update:* within 2 h: this notice repeats every 2 h while firing"
 expect mismatch-group-firing.json tradingbot.slack.color warning
 
 # ---------------------------------------------------------------------------------------------------------

@@ -165,7 +165,7 @@ def test_a_ghost_pages_with_the_communication_template(stack: Stack) -> None:
     assert details["Severity"] == "SEV-1"
     assert details["Impact"] == f"account=acct-1 profile=p-42 symbol=AAPL: {annotations['description']}"
     assert details["Mitigation"] == annotations["automation"]
-    assert details["Next Update"].endswith(" UTC (start + 30 min)")
+    assert details["Next Update"] == "within 30 min: this notice repeats every 30 min while firing"
     assert details["Runbook"] == f"{DEFAULT_RUNBOOK_BASE_URL}#ghostposition"
 
 

@@ -61,7 +61,10 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     took = (deactivated - started).total_seconds()
     write_time_to_mitigate(took, GHOST_FLOOR_SECONDS)
     assert GHOST_FOR_SECONDS <= took <= GHOST_FLOOR_SECONDS + 10, took
-    assert {s["name"]: s["state"] for s in run["steps"]}["reconcile"] == "awaiting_approval"
+    # the reconciliation is claimed and prechecked (running) before it parks awaiting an operator
+    e2e.wait_for("the reconciliation awaiting approval", lambda: {
+        s["name"]: s["state"] for s in e2e.runs("GhostPosition", profile="p-1")[0]["steps"]
+    }["reconcile"] == "awaiting_approval", 15)
     e2e.wait_for("the page for GhostPosition", lambda: received(e2e, "pagerduty", "GhostPosition"), 30)
 
     # StalePendingOrders (sev2): the two >24 h orders the broker does not know are quarantined
@@ -147,10 +150,25 @@ def test_supabase_outage_one_client_retrying_a_bad_token_and_crypto_trading(e2e:
     window = _since(started)
     dust = e2e.observer.query(f"max_over_time(tradingbot_dust_position_quantity[{window}s]) > 0")
     fee = e2e.observer.query(f"max_over_time(tradingbot_position_fee_allowance_quantity[{window}s]) > 0")
-    assert dust and fee, "the crypto trading left dust and paid fees in the asset"
+    assert dust and fee, f"the crypto trading left dust and paid fees in the asset: {_crypto_seen(e2e, window)}"
     alerts = {name: int(name in fired) for name in ("GhostPosition", "PositionMismatch")}
     write_crypto_soak(fills, took, alerts)
     assert alerts == {"GhostPosition": 0, "PositionMismatch": 0}, f"{fills} crypto fills raised {fired}"
+
+
+def _crypto_seen(e2e: E2E, window: int) -> dict[str, object]:
+    """What Prometheus saw of the crypto positions over the last `window` seconds (for a failure's message)."""
+    seen: dict[str, object] = {}
+    for metric in ("broker_position_quantity", "bot_position_quantity", "dust_position_quantity",
+                   "position_fee_allowance_quantity"):
+        for fn in ("min_over_time", "max_over_time", "count_over_time"):
+            found = e2e.observer.query(f'{fn}(tradingbot_{metric}{{symbol=~".*USD"}}[{window}s])')
+            seen[f"{fn} {metric}"] = {
+                f'{s["metric"].get("account")}/{s["metric"].get("symbol")}': s["value"][1] for s in found}
+    up = e2e.observer.query(f"min_over_time(tradingbot_broker_up[{window}s])")
+    seen["broker_up min"] = {s["metric"].get("account"): s["value"][1] for s in up}
+    seen["fills"] = e2e.observer.crypto_fills(datetime.now(UTC).replace(year=2000))
+    return seen
 
 
 def test_auth_spike_and_unauthenticated_trade(e2e: E2E) -> None:
