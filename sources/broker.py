@@ -118,6 +118,25 @@ class BrokerOrder:
     updated_at: datetime | None
 
 
+@dataclass(frozen=True)
+class OrderToPlace:
+    """A market order the responder places; `client_order_id` makes placing it idempotent at the broker."""
+
+    symbol: str
+    qty: float
+    side: Literal["buy", "sell"]
+    client_order_id: str
+    time_in_force: Literal["day", "gtc"] = "day"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The order under the client order id: placed now, or found placed by an earlier attempt."""
+
+    result: Literal["placed", "already_placed"]
+    order: BrokerOrder
+
+
 def format_quantity(qty: float) -> str:
     """A quantity as Alpaca takes it: a decimal string with up to 9 places, no exponent."""
     return f"{qty:.9f}".rstrip("0").rstrip(".") or "0"
@@ -243,6 +262,28 @@ class BrokerClient:
         params = {"qty": format_quantity(qty)} if qty is not None else None
         return self._object(parse_order, "DELETE", f"/v2/positions/{instrument(symbol).position_symbol}", params)
 
+    def submit_order(self, order: OrderToPlace) -> BrokerOrder:
+        """Place an order (POST /v2/orders) with its client order id; a reused id is refused (422)."""
+        body = {
+            "symbol": instrument(order.symbol).symbol, "qty": format_quantity(order.qty), "side": order.side,
+            "type": "market", "time_in_force": order.time_in_force, "client_order_id": order.client_order_id,
+        }
+        return self._object(parse_order, "POST", "/v2/orders", json=body)
+
+    def place_once(self, order: OrderToPlace) -> Placed:
+        """Place `order` unless its client order id was already used: the broker refuses a repeated client
+        order id (422), and the order placed under it is then looked up and returned as ``already_placed``.
+        A 422 for any other reason (no order under that id) is re-raised as the refusal it is."""
+        try:
+            return Placed("placed", self.submit_order(order))
+        except BrokerRejected as refused:
+            if refused.status != 422:
+                raise
+            try:
+                return Placed("already_placed", self.get_order_by_client_id(order.client_order_id))
+            except OrderMissing:
+                raise refused from None
+
     def _list(self, parse: Callable[[dict[str, Any]], T], path: str, params: dict[str, Any] | None = None) -> list[T]:
         """GET a JSON list and parse each object; anything unusable is no answer (bad_response)."""
         body = self._json(self._request("GET", path, params))
@@ -251,10 +292,15 @@ class BrokerClient:
         return [_parsed(parse, item, path) for item in body]
 
     def _object(
-        self, parse: Callable[[dict[str, Any]], T], method: str, path: str, params: dict[str, Any] | None = None
+        self,
+        parse: Callable[[dict[str, Any]], T],
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
     ) -> T:
         """Call and parse the JSON object answered; anything unusable is no answer (bad_response)."""
-        body = self._json(self._request(method, path, params))
+        body = self._json(self._request(method, path, params, json))
         if not isinstance(body, dict):
             raise BrokerUnavailable("bad_response", f"{path}: expected a JSON object")
         return _parsed(parse, body, path)
@@ -266,10 +312,12 @@ class BrokerClient:
         except ValueError:
             raise BrokerUnavailable("bad_response", f"{response.url}: body is not JSON") from None
 
-    def _request(self, method: str, path: str, params: dict[str, Any] | None = None) -> requests.Response:
+    def _request(
+        self, method: str, path: str, params: dict[str, Any] | None = None, json: dict[str, Any] | None = None
+    ) -> requests.Response:
         try:
             response = self._session.request(
-                method, self._base + path, params=params, headers=self._headers, timeout=self._timeout
+                method, self._base + path, params=params, json=json, headers=self._headers, timeout=self._timeout
             )
         except requests.Timeout as exc:
             raise BrokerUnavailable("timeout", f"{method} {path}: {exc}") from None

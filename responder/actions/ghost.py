@@ -20,6 +20,7 @@ from typing import Any
 
 from responder.actions.context import ActionContext
 from responder.actions.hooks import call_bot_hook, describe_bot_hook
+from responder.actions.placing import close_size_of, place, reduce_only, step_client_order_id
 from responder.actions.registry import ActionSpec, Outcome, Params
 from responder.actions.views import (
     bot_order_view,
@@ -32,7 +33,7 @@ from responder.evidence import Evidence
 from responder.parity import Parity
 from sources.broker import BrokerClient, BrokerError, BrokerPosition, BrokerUnavailable
 from sources.instruments import Instrument, instrument
-from sources.quantities import CloseSize, close_size
+from sources.quantities import CloseSize
 
 
 class GhostParams(Params):
@@ -235,14 +236,9 @@ def _held(ctx: ActionContext, params: CloseParams) -> Held:
 
 def _close_size(ctx: ActionContext, held: Held) -> CloseSize:
     """What a close sells: equities all; crypto what the broker holds, rounded down, dust left alone."""
-    position = held.position
-    if position is None:
+    if held.position is None:
         return CloseSize(None, "flat")
-    asset = None
-    if held.instrument.crypto:
-        asset = ctx.services.assets.lookup(held.instrument, held.broker.get_asset, (BrokerError,))
-    rules = ctx.services.quantity_rules
-    return close_size(held.instrument, position.qty, position.current_price, asset, rules)
+    return close_size_of(ctx, held.broker, held.instrument, held.position)
 
 
 def close_needed(ctx: ActionContext, params: CloseParams) -> Outcome | None:
@@ -276,12 +272,17 @@ def close_position(ctx: ActionContext, params: CloseParams) -> Outcome:
     if size.qty is None:
         return Outcome.failed(size.reason, position=held.view)
     crypto = held.instrument.crypto
-    order = held.broker.close_position(held.instrument, qty=size.qty if crypto else None)
+    account = ctx.require_label(params.account_label)
+    close = reduce_only(held.instrument, held.position, abs(size.qty),
+                        step_client_order_id(ctx, f"{account}-{held.instrument.position_symbol}"))
+    placed, order = place(held.broker, close)
     what = size.reason if crypto else f"{held.position.qty} {symbol}"
-    summary = f"closing {what} at market (order {order.id})"
+    again = " (placed by an earlier attempt)" if placed.result == "already_placed" else ""
+    client_id = close.order.client_order_id
+    summary = f"closing {what} at market (order {placed.order.id}, client order id {client_id}{again})"
     if size.dust > 0:
         summary += f"; {size.dust:g} {symbol} left as dust"
-    output = {"order": broker_order_view(order), "summary": summary}
+    output = {"order": order, "summary": summary}
     try:  # the close order exists now: an unreadable after-state must not turn it into a failed step
         found = held.broker.get_position(held.instrument)
         after: Any = {"position": position_view(found) if found else None}

@@ -64,6 +64,28 @@ class FakeBroker:
             return _error(504, 50400000)
         return None
 
+    def _submit(self, key: str, body: dict[str, Any]) -> Response:
+        """A market order fills at once against the position (as Alpaca's paper market); a repeated client
+        order id is refused with 422, as Alpaca does."""
+        if any(o["client_order_id"] == body["client_order_id"] for o in self.orders.values()):
+            return _error(422, 40010001)
+        symbol, qty = str(body["symbol"]).replace("/", ""), float(body["qty"])
+        held, price = self.positions.get((key, symbol), (0.0, 100.0))
+        left = held - qty if body["side"] == "sell" else held + qty
+        if abs(left) < 1e-9:
+            self.positions.pop((key, symbol), None)
+        else:
+            self.positions[(key, symbol)] = (left, price)
+        self.fail = self.fail_after_close
+        order_id = f"close-{symbol}" if not any(o["id"] == f"close-{symbol}" for o in self.orders.values()) \
+            else f"close-{symbol}-{len(self.orders)}"
+        self.orders[order_id] = {
+            "id": order_id, "client_order_id": body["client_order_id"], "symbol": symbol, "side": body["side"],
+            "qty": str(qty), "filled_qty": str(qty), "status": "filled", "created_at": "2026-01-01T00:00:00Z",
+            "updated_at": "2026-01-01T00:00:00Z", "key": key,
+        }
+        return jsonify(self.orders[order_id])
+
     def app(self) -> Flask:
         app = Flask("fake-broker")
 
@@ -94,6 +116,10 @@ class FakeBroker:
         @app.get("/v2/orders")
         def list_orders() -> Response:
             return jsonify([o for o in self.orders.values() if o["key"] == request.headers.get("APCA-API-KEY-ID")])
+
+        @app.post("/v2/orders")
+        def submit() -> Response:
+            return self._submit(request.headers.get("APCA-API-KEY-ID", ""), request.get_json(force=True))
 
         @app.get("/v2/orders:by_client_order_id")
         def by_client_id() -> Response:

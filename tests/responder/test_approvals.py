@@ -63,7 +63,7 @@ def test_a_two_person_step_needs_two_different_operators_and_runs_once(
     h.drain()
     done = h.step(h.step_run(step_id), "close")
     assert (done.state, done.decided_by, done.attempts) == ("succeeded", "alice, bob", 2)
-    assert fake.calls.count("DELETE /v2/positions/MSFT") == 1
+    assert fake.calls.count("POST /v2/orders") == 1
     with h.ledger.connect() as conn:
         given = conn.execute(select(approvals.c.by, approvals.c.surface).order_by(approvals.c.id)).all()
         audit = conn.execute(select(operator_actions.c.result).where(operator_actions.c.target == f"step:{step_id}"))
@@ -82,12 +82,12 @@ def test_an_approved_close_refuses_to_run_when_the_position_changed(
     step = h.step(h.step_run(step_id), "close")
     assert (step.state, step.approval_reason, step.decision) == ("awaiting_approval", "changed_since_approval", None)
     assert step.output["difference"] == ["qty: 50.0 when approved, 80.0 now"]
-    assert fake.calls.count("DELETE /v2/positions/MSFT") == 0
+    assert fake.calls.count("POST /v2/orders") == 0
     assert approve(h, step_id, "alice") == 202  # a new round: two approvals again
     assert approve(h, step_id, "bob") == 200
     h.drain()
     assert h.step(h.step_run(step_id), "close").state == "succeeded"
-    assert fake.calls.count("DELETE /v2/positions/MSFT") == 1
+    assert fake.calls.count("POST /v2/orders") == 1
 
 
 def test_two_approvers_who_saw_different_states_start_a_new_round(
@@ -155,7 +155,7 @@ def test_concurrent_decisions_on_two_replicas_approve_once(
         one.drain()
         two.drain()
         assert one.step(one.step_run(step_id), "close").state == "succeeded"
-        assert fake.calls.count("DELETE /v2/positions/MSFT") == 1
+        assert fake.calls.count("POST /v2/orders") == 1
 
 
 ADDED_COLUMNS = ("two_person", "awaiting_since", "approval_round", "approved_guard")

@@ -134,7 +134,7 @@ def test_two_operators_handle_a_ghost_incident_in_the_browser(
     browser.get(f"{url}/console/incidents/{run_id}")
     timeline = browser.find_element(By.ID, "timeline").text
     assert "close [close_position]: succeeded" in timeline and "approved by bob via console" in timeline
-    assert fake.calls.count("DELETE /v2/positions/MSFT") == 1
+    assert fake.calls.count("POST /v2/orders") == 1
     shot(browser, "incident")
 
     browser.get(f"{url}/console/profiles")

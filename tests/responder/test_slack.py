@@ -118,4 +118,4 @@ def test_a_click_decides_like_the_console_and_updates_the_message_and_a_double_c
     assert click(h, slack_click(close_value, SLACK_USERS["bob"], "approve")).json["result"] == "approved"
     h.drain()
     assert h.step(close.run_id, "close").state == "succeeded"
-    assert broker[0].calls.count("DELETE /v2/positions/MSFT") == 1
+    assert broker[0].calls.count("POST /v2/orders") == 1

@@ -10,7 +10,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 import requests
 
-from sources.broker import BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
+from sources.broker import BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing, OrderToPlace
 from tests.simulator.helpers import accounts_of, bot_db, broker, broker_positions, open_positions
 from tests.support.simulator import RunningSimulator
 
@@ -164,3 +164,35 @@ def test_serves_32_concurrent_readers(sim: RunningSimulator) -> None:
     with ThreadPoolExecutor(32) as pool:
         counts = list(pool.map(read, range(256)))
     assert len(counts) == 256 and all(count == 2 for count in counts)
+
+
+def test_a_reused_client_order_id_is_refused_with_422_and_place_once_finds_the_first_order(
+    sim: RunningSimulator, session: requests.Session
+) -> None:
+    client = broker(sim, session)
+    held = client.list_positions()[0]
+    side = "sell" if held.qty > 0 else "buy"
+    client_id = f"rsp-1-2-acct-1-{held.symbol}"
+    order = OrderToPlace(held.symbol, 1.0, side, client_id)
+    first = client.place_once(order)
+    assert first.result == "placed" and first.order.client_order_id == client_id and first.order.qty == 1.0
+    body = {"symbol": held.symbol, "qty": "1", "side": side, "type": "market", "time_in_force": "day",
+            "client_order_id": client_id}
+    raw = requests.post(f"{sim.broker_url}/v2/orders", json=body, headers=_keys(sim), timeout=5)
+    assert raw.status_code == 422 and "client_order_id" in raw.json()["message"]
+    with pytest.raises(BrokerRejected) as refused:
+        client.submit_order(order)
+    assert refused.value.status == 422
+    again = client.place_once(order)  # a step re-run after a crash: the same order, not a second one
+    assert again.result == "already_placed" and again.order.id == first.order.id
+    moved = client.get_position(held.symbol)
+    assert moved is not None and abs(moved.qty) == pytest.approx(abs(held.qty) - 1.0)
+
+
+def test_place_once_reraises_a_422_with_no_order_under_the_client_order_id(
+    sim: RunningSimulator, session: requests.Session
+) -> None:
+    client = broker(sim, session)
+    with pytest.raises(BrokerRejected) as refused:  # crypto takes gtc or ioc, never day: refused, nothing placed
+        client.place_once(OrderToPlace("BTC/USD", 1.0, "buy", "rsp-9-9-refused", "day"))
+    assert refused.value.status == 422
