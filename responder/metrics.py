@@ -24,7 +24,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.config import ResponderConfig
-from responder.ledger import budget, queries
+from responder.ledger import budget, killswitch, queries
 from responder.ledger.schema import DEACTIVATION_BUDGET
 from responder.ledger.store import ledger_writable
 
@@ -115,6 +115,7 @@ class LedgerCollector(Collector):
     tradingbot_responder_ledger_backlog{state="awaiting_approval"} 2.0
     tradingbot_responder_budget_remaining{budget="deactivate_profile"} 3.0
     tradingbot_responder_mode{mode="live"} 1.0
+    tradingbot_responder_kill_switch_engaged{level="stop-entries"} 1.0
     """
 
     def __init__(self, engine: Engine, config: ResponderConfig, clock: Callable[[], datetime]) -> None:
@@ -139,6 +140,7 @@ class LedgerCollector(Collector):
                 self._config.budget.window_seconds,
                 self._clock(),
             )
+            engaged = {e.level for e in killswitch.in_force(self._engine)}
         except SQLAlchemyError:
             up.add_metric([], 0.0)
             yield up
@@ -154,6 +156,14 @@ class LedgerCollector(Collector):
         )
         remaining.add_metric([DEACTIVATION_BUDGET], float(left))
         yield remaining
+        switch = GaugeMetricFamily(
+            "tradingbot_responder_kill_switch_engaged",
+            "1 while a kill switch level is engaged (until every profile it covers is re-armed)",
+            labels=["level"],
+        )
+        for level in killswitch.LEVELS:
+            switch.add_metric([level], 1.0 if level in engaged else 0.0)
+        yield switch
 
 
 class Exposition:

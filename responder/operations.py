@@ -5,7 +5,9 @@
 - `decide`: approve or reject, recorded with operator, reason, surface and the evidence shown; a
   two-person step needs two different operators; the decision is one compare-and-set transaction;
 - `enable_profile`: re-arm a profile (resume its entries, as the bot database mapping says) only once
-  position parity holds at the broker, recorded before (``requested``) and after (the result) in the ledger.
+  position parity holds at the broker, recorded before (``requested``) and after (the result) in the ledger;
+  a re-armed profile counts toward releasing the kill switch engagements covering it;
+- `engage_kill_switch`: engage a kill switch level (`responder.killswitch`), recorded with who and why.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from responder.actions.context import ActionContext, ActionError, Services
 from responder.actions.registry import UnknownAction
 from responder.evidence import Evidence
 from responder.executor import describe
+from responder.killswitch import KillSwitch, Refused
 from responder.ledger import approvals, queries
+from responder.ledger.killswitch import Engaged
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import operator_actions
 from responder.ledger.store import dumps
@@ -35,7 +39,7 @@ from sources.broker import BrokerError
 from sources.hooks import HookError
 
 logger = logging.getLogger(__name__)
-Surface = Literal["api", "console", "slack", "cli"]
+Surface = Literal["api", "console", "slack", "cli", "playbook"]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class Operations:
         self._services = services
         self._wakeup = wakeup
         self._metrics = metrics
+        self.kill_switch = KillSwitch(ledger, services, wakeup)
 
     def evidence(self, step_id: int) -> Evidence | None:
         """What the step would do now (None when there is no such step)."""
@@ -169,22 +174,45 @@ class Operations:
         resumed = change.entries.state == "enabled"
         result: EnableResult = "no_effect" if not resumed else ("enabled" if change.changed else "unchanged")
         self._audit(profile_id, by, reason, surface, result, detail)
+        if resumed:
+            self._rearmed(profile_id)
         log(logger, logging.INFO, "profile re-enable", profile=profile_id, by=by, surface=surface, result=result)
         return Enabled(result, profile_id, change.entries.value, parity)
+
+    def _rearmed(self, profile_id: str) -> None:
+        try:
+            self.kill_switch.rearmed(profile_id)
+        except SQLAlchemyError:
+            log(logger, logging.WARNING, "could not record the re-arm on the kill switch", profile=profile_id)
+
+    def engage_kill_switch(
+        self, level: str, profiles: list[str] | None, by: str, reason: str, surface: Surface
+    ) -> Engaged | Refused:
+        """Engage a kill switch level (every profile when `profiles` is empty), recorded with who and why."""
+        engaged = self.kill_switch.engage(level, profiles, by, reason, surface)
+        result = engaged.result
+        detail: dict[str, Any] = {"detail": engaged.detail} if isinstance(engaged, Refused) else {
+            "run_id": engaged.engagement.run_id, "profiles": list(engaged.engagement.profiles)}
+        self._record("kill_switch", f"kill_switch:{level[:32]}", by, reason, result, {**detail, "surface": surface})
+        return engaged
 
     def _audit(self, profile_id: str, by: str, reason: str, surface: Surface, result: str,
                detail: dict[str, Any]) -> bool:
         """Record an operator action on a profile; False (logged) when the ledger cannot be written."""
+        return self._record("enable_profile", f"profile:{profile_id}", by, reason, result,
+                            {**detail, "surface": surface})
+
+    def _record(self, kind: str, target: str, by: str, reason: str, result: str, detail: dict[str, Any]) -> bool:
         try:
             with write_transaction(self._ledger) as conn:
                 conn.execute(
                     operator_actions.insert().values(
-                        at=self._services.clock(), kind="enable_profile", target=f"profile:{profile_id}", by=by,
-                        reason=reason, result=result, detail=dumps({**detail, "surface": surface}),
+                        at=self._services.clock(), kind=kind, target=target, by=by, reason=reason, result=result,
+                        detail=dumps(detail),
                     )
                 )
         except SQLAlchemyError:
-            log(logger, logging.WARNING, "could not record the operator action", profile=profile_id, result=result)
+            log(logger, logging.WARNING, "could not record the operator action", target=target, result=result)
             return False
         return True
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from responder.actions import accounts, auth, ghost, notify, orders, profiles, rca
+from responder.actions import accounts, auth, ghost, killswitch, notify, orders, profiles, rca
 from responder.actions.registry import ActionSpec, Registry
 
 
@@ -20,6 +20,7 @@ def default_registry(extra: Iterable[ActionSpec[Any]] = ()) -> Registry:
             *accounts.SPECS,
             *notify.SPECS,
             *rca.SPECS,
+            *killswitch.SPECS,
             *extra,
         ]
     )

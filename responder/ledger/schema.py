@@ -8,6 +8,8 @@
 - ``responder_approvals``: each operator's decision on a step awaiting approval (one per operator and round).
 - ``responder_slack_requests``: signatures of Slack interactions already handled (replays are refused).
 - ``responder_operator_actions``: approvals, rejections and profile re-enables, with who and why.
+- ``responder_kill_switch``: each engagement of a kill switch level, its run, and the profiles re-armed
+  since (at most one unreleased engagement per level).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from responder.states import RunState, StepState
@@ -225,3 +228,27 @@ operator_actions = Table(
     Column("detail", Text, nullable=False),
 )
 
+
+# One row per engagement of a kill switch level; the partial unique index lets only one engagement of a
+# level be in force at a time, so engaging twice (two clicks, two replicas) creates one run.
+kill_switch = Table(
+    "responder_kill_switch",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("level", String(32), nullable=False),
+    Column("profiles", Text, nullable=False),  # JSON list: the trading units it covers, fixed at engagement
+    Column("run_id", Integer, ForeignKey("responder_runs.id"), nullable=False),
+    Column("engaged_by", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("surface", String(16), nullable=False),
+    Column("engaged_at", UTCDateTime(), nullable=False),
+    Column("rearmed", Text, nullable=False),  # JSON list: profiles re-enabled (parity-checked) since
+    Column("released_at", UTCDateTime(), nullable=True),  # every profile re-armed
+    Index(
+        "responder_kill_switch_in_force",
+        "level",
+        unique=True,
+        postgresql_where=text("released_at IS NULL"),
+        sqlite_where=text("released_at IS NULL"),
+    ),
+)

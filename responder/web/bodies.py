@@ -26,3 +26,10 @@ class DecisionBody(_Body):
 
 class EnableBody(_Body):
     pass
+
+
+class KillSwitchBody(_Body):
+    level: Literal["stop-entries", "cancel-working", "flatten"]
+    profiles: list[str] = Field(default_factory=list, max_length=1000)  # empty: every profile
+
+    _profiles = field_validator("profiles")(lambda value: [storable_text(p)[:64] for p in value])

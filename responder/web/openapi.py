@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from responder.payload import Notification
-from responder.web.bodies import MAX_ID, DecisionBody, EnableBody
+from responder.web.bodies import MAX_ID, DecisionBody, EnableBody, KillSwitchBody
 
 _REF = "#/components/schemas/{model}"
 
@@ -150,6 +150,22 @@ def _operator_paths() -> dict[str, Any]:
                 "responses": _responses("run", 401, 404, 503),
             }
         },
+        "/kill-switch": {
+            "get": {
+                "summary": "kill switch engagements in force and recent",
+                "security": OPERATOR,
+                "responses": _responses("engagements", 401, 503),
+            },
+            "post": {
+                "summary": "engage a kill switch level (stop-entries, cancel-working, flatten)",
+                "security": OPERATOR,
+                "requestBody": _body("KillSwitchBody"),
+                "responses": {
+                    **_responses("already engaged: the engagement in force", 400, 401, 404, 409, 503),
+                    "201": {"description": "engaged: its run", "content": _json("Object")},
+                },
+            },
+        },
         "/profiles/{profile_id}/enable": {
             "post": {
                 "summary": "re-enable a profile once position parity holds at the broker",
@@ -163,7 +179,7 @@ def _operator_paths() -> dict[str, Any]:
 
 
 def document() -> dict[str, Any]:
-    schemas = _schemas(Notification, DecisionBody, EnableBody)
+    schemas = _schemas(Notification, DecisionBody, EnableBody, KillSwitchBody)
     _storable_strings(schemas)
     _label_maps(schemas)
     schemas["Error"] = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}

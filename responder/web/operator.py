@@ -1,4 +1,4 @@
-"""The operator API (``RESPONDER_OPERATOR_TOKEN``): approvals, runs, and re-enabling a profile.
+"""The operator API (``RESPONDER_OPERATOR_TOKEN``): approvals, runs, re-enabling a profile, the kill switch.
 
 The workflows themselves are `responder.operations` (shared with the console, Slack and the CLI); this
 module maps their results onto HTTP: a two-person step's first approval is 202, a mismatch of positions
@@ -13,10 +13,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from pydantic import ValidationError
 
+from responder.killswitch import Refused
 from responder.ledger import queries
 from responder.payload import describe_error
 from responder.states import Decision
-from responder.web.bodies import MAX_ID, DecisionBody, EnableBody, _Body
+from responder.web.bodies import MAX_ID, DecisionBody, EnableBody, KillSwitchBody, _Body
 from responder.web.common import error, operator_allowed, runtime
 
 logger = logging.getLogger(__name__)
@@ -140,3 +141,26 @@ def enable_profile(profile_id: str) -> tuple[Response, int]:
     if parity is not None:
         answer["parity"] = parity
     return jsonify(answer), 200
+
+
+@blueprint.get("/kill-switch")
+def kill_switch_state() -> Response:
+    switch = runtime().operations.kill_switch
+    return jsonify({"in_force": [e.as_dict() for e in switch.in_force()],
+                    "recent": [e.as_dict() for e in switch.recent()]})
+
+
+KILL_SWITCH_ERRORS = {"unknown_level": 400, "unknown_profiles": 404, "no_profiles": 409}
+
+
+@blueprint.post("/kill-switch")
+def engage_kill_switch() -> tuple[Response, int]:
+    """Engage a level: 201 with its run; 200 with the engagement already in force (nothing new runs)."""
+    body = _body(KillSwitchBody)
+    if not isinstance(body, KillSwitchBody):
+        return body  # type: ignore[return-value]
+    engaged = runtime().operations.engage_kill_switch(body.level, body.profiles or None, body.by, body.reason, "api")
+    if isinstance(engaged, Refused):
+        return error(KILL_SWITCH_ERRORS[engaged.result], engaged.detail)
+    answer = {"result": engaged.result, "engagement": engaged.engagement.as_dict()}
+    return jsonify(answer), 201 if engaged.result == "engaged" else 200
