@@ -21,7 +21,7 @@ DEFAULT_CONFIG = "config/local.yml"
 ENVIRONMENT = """\
 environment (secrets; each also as NAME_FILE naming a file that holds it):
   RESPONDER_WEBHOOK_TOKEN    bearer token Alertmanager presents on POST /alerts (required unless --insecure-local)
-  RESPONDER_OPERATOR_TOKEN   bearer token for the approvals / runs / profile re-enable API and this CLI
+  RESPONDER_OPERATOR_TOKEN   bearer token for the approvals / runs / profile re-enable / kill switch API and this CLI
   RESPONDER_SESSION_SECRET   signs the console's sessions (>= 32 characters, the same on every replica)
   SLACK_SIGNING_SECRET       verifies POST /slack/interactions (Slack's request signatures, v0)
   SLACK_WEBHOOK_URL          Slack-compatible incoming webhook (unset: notifications recorded as not_configured)
@@ -66,6 +66,16 @@ def build_parser() -> argparse.ArgumentParser:
     enable = profiles.add_subparsers(dest="verb", required=True, metavar="VERB").add_parser(
         "enable", parents=[client], help="re-enable PROFILE_ID if position parity holds at the broker"
     )
+    switch = commands.add_parser("killswitch", parents=[client], help="engage the kill switch, or show its state")
+    switch_verbs = switch.add_subparsers(dest="verb", required=True, metavar="VERB")
+    switch_verbs.add_parser("status", parents=[client], help="engagements in force and recent")
+    engage = switch_verbs.add_parser("engage", parents=[client], help="engage LEVEL for every profile, or --profile")
+    engage.add_argument("level", choices=["stop-entries", "cancel-working", "flatten"], metavar="LEVEL",
+                        help="stop-entries, cancel-working (and stop entries), flatten (and both; two-person)")
+    engage.add_argument("--profile", action="append", default=[], dest="profiles", metavar="PROFILE_ID",
+                        help="a profile to cover (repeatable; default: every profile)")
+    engage.add_argument("--by", required=True, help="who engages (recorded in the ledger)")
+    engage.add_argument("--reason", default="", help="why (recorded in the ledger)")
     operators = commands.add_parser("operators", help="console operators")
     operators.add_subparsers(dest="verb", required=True, metavar="VERB").add_parser(
         "hash", help="read a password on stdin, print its hash for the operators file's password_hash"
@@ -138,6 +148,11 @@ def _client(args: argparse.Namespace, env: Mapping[str, str]) -> int:
     if args.command == "approvals":
         body = {"decision": args.verb, "by": args.by, "reason": args.reason}
         return _show(requests.post(f"{url}/approvals/{args.step_id}", json=body, headers=headers, timeout=10))
+    if args.command == "killswitch" and args.verb == "status":
+        return _show(requests.get(f"{url}/kill-switch", headers=headers, timeout=10))
+    if args.command == "killswitch":
+        body = {"level": args.level, "profiles": args.profiles, "by": args.by, "reason": args.reason}
+        return _show(requests.post(f"{url}/kill-switch", json=body, headers=headers, timeout=30))
     body = {"by": args.by, "reason": args.reason}
     return _show(requests.post(f"{url}/profiles/{args.profile_id}/enable", json=body, headers=headers, timeout=30))
 
