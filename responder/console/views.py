@@ -13,6 +13,8 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from responder.console import pages, session
 from responder.console.identity import Operator
+from responder.killswitch import Refused
+from responder.ledger.killswitch import LEVELS
 from responder.states import Decision
 from responder.web.common import runtime
 
@@ -157,3 +159,30 @@ def enable(profile_id: str) -> BaseResponse:
             flash(f"{ignored['symbol']}: bot {ignored['bot_qty']:g}, broker {ignored['broker_qty']:g} (within the "
                   "fee paid in the asset, or dust: not a mismatch)", "ok")
     return redirect(url_for("console.profiles"))
+
+
+@blueprint.get("/kill-switch")
+def kill_switch() -> str:
+    rt = runtime()
+    switch = rt.operations.kill_switch
+    return render_template("console/kill_switch.html", levels=LEVELS, in_force=switch.in_force(),
+                           recent=switch.recent(), profiles=pages.profile_rows(rt.services.bot, rt.ledger))
+
+
+@blueprint.post("/kill-switch")
+def engage_kill_switch() -> BaseResponse:
+    level = request.form.get("level", "")
+    reason = request.form.get("reason", "").strip()[:MAX_REASON]
+    chosen = [p[:64] for p in request.form.getlist("profile")][:1000]
+    if not reason:
+        flash("Engaging the kill switch needs a reason.", "error")
+        return redirect(url_for("console.kill_switch"))
+    engaged = runtime().operations.engage_kill_switch(level[:32], chosen or None, _operator().name, reason, "console")
+    if isinstance(engaged, Refused):
+        flash(f"Kill switch not engaged: {engaged.detail}.", "error")
+    elif engaged.result == "already_engaged":
+        flash(f"Kill switch {level} was already engaged (run #{engaged.engagement.run_id}): nothing new runs.", "error")
+    else:
+        flash(f"Kill switch {level} engaged for {', '.join(engaged.engagement.profiles)} "
+              f"(run #{engaged.engagement.run_id}).", "ok")
+    return redirect(url_for("console.kill_switch"))

@@ -119,3 +119,21 @@ def test_two_operators_approve_a_close_from_the_console(console: Harness, broker
     assert (done.state, done.decided_by) == ("succeeded", "alice, bob")
     timeline = alice.get(f"/console/incidents/{run_id}").get_data(as_text=True)
     assert "approved by bob via console: desk agrees" in timeline and "close [close_position]: succeeded" in timeline
+
+
+def test_the_kill_switch_page_engages_once_and_needs_a_reason_and_a_csrf_token(console: Harness) -> None:
+    client = console.client
+    login(client, "alice")
+    page = client.get("/console/kill-switch").get_data(as_text=True)
+    assert 'id="kill-switch-armed"' in page and 'value="flatten"' in page and 'value="p-1"' in page
+    assert client.post("/console/kill-switch", data={"level": "stop-entries", "reason": "drill"}).status_code == 400
+    token = csrf(client, "/console/kill-switch")
+    unexplained = client.post("/console/kill-switch", data={"level": "stop-entries", "csrf_token": token},
+                              follow_redirects=True)
+    assert "needs a reason" in unexplained.get_data(as_text=True)
+    form = {"level": "stop-entries", "profile": "p-1", "reason": "drill", "csrf_token": token}
+    engaged = client.post("/console/kill-switch", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "Kill switch stop-entries engaged for p-1" in engaged and 'id="engaged-stop-entries"' in engaged
+    twice = client.post("/console/kill-switch", data=form, follow_redirects=True).get_data(as_text=True)
+    assert "was already engaged" in twice
+    assert len(console.run_ids()) == 1
