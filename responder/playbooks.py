@@ -116,10 +116,16 @@ def _parse_playbook(alertname: str, status: str, raw: Any, source: Path, registr
     return Playbook(alertname, status, tuple(steps))
 
 
+# Actions a playbook step runs only with an operator's approval unless the step says otherwise (``policy:``).
+APPROVAL_BY_DEFAULT = frozenset({"engage_kill_switch"})
+
+
 def _parse_step(raw: Any, where: str, registry: Registry) -> StepSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with at least 'action'")
     label = f"{where} ({raw.get('name') or raw.get('action') or '?'})"
+    if raw.get("action") in APPROVAL_BY_DEFAULT and "policy" not in raw:
+        raw = {**raw, "policy": "approval"}
     try:
         step = StepSpec.model_validate(raw)
     except ValidationError as exc:

@@ -14,6 +14,7 @@ from responder.actions.killswitch import KillParams, flatten_positions
 from responder.ledger import queries
 from responder.ledger.schema import kill_switch, operator_actions
 from tests.responder.harness import Harness
+from tests.responder.payloads import alert, notification
 from tests.responder.servers import FakeBroker
 from tests.support.botstate import add_position, profile_account
 
@@ -171,3 +172,25 @@ def test_flatten_leaves_positions_of_other_accounts_and_the_bots_records_alone(
     assert approve(h, step.id, "alice") == 202 and approve(h, step.id, "bob") == 200
     h.drain()
     assert fake.positions == {("key-other", "MSFT"): (7.0, 100.0)}
+
+
+def test_an_unauthenticated_trade_engages_stop_entries_once_an_operator_approves(with_broker: Harness) -> None:
+    h = with_broker
+    labels = {"alertname": "UnauthenticatedTradeAccepted", "severity": "sev1"}
+    (run_id,) = h.post(notification(alert(labels))).json["runs"]
+    h.drain()
+    step = h.step(run_id, "kill-switch")
+    assert step.state == "awaiting_approval" and in_force(h) == []
+    assert profile_account(h.bot, "p-1") == ("acct-1", "active")
+    approvals: Any = h.operator("GET", "/approvals").json
+    assert [a["summary"] for a in approvals["approvals"]] == [
+        "engage the kill switch (stop-entries) for every profile: no new entries until re-armed"]
+    assert approve(h, step.id, "alice") == 200
+    h.drain()
+    done = h.step(run_id, "kill-switch")
+    assert (done.state, done.outcome) == ("succeeded", "changed")
+    (engagement,) = in_force(h)
+    assert engagement["level"] == "stop-entries" and engagement["surface"] == "playbook"
+    assert engagement["engaged_by"] == "playbook UnauthenticatedTradeAccepted"
+    assert [profile_account(h.bot, p) for p in ("p-1", "p-2")] == [("acct-1", "inactive")] * 2
+    assert h.run_state(engagement["run_id"]) == "succeeded"

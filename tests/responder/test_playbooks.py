@@ -62,6 +62,8 @@ def test_every_incident_that_is_announced_gets_a_final_notice_on_resolve() -> No
         ("playbooks: {A: {firing: [{action: notify}, {action: notify}]}}\n", "step 2 (notify): step name is used"),
         ("playbooks: {A: {firing: [oops]}}\n", "step 1: expected a mapping with at least 'action'"),
         ("playbooks: {A: [unclosed\n", "malformed YAML at line"),
+        ("playbooks: {A: {firing: [{name: k, action: engage_kill_switch, params: {level: flatten}}]}}\n",
+         "step 1 (k): params.level: Input should be 'stop-entries'"),
     ],
 )
 def test_errors_name_the_file_the_playbook_and_the_step(tmp_path: Path, text: str, message: str) -> None:
@@ -71,3 +73,14 @@ def test_errors_name_the_file_the_playbook_and_the_step(tmp_path: Path, text: st
         load_playbooks(path, default_registry())
     assert str(err.value).startswith(f"{path}: ") and message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_the_kill_switch_bound_to_an_alert_waits_for_approval_unless_the_step_says_otherwise(tmp_path: Path) -> None:
+    default = load_playbooks(PLAYBOOKS, default_registry()).get("UnauthenticatedTradeAccepted", "firing")
+    assert default is not None
+    (step,) = [s for s in default.steps if s.action == "engage_kill_switch"]
+    assert step.policy == "approval" and step.params == {"level": "stop-entries", "scope": "all"}
+    path = tmp_path / "playbooks.yml"
+    path.write_text("playbooks: {A: {firing: [{action: engage_kill_switch, policy: auto, params: {scope: alert}}]}}\n")
+    bound = load_playbooks(path, default_registry()).get("A", "firing")
+    assert bound is not None and bound.steps[0].policy == "auto"
