@@ -1,7 +1,8 @@
 """The console in a real browser (Debian's headless Chromium through Selenium, over real HTTP on loopback):
 a wrong login is refused, a ghost incident appears with its evidence, two operators approve the close,
 the step runs once and the timeline shows it, the profile is re-armed with its parity check, and a
-form whose CSRF token was removed is refused.
+form whose CSRF token was removed is refused; the kill switch is engaged, its flatten approved by two
+operators, and the profile re-armed.
 
 Screenshots of the main pages go to $CONSOLE_SCREENSHOTS when set (``docs/img`` refreshes the README's).
 """
@@ -151,3 +152,47 @@ def test_two_operators_handle_a_ghost_incident_in_the_browser(
     browser.execute_script("document.querySelectorAll('input[name=csrf_token]').forEach(e => e.remove())")
     submit(browser, browser.find_element(By.CSS_SELECTOR, "button[value=approve]"))
     assert "CSRF" in browser.find_element(By.ID, "refused").text
+
+
+def test_the_kill_switch_is_engaged_flattened_by_two_operators_and_a_profile_re_armed_in_the_browser(
+    browser: webdriver.Chrome, served: tuple[Harness, str], broker: tuple[FakeBroker, str]
+) -> None:
+    h, url = served
+    fake = broker[0]
+    fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)
+    sign_in(browser, url, "alice", PASSWORDS["alice"])
+    browser.get(f"{url}/console/kill-switch")
+    assert browser.find_element(By.ID, "kill-switch-armed").text == "Not engaged."
+    form = browser.find_element(By.ID, "engage-kill-switch")
+    form.find_element(By.CSS_SELECTOR, "input[name=level][value=flatten]").click()
+    form.find_element(By.NAME, "reason").send_keys("exchange halt drill")
+    submit(browser, form.find_element(By.CSS_SELECTOR, "button[type=submit]"))
+    assert "Kill switch flatten engaged for p-1" in browser.find_element(By.TAG_NAME, "main").text
+    h.drain()
+    browser.get(f"{url}/console/kill-switch")
+    engaged = browser.find_element(By.ID, "engaged-flatten").text
+    assert "p-1" in engaged and "by alice via console" in engaged
+    shot(browser, "kill-switch")
+    (run_id,) = h.run_ids()
+    flatten = h.step(run_id, "flatten")
+    assert h.step(run_id, "stop-entries").state == "succeeded" and flatten.state == "awaiting_approval"
+
+    browser.get(f"{url}/console/approvals")
+    assert "close 1 position(s) reduce-only at market, notional 5000.00" in browser.page_source
+    assert "a second, different operator must approve" in decide(browser, flatten.id, "approve")
+    sign_in(browser, url, "bob", PASSWORDS["bob"])
+    browser.get(f"{url}/console/approvals")
+    assert "Approved: the step runs now" in decide(browser, flatten.id, "approve", "flat before the halt")
+    h.drain()
+    assert h.step(run_id, "flatten").state == "succeeded" and not fake.positions
+    assert fake.calls.count("POST /v2/orders") == 1
+
+    browser.get(f"{url}/console/profiles")
+    assert browser.find_element(By.CSS_SELECTOR, "#profile-p-1 .status").text == "inactive"
+    row = browser.find_element(By.ID, "profile-p-1")
+    row.find_element(By.NAME, "reason").send_keys("halt over, parity checked")
+    submit(browser, row.find_element(By.CSS_SELECTOR, "button"))
+    assert "re-enabled: positions match at the broker" in browser.find_element(By.TAG_NAME, "main").text
+    browser.get(f"{url}/console/kill-switch")
+    assert browser.find_element(By.ID, "kill-switch-armed").text == "Not engaged."
+    assert "alice" in browser.find_element(By.ID, "kill-switch-recent").text
