@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from responder.actions.context import ActionContext
@@ -174,9 +175,12 @@ def test_flatten_leaves_positions_of_other_accounts_and_the_bots_records_alone(
     assert fake.positions == {("key-other", "MSFT"): (7.0, 100.0)}
 
 
-def test_an_unauthenticated_trade_engages_stop_entries_once_an_operator_approves(with_broker: Harness) -> None:
+@pytest.mark.parametrize("alertname", ["UnauthenticatedTradeAccepted", "GhostPositionsOnSeveralProfiles"])
+def test_an_alert_bound_to_the_kill_switch_engages_stop_entries_once_an_operator_approves(
+    with_broker: Harness, alertname: str
+) -> None:
     h = with_broker
-    labels = {"alertname": "UnauthenticatedTradeAccepted", "severity": "sev1"}
+    labels = {"alertname": alertname, "severity": "sev1"}
     (run_id,) = h.post(notification(alert(labels))).json["runs"]
     h.drain()
     step = h.step(run_id, "kill-switch")
@@ -191,6 +195,6 @@ def test_an_unauthenticated_trade_engages_stop_entries_once_an_operator_approves
     assert (done.state, done.outcome) == ("succeeded", "changed")
     (engagement,) = in_force(h)
     assert engagement["level"] == "stop-entries" and engagement["surface"] == "playbook"
-    assert engagement["engaged_by"] == "playbook UnauthenticatedTradeAccepted"
+    assert engagement["engaged_by"] == f"playbook {alertname}"
     assert [profile_account(h.bot, p) for p in ("p-1", "p-2")] == [("acct-1", "inactive")] * 2
     assert h.run_state(engagement["run_id"]) == "succeeded"
