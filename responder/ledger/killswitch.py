@@ -96,7 +96,7 @@ def engage(engine: Engine, request: EngageRequest, playbook: Playbook, mode: str
 
 def _insert_alert(conn: Connection, request: EngageRequest, now: datetime) -> int:
     digest = hashlib.sha256(f"{request.level}:{uuid.uuid4()}".encode()).hexdigest()[:32]
-    labels = {"alertname": KILL_SWITCH_ALERTNAME, "severity": "critical", "level": request.level,
+    labels = {"alertname": KILL_SWITCH_ALERTNAME, "severity": "sev1", "level": request.level,
               "profiles": ",".join(request.profiles)[:1000], "engaged_by": request.by}
     values = {
         "fingerprint": f"killswitch-{digest}", "starts_at": now, "status": "firing",

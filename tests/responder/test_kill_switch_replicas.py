@@ -3,6 +3,7 @@ switch engaged from both at once, and its two-person flatten approved from both 
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from responder.ledger.records import StepRecord
 from responder.ledger.schema import kill_switch, steps
 from sources.botdb import create_schema
 from tests.responder.harness import sections
-from tests.responder.processes import ResponderProcess, responder_process, wait_for
+from tests.responder.processes import ResponderProcess, responder_process, run_cli, wait_for
 from tests.responder.servers import FakeBroker
 from tests.support.botstate import add_account, add_profile, profile_account
 from tests.support.ports import free_port
@@ -89,6 +90,16 @@ def test_two_replicas_engage_once_and_a_flatten_approved_on_both_places_each_ord
                     engagements = conn.execute(select(kill_switch)).all()
             finally:
                 ledger.dispose()
+            # the CLI talks to either replica: engaging the level in force again answers the engagement
+            again = run_cli(["killswitch", "engage", "flatten", "--by", "dave", "--reason", "cli", "--url", b.url])
+            status = run_cli(["killswitch", "status", "--url", a.url])
+            again_out, status_out = (json.loads(p.communicate(timeout=60)[0]) for p in (again, status))
+            assert again.returncode == 0 and again_out["result"] == "already_engaged"
+            assert [e["level"] for e in status_out["in_force"]] == ["flatten"]
+            refused = run_cli(["killswitch", "engage", "stop-entries", "--profile", "p-9", "--by", "dave",
+                               "--url", a.url])
+            refused.communicate(timeout=60)
+            assert refused.returncode == 1
     assert len(engagements) == 1 and len({s.run_id for s in done}) == 1
     assert [s.name for s in done] == ["stop-entries", "cancel-working", "flatten"]
     assert all(s.state == "succeeded" for s in done), [(s.name, s.state, s.error) for s in done]
