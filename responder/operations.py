@@ -150,7 +150,7 @@ class Operations:
         if profile is None:
             return Enabled("not_found", profile_id)
         status = profile.entries.value
-        if profile.entries.state == "enabled":
+        if profile.entries.state == "enabled" and not self._awaits_rearm(profile_id):
             return Enabled("unchanged", profile_id, status)
         try:
             parities = [self._services.parity(a) for a in profile.accounts]
@@ -178,6 +178,13 @@ class Operations:
             self._rearmed(profile_id)
         log(logger, logging.INFO, "profile re-enable", profile=profile_id, by=by, surface=surface, result=result)
         return Enabled(result, profile_id, change.entries.value, parity)
+
+    def _awaits_rearm(self, profile_id: str) -> bool:
+        """A kill switch in force covers the profile: even an already enabled one is re-armed parity-checked."""
+        try:
+            return any(profile_id in e.waiting_rearm for e in self.kill_switch.in_force())
+        except SQLAlchemyError:
+            return False
 
     def _rearmed(self, profile_id: str) -> None:
         try:

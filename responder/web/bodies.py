@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -30,6 +30,10 @@ class EnableBody(_Body):
 
 class KillSwitchBody(_Body):
     level: Literal["stop-entries", "cancel-working", "flatten"]
-    profiles: list[str] = Field(default_factory=list, max_length=1000)  # empty: every profile
+    profiles: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(default_factory=list, max_length=1000)
+    # no profiles: every profile the bot's database lists at engagement
 
-    _profiles = field_validator("profiles")(lambda value: [storable_text(p)[:64] for p in value])
+    @field_validator("profiles")
+    @classmethod
+    def _storable_profiles(cls, value: list[str]) -> list[str]:
+        return [storable_text(profile) for profile in value]

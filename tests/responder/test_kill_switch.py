@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from responder.actions.context import ActionContext
 from responder.actions.killswitch import KillParams, flatten_positions
 from responder.ledger import queries
 from responder.ledger.schema import kill_switch, operator_actions
+from sources.botdb import profiles
 from tests.responder.harness import Harness
 from tests.responder.payloads import alert, notification
 from tests.responder.servers import FakeBroker
@@ -181,7 +182,8 @@ def test_an_alert_bound_to_the_kill_switch_engages_stop_entries_once_an_operator
 ) -> None:
     h = with_broker
     labels = {"alertname": alertname, "severity": "sev1"}
-    (run_id,) = h.post(notification(alert(labels))).json["runs"]
+    posted: Any = h.post(notification(alert(labels))).json
+    (run_id,) = posted["runs"]
     h.drain()
     step = h.step(run_id, "kill-switch")
     assert step.state == "awaiting_approval" and in_force(h) == []
@@ -198,3 +200,19 @@ def test_an_alert_bound_to_the_kill_switch_engages_stop_entries_once_an_operator
     assert engagement["engaged_by"] == f"playbook {alertname}"
     assert [profile_account(h.bot, p) for p in ("p-1", "p-2")] == [("acct-1", "inactive")] * 2
     assert h.run_state(engagement["run_id"]) == "succeeded"
+
+
+def test_a_covered_profile_resumed_some_other_way_is_still_re_armed_only_with_parity(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    h, fake = with_broker, broker[0]
+    engage(h, "stop-entries", profiles=["p-1"])
+    h.drain()
+    with h.bot.begin() as conn:  # someone resumed p-1 in the bot itself
+        conn.execute(update(profiles).where(profiles.c.id == "p-1").values(status="active"))
+    fake.positions[("key-acct-1", "TSLA")] = (3.0, 100.0)  # the bot records nothing: parity fails
+    refused = h.operator("POST", "/profiles/p-1/enable", {"by": "alice"})
+    assert refused.status_code == 409 and [e["level"] for e in in_force(h)] == ["stop-entries"]
+    del fake.positions[("key-acct-1", "TSLA")]
+    answer: Any = h.operator("POST", "/profiles/p-1/enable", {"by": "alice"}).json
+    assert answer["result"] == "unchanged" and in_force(h) == []
