@@ -6,6 +6,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from email.utils import parsedate_to_datetime
+from typing import Literal
 
 import pytest
 import requests
@@ -171,7 +172,7 @@ def test_a_reused_client_order_id_is_refused_with_422_and_place_once_finds_the_f
 ) -> None:
     client = broker(sim, session)
     held = client.list_positions()[0]
-    side = "sell" if held.qty > 0 else "buy"
+    side: Literal["buy", "sell"] = "sell" if held.qty > 0 else "buy"
     client_id = f"rsp-1-2-acct-1-{held.symbol}"
     order = OrderToPlace(held.symbol, 1.0, side, client_id)
     first = client.place_once(order)
