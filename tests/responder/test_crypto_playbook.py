@@ -129,3 +129,32 @@ def _csrf(client: Any, path: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
     assert found is not None
     return found.group(1)
+
+
+def test_flattening_an_account_with_crypto_sells_what_is_held_rounded_down_and_never_flips_a_side(
+    stack: Stack
+) -> None:
+    h = stack.responder
+    stack.ghost(qty=3.98765)  # acct-1: LINKUSD 3.98765 beside p-3's BTCUSD and p-1's AAPL
+    headers = {"APCA-API-KEY-ID": "sim-key-acct-1", "APCA-API-SECRET-KEY": stack.sim.env["APCA_API_SECRET_KEY"]}
+    held = {p["symbol"]: float(p["qty"]) for p in
+            requests.get(f"{stack.sim.broker_url}/v2/positions", headers=headers, timeout=5).json()}
+    answer = h.operator("POST", "/kill-switch", {"level": "flatten", "profiles": ["p-3"], "by": "alice"})
+    assert answer.status_code == 201, answer.json
+    run_id = answer.json["engagement"]["run_id"]
+    h.drain()
+    flatten = h.step(run_id, "flatten")
+    assert flatten.state == "awaiting_approval", (flatten.state, flatten.output)
+    stack.decide(run_id, "flatten", "approve", by=("bob", "carol"))
+    done = h.step(run_id, "flatten")
+    assert (done.state, done.outcome) == ("succeeded", "changed"), done.error
+    orders = {o["symbol"]: o for o in done.output["orders"]}
+    assert orders["LINK/USD"]["qty"] == 3.987 and orders["LINK/USD"]["side"] == "sell"
+    for symbol, order in orders.items():  # reduce-only: the opposite side, never more than was held
+        position = held[symbol.replace("/", "")]
+        assert order["side"] == ("sell" if position > 0 else "buy") and order["qty"] <= abs(position) + 1e-9
+        assert order["client_order_id"] == f"rsp-{run_id}-{done.id}-acct-1-{symbol.replace('/', '')}"
+    left = {p["symbol"]: float(p["qty"]) for p in
+            requests.get(f"{stack.sim.broker_url}/v2/positions", headers=headers, timeout=5).json()}
+    assert left["LINKUSD"] == pytest.approx(0.00065) and all(q > 0 for q in left.values())  # dust, long
+    assert set(left) == {"LINKUSD"} and orders["AAPL"]["qty"] == held["AAPL"]
