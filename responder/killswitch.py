@@ -6,7 +6,8 @@ working ones, still allow risk-reducing orders):
 
 - ``stop-entries``: stop the new entries of every trading unit (profile), or a chosen set, through the
   bot database gateway's compare-and-set (as the mapping says);
-- ``cancel-working``: then cancel every working order at the broker on those profiles' accounts;
+- ``cancel-working``: then cancel every working order at the broker on those profiles' accounts (the
+  broker acts per account: every profile trading through those accounts is covered, and stopped, too);
 - ``flatten``: then close the broker-held positions on those accounts, reduce-only (never more than the
   broker holds, never flipping the side; crypto rounded down, dust left alone) — two different operators
   approve it, and it re-checks the positions right before it runs.
@@ -68,11 +69,15 @@ class KillSwitch:
         one (``already_engaged``: nothing new runs)."""
         if level not in LEVELS:
             return Refused("unknown_level", f"the levels are {', '.join(LEVELS)}")
-        known = sorted(p.id for p in self._services.bot.profiles())
+        accounts = {p.id: set(p.accounts) for p in self._services.bot.profiles()}
+        known = sorted(accounts)
         chosen = sorted(set(profiles)) if profiles else known
         unknown = [p for p in chosen if p not in known]
         if unknown:
             return Refused("unknown_profiles", f"no such profile: {', '.join(unknown)}")
+        if level != "stop-entries":  # the broker acts per account: stop every profile trading through them too
+            reached = {a for p in chosen for a in accounts[p]}
+            chosen = [p for p in known if p in chosen or accounts[p] & reached]
         if not chosen:
             return Refused("no_profiles", "the bot's database has no profile")
         typed: Level = level

@@ -142,7 +142,9 @@ def test_flattening_an_account_with_crypto_sells_what_is_held_rounded_down_and_n
     answer = h.operator("POST", "/kill-switch", {"level": "flatten", "profiles": ["p-3"], "by": "alice"})
     assert answer.status_code == 201, answer.json
     run_id = answer.json["engagement"]["run_id"]
+    assert answer.json["engagement"]["profiles"] == ["p-1", "p-3"]  # p-1 trades through acct-1 too
     h.drain()
+    assert [profile_account(h.bot, p) for p in ("p-1", "p-2")] == [("acct-1", "inactive"), ("acct-2", "active")]
     flatten = h.step(run_id, "flatten")
     assert flatten.state == "awaiting_approval", (flatten.state, flatten.output)
     stack.decide(run_id, "flatten", "approve", by=("bob", "carol"))

@@ -80,6 +80,8 @@ def test_a_chosen_profile_and_unknown_ones(with_broker: Harness) -> None:
     h.drain()
     assert profile_account(h.bot, "p-1") == ("acct-1", "active")
     assert profile_account(h.bot, "p-2") == ("acct-1", "inactive")
+    status, wider = engage(h, "cancel-working", profiles=["p-2"])  # the broker cancels per account: p-1 too
+    assert status == 201 and wider["engagement"]["profiles"] == ["p-1", "p-2"]
 
 
 def test_cancel_working_cancels_every_working_order_on_the_accounts(
