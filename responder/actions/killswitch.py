@@ -145,10 +145,8 @@ def _shown(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def flatten_needed(ctx: ActionContext, params: KillParams) -> Outcome | None:
-    try:
-        plan = _plan(ctx, params)
-    except BrokerUnavailable as exc:
-        return Outcome.failed(f"cannot read the positions: broker unavailable ({exc.kind})")
+    """Nothing to approve when no position above dust is held (an unreadable broker is retried)."""
+    plan = _plan(ctx, params)
     if not any(row.get("close") for row in plan):
         summary = "nothing to flatten: no position above dust on the accounts"
         return Outcome("skipped", "not_needed", {"positions": [_shown(r) for r in plan], "summary": summary})

@@ -218,3 +218,18 @@ def test_a_covered_profile_resumed_some_other_way_is_still_re_armed_only_with_pa
     del fake.positions[("key-acct-1", "TSLA")]
     answer: Any = h.operator("POST", "/profiles/p-1/enable", {"by": "alice"}).json
     assert answer["result"] == "unchanged" and in_force(h) == []
+
+
+def test_an_unreadable_broker_is_retried_never_taken_for_nothing_to_cancel(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    h, fake = with_broker, broker[0]
+    fake.add_order("key-acct-1", "o-working", "c-1", "new")
+    fake.fail = "5xx"
+    _, body = engage(h, "flatten")
+    h.drain()
+    run_id = body["engagement"]["run_id"]
+    assert h.step(run_id, "stop-entries").state == "succeeded"
+    cancel = h.step(run_id, "cancel-working")
+    assert (cancel.state, cancel.outcome) == ("retry_wait", "broker_server_error")
+    assert h.step(run_id, "flatten").state == "pending" and fake.cancelled == []
