@@ -17,7 +17,7 @@ from responder.notifier import severity_name
 from responder.states import RunState, StepState
 from sources.botdata import BotData
 
-SCOPE = ("profile", "account", "symbol", "channel")
+SCOPE = ("profile", "profiles", "account", "symbol", "channel", "level")
 
 
 @dataclass(frozen=True)

@@ -136,4 +136,9 @@ def test_the_kill_switch_page_engages_once_and_needs_a_reason_and_a_csrf_token(c
     assert "Kill switch stop-entries engaged for p-1" in engaged and 'id="engaged-stop-entries"' in engaged
     twice = client.post("/console/kill-switch", data=form, follow_redirects=True).get_data(as_text=True)
     assert "was already engaged" in twice
-    assert len(console.run_ids()) == 1
+    (run_id,) = console.run_ids()
+    console.drain()
+    incidents = client.get("/console/").get_data(as_text=True)
+    assert "KillSwitch" in incidents and "profiles p-1, level stop-entries" in incidents
+    incident = client.get(f"/console/incidents/{run_id}").get_data(as_text=True)
+    assert "stop-entries [stop_entries]: succeeded" in incident and "inactive" in incident
