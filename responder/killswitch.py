@@ -13,7 +13,8 @@ working ones, still allow risk-reducing orders):
   approve it, and it re-checks the positions right before it runs.
 
 An engagement is a ledger run of the level's steps (each acts once, with before/after recorded); a level
-is engaged at most once at a time. It is released when every profile it covers has been re-armed through
+is engaged at most once at a time (an engagement whose run left work undone, e.g. a flatten nobody
+approved in time, is superseded by engaging the level again). It is released when every profile it covers has been re-armed through
 the parity-checked re-enable.
 """
 

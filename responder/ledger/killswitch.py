@@ -20,9 +20,10 @@ from sqlalchemy.exc import IntegrityError
 
 from common.db import write_transaction
 from responder.ledger.ingest import create_run
-from responder.ledger.schema import alerts, kill_switch
+from responder.ledger.schema import alerts, kill_switch, runs, steps
 from responder.ledger.store import dumps, loads
 from responder.playbooks import Playbook
+from responder.states import RunState, StepState
 
 KILL_SWITCH_ALERTNAME = "KillSwitch"
 Level = Literal["stop-entries", "cancel-working", "flatten"]
@@ -77,21 +78,54 @@ class Engaged:
 
 
 def engage(engine: Engine, request: EngageRequest, playbook: Playbook, mode: str, now: datetime) -> Engaged:
-    """Record the engagement and its run, or return the engagement of that level already in force."""
-    try:
-        with write_transaction(engine) as conn:
-            alert_id = _insert_alert(conn, request, now)
-            run_id = create_run(conn, alert_id, playbook, mode, now)
-            values = {"level": request.level, "profiles": dumps(list(request.profiles)), "run_id": run_id,
-                      "engaged_by": request.by, "reason": request.reason, "surface": request.surface,
-                      "engaged_at": now, "rearmed": dumps([])}
-            engagement_id = conn.execute(kill_switch.insert().values(values).returning(kill_switch.c.id)).scalar_one()
-            return Engaged("engaged", _load(conn, engagement_id))
-    except IntegrityError:
-        found = [e for e in in_force(engine) if e.level == request.level]
-        if not found:
-            raise
-        return Engaged("already_engaged", found[0])
+    """Record the engagement and its run, or return the engagement of that level already in force.
+
+    An engagement in force whose run ended without doing all of its work (a step rejected, expired or
+    failed: e.g. nobody approved the flatten in time) is superseded: the level is engaged anew."""
+    for attempt in range(2):  # bounded: at most one supersession, then the engagement in force is the answer
+        try:
+            return Engaged("engaged", _insert(engine, request, playbook, mode, now))
+        except IntegrityError:
+            found = [e for e in in_force(engine) if e.level == request.level]
+            if not found and attempt == 0:
+                continue  # released in between: engage anew
+            if not found:
+                raise
+            if attempt == 1 or not _superseded(engine, found[0], now):
+                return Engaged("already_engaged", found[0])
+    raise AssertionError("unreachable")
+
+
+def _insert(engine: Engine, request: EngageRequest, playbook: Playbook, mode: str, now: datetime) -> Engagement:
+    with write_transaction(engine) as conn:
+        alert_id = _insert_alert(conn, request, now)
+        run_id = create_run(conn, alert_id, playbook, mode, now)
+        values = {"level": request.level, "profiles": dumps(list(request.profiles)), "run_id": run_id,
+                  "engaged_by": request.by, "reason": request.reason, "surface": request.surface,
+                  "engaged_at": now, "rearmed": dumps([])}
+        engagement_id = conn.execute(kill_switch.insert().values(values).returning(kill_switch.c.id)).scalar_one()
+        return _load(conn, engagement_id)
+
+
+UNDONE = (StepState.REJECTED, StepState.EXPIRED, StepState.FAILED)
+
+
+def _superseded(engine: Engine, engagement: Engagement, now: datetime) -> bool:
+    """Release `engagement` when its run is over with work left undone (compare-and-set); True when released
+    now or by a concurrent engage."""
+    with write_transaction(engine) as conn:
+        run_state = conn.execute(select(runs.c.state).where(runs.c.id == engagement.run_id)).scalar_one()
+        undone = conn.execute(
+            select(steps.c.id).where(steps.c.run_id == engagement.run_id, steps.c.state.in_(UNDONE)).limit(1)
+        ).first()
+        if run_state == RunState.ACTIVE or (undone is None and run_state == RunState.SUCCEEDED):
+            return False
+        conn.execute(
+            update(kill_switch)
+            .where(kill_switch.c.id == engagement.id, kill_switch.c.released_at.is_(None))
+            .values(released_at=now)
+        )
+        return True
 
 
 def _insert_alert(conn: Connection, request: EngageRequest, now: datetime) -> int:

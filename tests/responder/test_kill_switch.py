@@ -233,3 +233,23 @@ def test_an_unreadable_broker_is_retried_never_taken_for_nothing_to_cancel(
     cancel = h.step(run_id, "cancel-working")
     assert (cancel.state, cancel.outcome) == ("retry_wait", "broker_server_error")
     assert h.step(run_id, "flatten").state == "pending" and fake.cancelled == []
+
+
+def test_a_flatten_nobody_approved_can_be_engaged_again_a_completed_level_cannot(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    h, fake = with_broker, broker[0]
+    fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)
+    _, stop = engage(h, "stop-entries")
+    _, first = engage(h, "flatten")
+    h.drain()
+    assert engage(h, "stop-entries")[0] == 200  # its run did all its work: still the one in force
+    flatten = h.step(first["engagement"]["run_id"], "flatten")
+    reject = {"decision": "reject", "by": "bob", "reason": "not yet"}
+    assert h.operator("POST", f"/approvals/{flatten.id}", reject).status_code == 200
+    h.drain()
+    status, second = engage(h, "flatten", by="carol")
+    assert status == 201 and second["engagement"]["run_id"] != first["engagement"]["run_id"]
+    assert sorted(e["run_id"] for e in in_force(h)) == sorted(
+        [stop["engagement"]["run_id"], second["engagement"]["run_id"]])
+    assert engage(h, "flatten")[0] == 200
