@@ -4,7 +4,8 @@ Engaging records, in one write transaction, an occurrence of the responder's own
 (source ``operator``: the sweeper never resolves it), a run of the level's steps and the engagement. The
 partial unique index on the level (``released_at IS NULL``) lets one engagement per level be in force: a
 second engage of the same level, from any surface or replica, fails its insert and gets the engagement in
-force back (``already_engaged``); no second run exists.
+force back (``already_engaged``); no second run exists. Only an engagement whose run ended with work
+undone (a step rejected, expired or failed) is released by such an engage, which then engages anew.
 """
 
 from __future__ import annotations
