@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Refused:
-    result: Literal["unknown_level", "unknown_profiles", "no_profiles"]
+    result: Literal["unknown_level", "unknown_profiles", "no_profiles", "mode_off"]
     detail: str
 
 
@@ -70,6 +70,8 @@ class KillSwitch:
         one (``already_engaged``: nothing new runs)."""
         if level not in LEVELS:
             return Refused("unknown_level", f"the levels are {', '.join(LEVELS)}")
+        if self._services.responder.mode == "off":
+            return Refused("mode_off", "responder.mode is off: no step would run")
         accounts = {p.id: set(p.accounts) for p in self._services.bot.profiles()}
         known = sorted(accounts)
         chosen = sorted(set(profiles)) if profiles else known

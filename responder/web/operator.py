@@ -150,7 +150,7 @@ def kill_switch_state() -> Response:
                     "recent": [e.as_dict() for e in switch.recent()]})
 
 
-KILL_SWITCH_ERRORS = {"unknown_level": 400, "unknown_profiles": 404, "no_profiles": 409}
+KILL_SWITCH_ERRORS = {"unknown_level": 400, "unknown_profiles": 404, "no_profiles": 409, "mode_off": 409}
 
 
 @blueprint.post("/kill-switch")
