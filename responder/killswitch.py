@@ -14,8 +14,8 @@ working ones, still allow risk-reducing orders):
 
 An engagement is a ledger run of the level's steps (each acts once, with before/after recorded); a level
 is engaged at most once at a time (an engagement whose run left work undone, e.g. a flatten nobody
-approved in time, is superseded by engaging the level again). It is released when every profile it covers has been re-armed through
-the parity-checked re-enable.
+approved in time, is superseded by engaging the level again). It is released when every profile it
+covers has been re-armed through the parity-checked re-enable.
 """
 
 from __future__ import annotations
