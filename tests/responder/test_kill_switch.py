@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,10 +16,10 @@ from responder.actions.killswitch import KillParams, flatten_positions
 from responder.ledger import queries
 from responder.ledger.schema import kill_switch, operator_actions
 from sources.botdb import profiles
-from tests.responder.harness import Harness
+from tests.responder.harness import Harness, harness, sections
 from tests.responder.payloads import alert, notification
 from tests.responder.servers import FakeBroker
-from tests.support.botstate import add_position, profile_account
+from tests.support.botstate import add_account, add_position, add_profile, profile_account
 
 
 def engage(h: Harness, level: str, by: str = "alice", profiles: list[str] | None = None) -> tuple[int, Any]:
@@ -253,3 +254,11 @@ def test_a_flatten_nobody_approved_can_be_engaged_again_a_completed_level_cannot
     assert sorted(e["run_id"] for e in in_force(h)) == sorted(
         [stop["engagement"]["run_id"], second["engagement"]["run_id"]])
     assert engage(h, "flatten")[0] == 200
+
+
+def test_engaging_is_refused_while_the_responder_is_off(tmp_path: Path, db_url: str) -> None:
+    with harness(tmp_path, sections(tmp_path, db_url, responder={"mode": "off"})) as h:
+        add_account(h.bot, "acct-1", "key-acct-1")
+        add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC))
+        status, body = engage(h, "stop-entries")
+        assert status == 409 and "mode is off" in body["error"] and h.run_ids() == []
