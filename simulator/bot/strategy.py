@@ -1,8 +1,8 @@
 """The bot's own crypto trading: its crypto profiles make round trips at the broker, as a bot in today's shape.
 
 Each step trades for the next active crypto profile (`simulator.seed.crypto_profiles`), at
-`simulator.traffic.crypto_fills_per_second` steps a second: a market buy when the bot records no open
-position in its pair, else a market sell of what the broker holds rounded down to a tenth of the asset's
+`simulator.traffic.crypto_fills_per_second` steps a second on average (random gaps): a market buy when the bot
+records no open position in its pair, else a market sell of what the broker holds rounded down to a tenth of the asset's
 ``min_order_size`` (the bot's own precision), after which the bot records the position as closed.
 
 So every crypto fill does what Alpaca does to such a bot: a buy's fee is paid in the asset (the bot records
@@ -14,6 +14,7 @@ insufficient-funds refuses them) and are skipped for an inactive profile.
 from __future__ import annotations
 
 import logging
+import random
 import time
 
 from sqlalchemy import select
@@ -31,7 +32,8 @@ from sources.quantities import round_down
 
 log = logging.getLogger("simulator.strategy")
 TICK_SECONDS = 0.05
-MAX_BURST = 20
+MAX_LAG_SECONDS = 1.0
+RNG_SEED = 16  # the step times are random, but the same from run to run
 
 
 class CryptoStrategy:
@@ -39,7 +41,7 @@ class CryptoStrategy:
         self._world = world
         self._profiles = crypto_profiles(world.sim.seed)
         self._next = 0
-        self._debt = 0.0
+        self._rng = random.Random(RNG_SEED)
 
     def step(self) -> str:
         """Trade once for the next crypto profile; return what happened (``bought``, ``sold``, or why not)."""
@@ -87,17 +89,20 @@ class CryptoStrategy:
         return "sold"
 
     def run(self) -> None:
-        """Trade at the configured rate until the simulator stops; a failed step is logged and skipped."""
+        """Trade at the configured mean rate until the simulator stops; a failed step is logged and skipped.
+
+        Steps arrive at random (exponential gaps, as independent orders do), never on a fixed beat: a fixed
+        beat that divides the scrape interval would show every scrape the same phase of the round trips
+        (always open, or always sold), so fees or dust would never be seen."""
         rate = self._world.sim.traffic.crypto_fills_per_second
         if rate <= 0 or not self._profiles:
             return
-        last = time.monotonic()
+        due = time.monotonic() + self._rng.expovariate(rate)
         while not self._world.stop.wait(TICK_SECONDS):
             now = time.monotonic()
-            self._debt = min(self._debt + rate * min(now - last, 1.0), float(MAX_BURST))
-            last = now
-            while self._debt >= 1.0:
-                self._debt -= 1.0
+            due = max(due, now - MAX_LAG_SECONDS)  # after a stall, catch up at most MAX_LAG_SECONDS of steps
+            while due <= now:
+                due += self._rng.expovariate(rate)
                 try:
                     self.step()
                 except SQLAlchemyError as exc:
