@@ -244,10 +244,7 @@ def _close_size(ctx: ActionContext, held: Held) -> CloseSize:
 def close_needed(ctx: ActionContext, params: CloseParams) -> Outcome | None:
     """Closing is only for positions above the notional threshold (``max_close_notional``), never for dust."""
     threshold = params.max_notional if params.max_notional is not None else ctx.services.responder.max_close_notional
-    try:
-        held = _held(ctx, params)
-    except BrokerUnavailable as exc:
-        return Outcome.failed(f"cannot size the position: broker unavailable ({exc.kind})")
+    held = _held(ctx, params)  # a broker that does not answer (BrokerUnavailable) is retried by the executor
     position, symbol = held.view, held.instrument.symbol
     if position is None:
         return Outcome("skipped", "not_needed", {"summary": f"no open {symbol} position at the broker"})

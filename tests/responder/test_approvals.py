@@ -5,9 +5,11 @@ the previous version upgraded at start."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import Engine, inspect, select
 
 from common.db import make_engine
@@ -190,3 +192,35 @@ def test_a_ledger_created_by_the_previous_version_is_upgraded_at_start(
         step_id = parked_close(h, fake)  # and the upgraded ledger works
         assert approve(h, step_id, "alice") == 202 and approve(h, step_id, "bob") == 200
         create_schema(h.ledger)  # a second start adds nothing
+
+
+@pytest.mark.parametrize(("failure", "kind"), [("5xx", "broker_server_error"), ("429", "broker_rate_limited"),
+                                               ("timeout", "broker_timeout")])
+def test_an_approved_close_the_broker_does_not_answer_is_retried_and_places_one_order(
+    tmp_path: Path, db_url: str, broker: tuple[FakeBroker, str], failure: str, kind: str
+) -> None:
+    """A broker 5xx, 429 or timeout when the approved close runs is no answer: the step waits to retry (visible in
+    the ledger), and closes once the broker answers again, with one order."""
+    fake = broker[0]
+    retry = {"initial_seconds": 0.2, "max_interval_seconds": 0.4, "max_seconds": 60}
+    config = sections(tmp_path, db_url, broker={"base_url": broker[1]},
+                      responder={"max_close_notional": 1000, "retry": retry})
+    with harness(tmp_path, config) as h:
+        add_account(h.bot, "acct-1", "key-acct-1")
+        add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC))
+        step_id = parked_close(h, fake)
+        assert approve(h, step_id, "alice") == 202 and approve(h, step_id, "bob") == 200
+        fake.fail = failure
+        h.drain()
+        waiting = h.step(h.step_run(step_id), "close")
+        assert (waiting.state, waiting.outcome) == ("retry_wait", kind), waiting.as_dict()
+        assert waiting.retries >= 1 and fake.calls.count("POST /v2/orders") == 0
+        fake.fail = ""
+        deadline = time.monotonic() + 20
+        while h.step(h.step_run(step_id), "close").state == "retry_wait":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+            h.drain()
+        closed = h.step(h.step_run(step_id), "close")
+    assert (closed.state, closed.outcome) == ("succeeded", "changed"), closed.as_dict()
+    assert fake.calls.count("POST /v2/orders") == 1 and ("key-acct-1", "MSFT") not in fake.positions
