@@ -289,6 +289,9 @@ class SimulatorConfig(Section):
     bot_port: int = Field(9802, gt=0, lt=65536)
     supabase_port: int = Field(9803, gt=0, lt=65536)
     control_port: int = Field(9804, gt=0, lt=65536)
+    bot_shape: str = Field(
+        "default", description="how the simulated bot stores its data (docs/simulator.md); --bot-shape overrides it"
+    )
     seed: SeedConfig = SeedConfig()
     traffic: TrafficConfig = TrafficConfig()
 

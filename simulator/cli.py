@@ -17,6 +17,7 @@ from common.config import Config, ConfigError, load_config
 from common.db import describe_url, make_engine, normalise_url
 from simulator.bot.scale import ScalePlan, scale_seed
 from simulator.bot.seed import ensure_seeded
+from simulator.bot.shapes import SHAPE_NAMES
 from simulator.broker.book_load import load_book
 from simulator.faults.cli import DEFAULT_CONTROL_URL, control_url_from, run_inject
 from simulator.faults.options import KINDS, OPTION_MODELS
@@ -51,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config", help=f"YAML config file (default {DEFAULT_CONFIG})")
     parser.add_argument("--broker-latency-ms", type=float, default=0.0,
                         help="artificial latency added to every broker request (serve; default 0)")
+    parser.add_argument("--bot-shape", choices=SHAPE_NAMES,
+                        help="how the bot stores its data (default: simulator.bot_shape of the config, else "
+                             "default = today's schema; docs/simulator.md); use config/shapes/NAME.yml with it")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"],
                         help="log level of the simulator's own log on stderr (default INFO)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -58,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.add_argument("--config", default=argparse.SUPPRESS, help="YAML config file")
     serve_cmd.add_argument("--broker-latency-ms", type=float, default=argparse.SUPPRESS,
                            help="artificial latency added to every broker request")
+    serve_cmd.add_argument("--bot-shape", choices=SHAPE_NAMES, default=argparse.SUPPRESS,
+                           help="how the bot stores its data (docs/simulator.md)")
     inject = commands.add_parser(
         "inject", help="inject a fault into a running simulator", allow_abbrev=False, epilog=_fault_help(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -89,14 +95,20 @@ def ensure_sqlite_directory(url: str) -> None:
         Path(str(parsed.database)).parent.mkdir(parents=True, exist_ok=True)
 
 
-def _serve(config: Config, latency_ms: float) -> int:
+def _serve(config: Config, latency_ms: float, shape: str | None) -> int:
     secrets = load_secrets(config)
     ensure_sqlite_directory(config.bot_db.url)
-    world = build_simulator(config, secrets)
+    try:
+        world = build_simulator(config, secrets, bot_shape_name=shape)
+    except ValueError as exc:
+        print(f"simulator: simulator.bot_shape: {exc}", file=sys.stderr)
+        return 2
     world.settings.broker_latency_ms = latency_ms
     try:
         seeded = ensure_seeded(world.engine, world.sim.seed, world.clock())
         loaded = load_book(world.engine, world.book)
+        if world.mirror is not None:
+            log.info("bot shape %s: its tables written %s", world.mirror.shape.name, world.publish(rebuild=True))
     except SQLAlchemyError as exc:
         print(f"simulator: bot database {describe_url(config.bot_db.url)}: {str(exc).splitlines()[0]}",
               file=sys.stderr)
@@ -155,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "seed":
             return _seed(config, args)
         config.section("simulator")
-        return _serve(config, args.broker_latency_ms)
+        return _serve(config, args.broker_latency_ms, args.bot_shape)
     except ConfigError as exc:
         print(f"simulator: {exc}", file=sys.stderr)
         return 2

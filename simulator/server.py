@@ -91,4 +91,4 @@ def serve(world: Simulator, servers: dict[str, BaseWSGIServer]) -> None:
     for thread in threads:
         thread.join(JOIN_SECONDS)
     session.close()
-    world.engine.dispose()
+    world.close()

@@ -19,6 +19,7 @@ characters (``BTCUSD``, ``LINKUSDT``). Anything else is an equity, kept exactly 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 CRYPTO_QUOTES = ("USDT", "USDC", "USD", "BTC")  # Alpaca's quote currencies, longest first
@@ -86,3 +87,51 @@ def instrument(symbol: str | Instrument, asset_class: str | None = None) -> Inst
     if asset_class is not None and not listed:
         return Instrument(text)
     return _compact(text, listed_as_crypto=listed) or Instrument(text)
+
+
+_FORMAT_FIELD = re.compile(r"\{(\w*)\}")
+
+
+def check_crypto_format(text: str) -> str:
+    """A bot's own spelling of a crypto pair: ``{base}`` and ``{quote}`` once each, in that order (``{base}-{quote}``,
+    ``{base}_{quote}``); ValueError otherwise."""
+    names = _FORMAT_FIELD.findall(text)
+    if names != ["base", "quote"]:
+        raise ValueError(f"{text!r}: give {{base}} then {{quote}} once each, e.g. '{{base}}-{{quote}}'")
+    return text
+
+
+@dataclass(frozen=True)
+class BotSpelling:
+    """How a bot spells a crypto pair when it is neither of Alpaca's forms (``crypto_format``, e.g.
+    ``{base}-{quote}`` for ``BTC-USD``); None: the bot stores one of Alpaca's forms. A stored symbol is read
+    as a pair only when it ends in one of Alpaca's quote currencies (``BRK-B`` stays an equity)."""
+
+    crypto_format: str | None = None
+
+    def _pattern(self) -> re.Pattern[str] | None:
+        if self.crypto_format is None:
+            return None
+        before, middle, after = (re.escape(part) for part in re.split(r"\{base\}|\{quote\}", self.crypto_format))
+        quotes = "|".join(CRYPTO_QUOTES)
+        return re.compile(f"{before}(?P<base>[A-Za-z0-9]+?){middle}(?P<quote>{quotes}){after}", re.IGNORECASE)
+
+    def label(self, stored: str) -> str:
+        """A symbol as the bot stored it, in a spelling `instrument()` resolves (the pair form for crypto)."""
+        pattern = self._pattern()
+        found = pattern.fullmatch(stored.strip()) if pattern is not None else None
+        if found is None or "/" in stored:
+            return stored
+        return f"{found['base'].upper()}/{found['quote'].upper()}"
+
+    def stored(self, symbols: Sequence[str]) -> list[str]:
+        """`symbols` (any spelling) with the bot's own spelling of each crypto pair added."""
+        found = list(dict.fromkeys(symbols))
+        if self.crypto_format is None:
+            return found
+        for symbol in list(found):
+            held = instrument(self.label(symbol))
+            if held.crypto:
+                own = self.crypto_format.format(base=held.base, quote=held.quote)
+                found += [form for form in (own, *held.spellings) if form not in found]
+        return found

@@ -95,7 +95,10 @@ def startup_reconciliation(world: Simulator) -> dict[str, Any]:
     """Reconcile against the broker; accounts the broker does not answer for are left alone."""
     with world.mutation_lock:
         unreachable = world.faults.broker_outage_for
-        return reconcile(world.engine, world.book, world.clock(), lambda a: unreachable(a) is not None).as_dict()
+        world.pull()
+        done = reconcile(world.engine, world.book, world.clock(), lambda a: unreachable(a) is not None).as_dict()
+        world.publish()
+        return done
 
 
 def _admin_allowed(world: Simulator) -> bool:

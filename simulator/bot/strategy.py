@@ -50,6 +50,7 @@ class CryptoStrategy:
         profile = self._profiles[self._next % len(self._profiles)]
         self._next += 1
         with self._world.mutation_lock:
+            self._world.pull()
             return self._trade(profile)
 
     def _trade(self, profile: CryptoProfile) -> str:

@@ -20,7 +20,8 @@ def sync_interval(stale_after_seconds: float) -> float:
 
 class OrderStatusSync:
     """One cycle mirrors broker-side changes (e.g. cancellations) onto the bot's orders and touches every
-    working order that is still fresh, except those a fault holds stuck; stale orders stay stale."""
+    working order that is still fresh, except those a fault holds stuck; stale orders stay stale. (In a bot
+    of another shape the touch stays in the working state: its tables change only when a row does.)"""
 
     def __init__(self, world: Simulator) -> None:
         self._world = world
@@ -28,9 +29,11 @@ class OrderStatusSync:
     def cycle(self) -> tuple[int, int]:
         world = self._world
         with world.mutation_lock:
+            world.pull()
             now = world.clock()
             applied = apply_order_updates(world.engine, world.book.drain_updates(), now)
             touched = touch_fresh_orders(world.engine, now, world.stale_after, world.faults.stuck_orders())
+            world.publish()  # a bot of another shape writes only what changed
         return applied, touched
 
     def run(self) -> None:

@@ -26,6 +26,8 @@ def _profile_for(world: Simulator, body: Any) -> TradeProfile | str:
     requested = body.get("profile_id") if isinstance(body, dict) else None
     if requested is not None and not isinstance(requested, str):
         return "invalid_profile"
+    with world.mutation_lock:
+        world.pull()  # the profile's enablement as others last wrote it
     profile = trade_profile(world.engine, requested)
     if profile is None:
         return "unknown_profile"

@@ -37,6 +37,7 @@ def reset(world: Simulator) -> dict[str, Any]:
         world.faults.clear()
         seeded = seed_bot_db(world.engine, world.sim.seed, world.clock())
         broker = load_book(world.engine, world.book)
+        world.publish(rebuild=True)
     return {"kind": "reset", "seeded": seeded, "broker": broker}
 
 
@@ -81,9 +82,11 @@ def apply_fault(world: Simulator, kind: str, raw: Mapping[str, Any] | None) -> d
     """Validate and apply fault `kind`; return what changed. Raise FaultError on a bad kind or option."""
     options = parse_options(kind, raw)
     with world.mutation_lock:
+        world.pull()
         changed = _handler(kind)(world, options)
         if kind == "reset":
             return changed
+        world.publish()
         if kind not in ("fill-race", "crypto-fill-race"):  # a fill race activates and clears itself
             world.faults.activate(kind, options)
     return {"kind": kind, "options": options.model_dump(mode="json"), **changed}

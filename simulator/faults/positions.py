@@ -136,12 +136,14 @@ def inject_phantom(world: Simulator, options: PhantomOptions) -> dict[str, Any]:
 def _record_fill(world: Simulator, order_id: str, profile: str, symbol: str, qty: float) -> None:
     """The bot finally hears of the fill: order filled, position moved (once, if the order still exists)."""
     with world.mutation_lock:
+        world.pull()
         now = world.clock()
         with write_transaction(world.engine) as conn:
             result = conn.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "new")
                                   .values(status="filled", updated_at=now))
             if result.rowcount == 1:
                 move_position(conn, profile, symbol, qty, price_of(symbol), now)
+        world.publish()
         world.faults.deactivate("fill-race")
 
 

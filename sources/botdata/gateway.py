@@ -13,6 +13,7 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -52,6 +53,10 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _later(one: datetime | None, other: datetime | None) -> bool:
+    return one is not None and (other is None or one > other)
+
+
 def open_bot_data(
     section: BotDbConfig,
     clock: Clock = utc_now,
@@ -77,6 +82,7 @@ class BotData:
         self._engine, self.mapping, self._sla, self._clock = engine, mapping, stale_after_seconds, clock
         self._http, self._control = http, dict(control or {})  # the control API's calls, with their secrets
         self._words = OrderWords(mapping.orders)
+        self._spelling = mapping.symbols.spelling()  # the bot's own crypto spelling <-> the instrument's
         self._compiled: tuple[Schema, Switch] | None = None
         self._lock = threading.Lock()
 
@@ -148,7 +154,8 @@ class BotData:
         """Signed net open quantity per account and symbol, as the bot records it (one account, or all)."""
         held: dict[str, dict[str, float]] = defaultdict(dict)
         for account, symbol, qty in self._read(lambda schema: position_sql.open_quantities(schema, account_id)):
-            held[str(account)][str(symbol)] = float(qty or 0.0)
+            label = self._spelling.label(str(symbol))
+            held[str(account)][label] = held[str(account)].get(label, 0.0) + float(qty or 0.0)
         return dict(held)
 
     def bought_since_open(self, symbols: Sequence[str]) -> dict[tuple[str, str], float]:
@@ -157,10 +164,13 @@ class BotData:
         if not symbols:
             return {}
         schema, _ = self._ready()
-        statement = position_sql.bought_since_open(schema, symbols)
+        statement = position_sql.bought_since_open(schema, self._spelling.stored(symbols))
         if statement is None:
             return {}
-        return {(str(a), str(s)): float(qty or 0.0) for a, s, qty in self._read(lambda _schema: statement)}
+        bought: dict[tuple[str, str], float] = defaultdict(float)
+        for account, symbol, qty in self._read(lambda _schema: statement):
+            bought[(str(account), self._spelling.label(str(symbol)))] += float(qty or 0.0)
+        return dict(bought)
 
     def account_positions(self, account_id: str) -> dict[str, float]:
         """Signed net open quantity per symbol of one account."""
@@ -171,8 +181,11 @@ class BotData:
         if not ghosts or self.mapping.positions.profile is None:
             return {}
         closes: dict[tuple[str, str], dict[str, datetime | None]] = defaultdict(dict)
-        for account, symbol, profile, closed_at in self._read(lambda s: position_sql.last_closes_of(s, ghosts)):
-            closes[(str(account), str(symbol))][str(profile)] = closed_at
+        wanted = [(account, form) for account, symbol in ghosts for form in self._spelling.stored([symbol])]
+        for account, symbol, profile, closed_at in self._read(lambda s: position_sql.last_closes_of(s, wanted)):
+            seen = closes[(str(account), self._spelling.label(str(symbol)))]
+            if str(profile) not in seen or _later(closed_at, seen[str(profile)]):
+                seen[str(profile)] = closed_at
         return dict(closes)
 
     def profiles_of(self, accounts: Sequence[str]) -> dict[str, set[str]]:
@@ -185,35 +198,38 @@ class BotData:
     def stale_orders(self, now: datetime, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
         """Stale orders (oldest clock first), with their account, for one profile or all."""
         rows = self._read(lambda schema: order_sql.stale_listing(schema, now, self._sla, profile, limit), now)
-        return [self._words.row(row, row.stale_since) for row in rows]
+        return [self._order(self._words.row(row, row.stale_since)) for row in rows]
 
     def quarantined_orders(self, profile: str | None = None, limit: int = 200) -> list[BotOrder]:
         """Quarantined orders, the least recently touched first."""
         rows = self._read(lambda schema: order_sql.quarantined_listing(schema, profile, limit))
-        return [self._words.row(row) for row in rows]
+        return [self._order(self._words.row(row)) for row in rows]
 
     def orders_of(self, profile: str, symbols: str | Sequence[str], limit: int) -> list[BotOrder]:
         """The profile's orders in `symbols` (one, or every spelling of an instrument), newest first."""
-        wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+        wanted = self._spelling.stored([symbols] if isinstance(symbols, str) else list(symbols))
         rows = self._read(lambda schema: order_sql.symbol_listing(schema, profile, wanted, limit))
-        return [self._words.row(row) for row in rows]
+        return [self._order(self._words.row(row)) for row in rows]
 
     def positions_of(self, profile: str, symbols: str | Sequence[str], limit: int) -> list[BotPosition]:
         """The profile's position rows in `symbols` (one, or every spelling), the most recently opened first."""
-        wanted = [symbols] if isinstance(symbols, str) else list(symbols)
+        wanted = self._spelling.stored([symbols] if isinstance(symbols, str) else list(symbols))
         rows = self._read(lambda schema: position_sql.symbol_listing(schema, profile, wanted, limit))
-        return [position_sql.position_row(row) for row in rows]
+        return [self._position(position_sql.position_row(row)) for row in rows]
 
     def open_positions(self, limit: int = 10_000) -> list[BotPosition]:
         """Open position rows (one per trade where the bot keeps several), by profile and symbol."""
         rows = self._read(lambda schema: position_sql.open_listing(schema, limit))
-        return [position_sql.position_row(row) for row in rows]
+        return [self._position(position_sql.position_row(row)) for row in rows]
 
     def filled_orders(self, since: datetime) -> dict[str, int]:
         """How many orders per symbol were filled (created at or after `since`)."""
         if not self.mapping.orders.statuses.filled:
             return {}
-        return {str(symbol): int(n) for symbol, n in self._read(lambda s: order_sql.filled_since(s, since))}
+        filled: dict[str, int] = defaultdict(int)
+        for symbol, n in self._read(lambda s: order_sql.filled_since(s, since)):
+            filled[self._spelling.label(str(symbol))] += int(n)
+        return dict(filled)
 
     def order_statuses(self, order_ids: Sequence[str]) -> dict[str, str]:
         """The current status word of each order that exists."""
@@ -311,6 +327,14 @@ class BotData:
         schema, _ = self._ready()
         with self._engine.connect() as conn:
             return list(conn.execute(build(schema), {"now": now or self._clock()}).all())
+
+    def _order(self, order: BotOrder) -> BotOrder:
+        label = self._spelling.label(order.symbol)
+        return order if label == order.symbol else replace(order, symbol=label)
+
+    def _position(self, position: BotPosition) -> BotPosition:
+        label = self._spelling.label(position.symbol)
+        return position if label == position.symbol else replace(position, symbol=label)
 
     def _account(self, row: Any) -> Account:
         account = str(row[0])

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from sources.instruments import BotSpelling, check_crypto_format
 from sources.mapping.entries import Entries
 
 TimestampFormat = Literal["aware", "naive_utc", "epoch_seconds", "epoch_millis"]
@@ -213,8 +214,24 @@ class PositionsMapping(Model):
     timestamps: TimestampFormat | None = None
 
 
+class SymbolsMapping(Model):
+    crypto_format: str | None = Field(
+        None, description="the bot's own spelling of a crypto pair, e.g. '{base}-{quote}' for BTC-USD (default: "
+        "one of Alpaca's, BTC/USD or BTCUSD, which need no setting)"
+    )
+
+    @field_validator("crypto_format")
+    @classmethod
+    def _format(cls, value: str | None) -> str | None:
+        return check_crypto_format(value) if value is not None else None
+
+    def spelling(self) -> BotSpelling:
+        return BotSpelling(self.crypto_format)
+
+
 class BotMapping(Model):
     timestamps: TimestampFormat = "aware"
+    symbols: SymbolsMapping = SymbolsMapping()
     queries: dict[str, Query] = Field(default_factory=dict)
     accounts: AccountsMapping
     profiles: ProfilesMapping
