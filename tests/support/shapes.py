@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,3 +28,12 @@ def shape_sections(name: str) -> dict[str, Any]:
     return {"bot_db": {"mapping": raw["bot_db"]["mapping"]},
             "bot": {"access_log_format": raw["bot"]["access_log_format"]},
             "simulator": {"bot_shape": name}}
+
+
+def shape_cases(shapes: tuple[str, ...]) -> list[Any]:
+    """pytest params ``(shape, backend)`` for every shape on SQLite and PostgreSQL (marked ``postgres``)."""
+    return [
+        pytest.param((shape, backend), id=f"{shape}-{backend}",
+                     marks=[pytest.mark.postgres] if backend == "postgres" else [])
+        for shape in shapes for backend in ("sqlite", "postgres")
+    ]

@@ -189,10 +189,11 @@ def start_simulator(tmp_path: Path, db_url: str, *, startup_timeout: float = STA
 
 
 @contextmanager
-def simulator_on_backend(request: Any, tmp_path: Path, **config_overrides: Any) -> Iterator[RunningSimulator]:
-    """A simulator on a fresh bot database of the backend named by ``request.param`` ("sqlite" or
-    "postgres"); the PostgreSQL leg skips or fails through the ``postgres_available`` fixture."""
-    if request.param == "sqlite":
+def simulator_on_backend(request: Any, tmp_path: Path, backend: str | None = None,
+                         **config_overrides: Any) -> Iterator[RunningSimulator]:
+    """A simulator on a fresh bot database of `backend` (default: the one named by ``request.param``),
+    "sqlite" or "postgres"; the PostgreSQL leg skips or fails through the ``postgres_available`` fixture."""
+    if (backend or request.param) == "sqlite":
         with start_simulator(tmp_path, f"sqlite:///{tmp_path / 'bot.sqlite3'}", **config_overrides) as sim:
             yield sim
         return
