@@ -4,7 +4,10 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-CONFIG ?= config/local.yml
+# the simulated bot's shape (docs/simulator.md): default, strategy or boolean; another shape's config is its own
+BOT_SHAPE ?=
+CONFIG ?= $(if $(filter-out default,$(BOT_SHAPE)),config/shapes/$(BOT_SHAPE).yml,config/local.yml)
+SHAPE_FLAG = $(if $(BOT_SHAPE),--bot-shape $(BOT_SHAPE))
 # where the alerts' runbook links point (docs/alerting.md, "Runbook links"); empty: the committed rules' base
 RUNBOOK_BASE_URL ?=
 RUNBOOK_FLAG = $(if $(RUNBOOK_BASE_URL),--runbook-base-url $(RUNBOOK_BASE_URL))
@@ -17,6 +20,7 @@ RELIABILITY_LONG ?= -k "soak or sigkill or postgres_restart or broker_storms"
 help:
 	@echo "make demo   - start the whole stack, inject the three runbook incidents, report detection and mitigation"
 	@echo "make run    - start the whole stack and leave it running (Ctrl-C stops it)"
+	@echo "             (BOT_SHAPE=strategy|boolean: the simulated bot stores its data in another shape)"
 	@echo "make test   - every test: lint, promtool/amtool checks, pytest (unit, integration, end to end)"
 	@echo "make bench  - benchmarks and the long reliability soak; results in bench/"
 	@echo "make doctor CONFIG=FILE - read-only checks of FILE against the real bot (database mapping, access log,"
@@ -60,7 +64,7 @@ test-python: setup bench-tools browser-tools
 test: setup lint check-alerts test-python
 
 demo: setup
-	$(BIN)/python -m stack demo --config $(CONFIG) $(RUNBOOK_FLAG)
+	$(BIN)/python -m stack demo --config $(CONFIG) $(SHAPE_FLAG) $(RUNBOOK_FLAG)
 
 # read-only readiness checks of CONFIG against the real bot (docs/bot-database.md, "Connecting your bot")
 DOCTOR_FLAGS ?=
@@ -68,7 +72,7 @@ doctor: $(STAMP)
 	$(BIN)/python -m doctor --config $(CONFIG) $(DOCTOR_FLAGS)
 
 run: setup
-	$(BIN)/python -m stack run --config $(CONFIG) $(RUNBOOK_FLAG)
+	$(BIN)/python -m stack run --config $(CONFIG) $(SHAPE_FLAG) $(RUNBOOK_FLAG)
 
 bench: setup bench-tools
 	$(BIN)/python -m bench --config $(CONFIG)

@@ -29,7 +29,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         choices=["run", "demo", "secrets"],
         help="run: until Ctrl-C; demo: inject, watch, report; secrets: write <state-dir>/secrets.env, print its path",
     )
-    parser.add_argument("--config", default=str(REPO / "config" / "local.yml"), help="the YAML (%(default)s)")
+    parser.add_argument(
+        "--config", help="the YAML (default: config/local.yml, or config/shapes/NAME.yml with --bot-shape)"
+    )
+    parser.add_argument(
+        "--bot-shape", metavar="NAME", help="the simulated bot's shape (docs/simulator.md): default, strategy, boolean"
+    )
     parser.add_argument("--state-dir", default=str(REPO / "var" / "stack"), help="data, logs, secrets")
     parser.add_argument("--prometheus-port", type=int, default=9090)
     parser.add_argument("--alertmanager-port", type=int, default=9093, help="the people's Alertmanager")
@@ -47,6 +52,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def config_path(given: str | None, bot_shape: str | None) -> Path:
+    """The config named, else the shape's own (config/shapes/NAME.yml), else config/local.yml."""
+    if given:
+        return Path(given).resolve()
+    if bot_shape and bot_shape != "default":
+        return REPO / "config" / "shapes" / f"{bot_shape}.yml"
+    return REPO / "config" / "local.yml"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "secrets":
@@ -55,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(path)
         return 0
     options = StackOptions(
-        config_path=Path(args.config).resolve(),
+        config_path=config_path(args.config, args.bot_shape),
+        bot_shape=args.bot_shape,
         state_dir=Path(args.state_dir).resolve(),
         prometheus_ports=(args.prometheus_port,),
         alertmanager_ports=(args.alertmanager_port,),

@@ -56,6 +56,7 @@ class StackOptions:
     fresh: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
     runbook_base_url: str | None = None  # None: the committed rules' links (stack.render.DEFAULT_RUNBOOK_BASE_URL)
+    bot_shape: str | None = None  # the simulator's --bot-shape (None: simulator.bot_shape of the config)
 
 
 @dataclass
@@ -211,7 +212,8 @@ class LocalStack:
 
     def _start_simulator(self) -> None:
         control = self.config.section("simulator").control_port
-        self.group.start(self._python("simulator", "simulator", self.options.config_path, control, "serve"))
+        shape = ("--bot-shape", self.options.bot_shape) if self.options.bot_shape else ()
+        self.group.start(self._python("simulator", "simulator", self.options.config_path, control, "serve", *shape))
 
     def _start_exporters(self) -> None:
         port = split_listen(self.config.section("exporters").listen)[1]
