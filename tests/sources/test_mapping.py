@@ -110,6 +110,8 @@ MISTAKES: list[tuple[str, Mutation, str]] = [
      "queries.held.params.least: not used by the SQL"),
     ("a column the query does not declare", query_positions("SELECT id, qty FROM positions", ["id", "qty"]),
      "positions.symbol: 'symbol' is not one of the columns of query 'held'"),
+    ("a crypto spelling without its quote", lambda m: m.update(symbols={"crypto_format": "{base}-USD"}),
+     "bot_db.mapping.symbols.crypto_format: Value error, '{base}-USD': give {base} then {quote} once each"),
     ("quarantine through a query", lambda m: m.update(queries={"o": {"sql": "SELECT 1", "columns": ["id"]}})
      or m["orders"].update(table="o"), "orders.table: quarantine writes the order's row: it needs a real table"),
 ]
