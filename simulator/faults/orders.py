@@ -28,7 +28,8 @@ def _broker_status(status: str) -> str:
 
 
 def inject_stale_orders(world: Simulator, options: StaleOrdersOptions) -> dict[str, Any]:
-    """Order i is > 24 h old when i < older_than_24h and unknown to the broker when i < missing_at_broker."""
+    """Order i is > 24 h old when i < older_than_24h and unknown to the broker when i < missing_at_broker (its
+    broker id answers 404)."""
     now = world.clock()
     created: list[dict[str, Any]] = []
     broker_orders: list[SimOrder] = []
@@ -42,8 +43,10 @@ def inject_stale_orders(world: Simulator, options: StaleOrdersOptions) -> dict[s
             age = max(options.age_seconds, OLDER_THAN_A_DAY_SECONDS) if older else options.age_seconds
             missing = index < options.missing_at_broker
             updated = now - timedelta(seconds=age)
+            # the bot recorded a broker id for each (its submission was answered); the broker lost the missing ones,
+            # so they are missing by either id, in a bot that keeps a client order id and in one that does not
             row = insert_bot_order(conn, profile.id, symbol, "buy", 1.0, options.status, updated - timedelta(seconds=5),
-                                   updated, "stale", at_broker=not missing)
+                                   updated, "stale", at_broker=True)
             if not missing:
                 broker_orders.append(broker_copy(row, profile.account, _broker_status(options.status), "limit"))
             created.append({**row, "account": profile.account, "age_seconds": age, "at_broker": not missing,
