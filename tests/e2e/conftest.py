@@ -17,7 +17,7 @@ from sources.botdata import BotData, open_bot_data
 from stack.local import LocalStack, StackOptions
 from stack.observe import Observer
 from tests.support.ports import free_port
-from tests.support.simulator import simulator_sections, write_config
+from tests.support.simulator import merge, simulator_sections, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 INTERVAL_SECONDS = 2.0  # scrape and evaluation interval of the e2e Prometheus, as in `make demo`
@@ -122,14 +122,16 @@ def start_e2e(
     responders: int = 1,
     responder_bot_db_url: str | None = None,
     responder: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Iterator[E2E]:
     """Start the stack on free ports: `alertmanagers` people's and as many automation Alertmanagers (each
     kind one gossip cluster when there are several); `responder_bot_db_url`: where the responders reach the
-    bot DB; `responder`: more responder settings."""
+    bot DB; `responder`: more responder settings; `extra`: sections merged into the config (a bot shape's)."""
     am_ports = tuple(free_port() for _ in range(alertmanagers))
     automation_ports = tuple(free_port() for _ in range(alertmanagers))
     sections = stack_sections(tmp_path, bot_db_url, ledger_url, [f"http://127.0.0.1:{p}" for p in automation_ports])
     sections["responder"].update(responder or {})
+    sections = merge(sections, extra or {})
     config = write_config(tmp_path / "config.yml", sections)
     options = StackOptions(
         config_path=config,
