@@ -18,6 +18,7 @@ from common.db import describe_url, make_engine, normalise_url
 from simulator.bot.scale import ScalePlan, scale_seed
 from simulator.bot.seed import ensure_seeded
 from simulator.bot.shapes import SHAPE_NAMES
+from simulator.bot.shapes.scale import scale_seed_strategy
 from simulator.broker.book_load import load_book
 from simulator.faults.cli import DEFAULT_CONTROL_URL, control_url_from, run_inject
 from simulator.faults.options import KINDS, OPTION_MODELS
@@ -79,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _seed_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     seed = commands.add_parser("seed", help="drop, recreate and bulk-load the bot tables (benchmarks)")
     seed.add_argument("--config", default=argparse.SUPPRESS, help="YAML config file (bot_db.url is used)")
+    seed.add_argument("--bot-shape", choices=("default", "strategy"), default=argparse.SUPPRESS,
+                      help="the tables to load: today's (default) or the strategy shape's")
     seed.add_argument("--profiles", type=int, default=1000, help="profiles (default 1000)")
     seed.add_argument("--accounts", type=int, default=1000, help="broker accounts (default 1000)")
     seed.add_argument("--orders", type=int, default=1_000_000, help="orders (default 1000000)")
@@ -142,10 +145,16 @@ def _seed(config: Config, args: argparse.Namespace) -> int:
         return 2
     plan = ScalePlan(args.profiles, args.accounts, args.orders, args.working_share, args.stale_share, symbols,
                      config.bot_db.stale_after_seconds, args.rng_seed)
+    shape = args.bot_shape or (config.simulator.bot_shape if config.simulator else "default")
+    if shape not in ("default", "strategy"):
+        print(f"simulator seed: --bot-shape {shape}: bulk seeding knows the default and strategy shapes",
+              file=sys.stderr)
+        return 2
     ensure_sqlite_directory(config.bot_db.url)
     engine = make_engine(config.bot_db.url)
     try:
-        result = scale_seed(engine, plan, utc_now())
+        seeder = scale_seed_strategy if shape == "strategy" else scale_seed
+        result = seeder(engine, plan, utc_now())
     finally:
         engine.dispose()
     print(" ".join(f"{key}={value}" for key, value in result.items()))
