@@ -31,8 +31,8 @@ from bench.simulator import simulator
 from bench.sizes import FULL, TINY, Sizes
 from common.config import load_config
 
-SCENARIOS = ("scrape", "ghost", "ingest", "storm", "mitigate")
-SCALE_SCENARIOS = ("scrape", "ghost", "storm")
+SCENARIOS = ("scrape", "scrape_strategy", "ghost", "ingest", "storm", "mitigate")
+SCALE_SCENARIOS = ("scrape", "scrape_strategy", "ghost", "storm")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -71,6 +71,10 @@ def _guarded(name: str, results: dict[str, Any], action: Callable[[], dict[str, 
 def run_scale(config: Path, workdir: Path, sizes: Sizes, wanted: set[str], results: dict[str, Any]) -> None:
     """Seed the bot DB at scale once; scrape, then the simulator on it for ghost and storm."""
     stale_after = load_config(config).bot_db.stale_after_seconds
+    if "scrape_strategy" in wanted:
+        _guarded("scrape_strategy", results, lambda: _scrape_strategy(stale_after, workdir, sizes))
+    if not wanted & {"scrape", "ghost", "storm"}:
+        return
     with ExitStack() as stack:
         bot_db = stack.enter_context(pg.temporary_database("tbbench_bot"))
         results["seed"] = {"sizes": vars(sizes.scale), **seed(bot_db, sizes.scale, workdir)}
@@ -98,6 +102,14 @@ def run_scale(config: Path, workdir: Path, sizes: Sizes, wanted: set[str], resul
             path = write_config(workdir, sections, "scale-am.yml")
             _guarded("storm_alertmanager", results, lambda: storm.run(
                 path, sections, env, second, workdir, sizes.storm_alerts, sim, "alertmanager", 0.0))
+
+
+def _scrape_strategy(stale_after: float, workdir: Path, sizes: Sizes) -> dict[str, Any]:
+    """The stale-backlog scrape over the strategy shape's tables, seeded at the same scale."""
+    with pg.temporary_database("tbbench_strategy") as bot_db:
+        seeded = seed(bot_db, sizes.scale, workdir, bot_shape="strategy")
+        found = scrape.run_strategy(bot_db, stale_after, workdir, sizes.scrape_samples, sizes.query_exporter)
+    return {**found, "seed": seeded, "scale": vars(sizes.scale)}
 
 
 def main(argv: list[str] | None = None) -> int:

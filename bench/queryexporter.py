@@ -43,8 +43,27 @@ def install() -> Path | None:
     return binary if binary.exists() else None
 
 
-def config(db_url: str, stale_after_seconds: float) -> dict[str, Any]:
-    sql = statement(stale_after_seconds)
+def strategy_statement(stale_after_seconds: float) -> str:
+    """The stale-backlog aggregate for the strategy shape (config/shapes/strategy.yml) in plain SQL, as one would
+    write it by hand: orders reach their strategy through trade_proposals, a resting limit order is never
+    stale, the rest go stale from submitted_at."""
+    stale = ("o.status IN ('new', 'submitted', 'partially_filled') AND NOT (o.status IN ('submitted', "
+             "'partially_filled') AND o.order_type IN ('limit', 'stop_limit')) AND o.submitted_at < now() - "
+             f"interval '{stale_after_seconds:g} seconds'")
+    return (  # built from constants only
+        "SELECT s.id::text AS profile, "  # noqa: S608
+        "coalesce(sum(CASE WHEN x.stale THEN 1 ELSE 0 END), 0)::float AS stale_orders, "
+        "coalesce(extract(epoch FROM now() - min(CASE WHEN x.stale THEN x.submitted_at END)), 0)::float "
+        "AS oldest_age_seconds, "
+        "coalesce(sum(CASE WHEN x.status = 'unknown' THEN 1 ELSE 0 END), 0)::float AS quarantined_orders "
+        "FROM strategies s LEFT JOIN (SELECT tp.strategy_id, o.status, o.submitted_at, "
+        f"({stale}) AS stale FROM orders o JOIN trade_proposals tp ON tp.id = o.trade_proposal_id "
+        f"WHERE ({stale}) OR o.status = 'unknown') x ON x.strategy_id = s.id GROUP BY s.id"
+    )
+
+
+def config(db_url: str, stale_after_seconds: float, sql: str | None = None) -> dict[str, Any]:
+    sql = sql or statement(stale_after_seconds)
     for column, metric in METRICS.items():
         sql = sql.replace(f"AS {column}", f"AS {metric}")
     return {
@@ -56,10 +75,11 @@ def config(db_url: str, stale_after_seconds: float) -> dict[str, Any]:
 
 
 @contextmanager
-def query_exporter(binary: Path, db_url: str, stale_after_seconds: float, workdir: Path) -> Iterator[str]:
-    """Serve the stale-backlog query with query-exporter; yield its /metrics URL."""
+def query_exporter(binary: Path, db_url: str, stale_after_seconds: float, workdir: Path,
+                   sql: str | None = None) -> Iterator[str]:
+    """Serve the stale-backlog query (today's shape's, or `sql`) with query-exporter; yield its /metrics URL."""
     port = free_port()
-    path = write_yaml(workdir / "query-exporter.yml", config(db_url, stale_after_seconds))
+    path = write_yaml(workdir / "query-exporter.yml", config(db_url, stale_after_seconds, sql))
     url = f"http://{HOST}:{port}/metrics"
 
     def ready() -> bool:

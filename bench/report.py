@@ -67,6 +67,21 @@ def _python_peer_rows(ours: dict[str, Any], cmd: str) -> list[Row]:
                 "<= 1.0x (no slower)", _verdict(ours["ratio_p95_to_query_exporter"] <= 1.0), cmd)]
 
 
+def scrape_strategy_rows(r: dict[str, Any]) -> list[Row]:
+    ours, db = r["collector"], r["database_ms_per_evaluation"]
+    scale = r.get("scale", {})
+    at = f"strategy shape, {scale.get('profiles', 0):,} strategies, {scale.get('orders', 0):,} orders"
+    cmd = "python -m bench --only scrape_strategy"
+    p95 = ours["scrape_ms"]["p95"]
+    return [
+        Row(f"stale-backlog scrape p95 ({at})", _ms(p95), "-", "-", "<= 250 ms", _verdict(p95 <= 250), cmd),
+        *_python_peer_rows(ours, cmd),
+        Row("strategy shape: database time per evaluation (EXPLAIN ANALYZE, median)", _ms(db["collector"]["median"]),
+            f"hand-written SQL {_ms(db['query_exporter']['median'])}", _x(r["ratio_database_time"]), "(reported)",
+            INFO, cmd),
+    ]
+
+
 def ghost_rows(r: dict[str, Any]) -> list[Row]:
     cmd = "python -m bench --only ghost"
     p95 = r["scrape_s"]["p95"]
@@ -153,8 +168,9 @@ def mitigate_rows(r: dict[str, Any]) -> list[Row]:
     return found
 
 
-BUILDERS = {"scrape": scrape_rows, "ghost": ghost_rows, "ingest": ingest_rows, "storm": storm_rows,
-            "storm_alertmanager": storm_alertmanager_rows, "mitigate": mitigate_rows}
+BUILDERS = {"scrape": scrape_rows, "scrape_strategy": scrape_strategy_rows, "ghost": ghost_rows,
+            "ingest": ingest_rows, "storm": storm_rows, "storm_alertmanager": storm_alertmanager_rows,
+            "mitigate": mitigate_rows}
 
 
 def rows(results: dict[str, Any]) -> list[Row]:

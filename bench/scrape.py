@@ -20,6 +20,7 @@ from typing import Any
 
 import psycopg
 import requests
+import yaml
 from prometheus_client import start_http_server
 from sqlalchemy.dialects import postgresql
 
@@ -31,8 +32,10 @@ from exporters.collector import ExporterCollector
 from exporters.exposition import render, start_metrics_server
 from exporters.stale_backlog import StaleBacklogCollector
 from sources.botdata import BotData
-from sources.mapping import default_mapping
+from sources.mapping import BotMapping, default_mapping
 from stack.ports import HOST, free_port
+
+REPO = Path(__file__).resolve().parents[1]
 
 # What Prometheus 2.42 sends when it scrapes.
 HEADERS = {
@@ -74,10 +77,11 @@ def _alternate(measures: dict[str, Callable[[], object]], samples: int, cpu_of: 
     return times
 
 
-def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: str | None = None) -> dict[str, Any]:
+def measure_collector(db_url: str, stale_after: timedelta, samples: int, peer: str | None = None,
+                      mapping: BotMapping | None = None) -> dict[str, Any]:
     """Alternate: HTTP scrape of the collector, the bare statement, the collector's parts and (when given)
-    a scrape of `peer`, query-exporter's /metrics URL."""
-    bot = BotData(make_engine(db_url), default_mapping(), stale_after.total_seconds())
+    a scrape of `peer`, query-exporter's /metrics URL. `mapping`: the bot's (default: today's shape)."""
+    bot = BotData(make_engine(db_url), mapping or default_mapping(), stale_after.total_seconds())
     bot.check()
     collector = StaleBacklogCollector(bot, utc_now)
     exporter = ExporterCollector([collector])
@@ -177,4 +181,37 @@ def run(db_url: str, stale_after_seconds: float, workdir: Path, samples: int, re
         "ratio_cpu_per_refresh": ratio(ours["cpu_ms_per_scrape"]["median"], peer["cpu_ms_per_refresh"]),
         "freshness": {"collector": "computed at every scrape",
                       "sql_exporter": f"cached: up to {refresh_seconds:g} s + one evaluation old at a scrape"},
+    }
+
+
+def strategy_mapping() -> BotMapping:
+    """The strategy shape's mapping, as config/shapes/strategy.yml states it."""
+    raw = yaml.safe_load((REPO / "config" / "shapes" / "strategy.yml").read_text(encoding="utf-8"))
+    return BotMapping.model_validate(raw["bot_db"]["mapping"])
+
+
+def run_strategy(db_url: str, stale_after_seconds: float, workdir: Path, samples: int,
+                 with_query_exporter: bool = True) -> dict[str, Any]:
+    """The same scrape over the strategy shape (orders reached through trade proposals, resting limit orders
+    never stale): our collector with that shape's mapping against query-exporter running a hand-written
+    equivalent at every scrape, and both statements' database time."""
+    stale_after = timedelta(seconds=stale_after_seconds)
+    mapping = strategy_mapping()
+    peer_sql = queryexporter.strategy_statement(stale_after_seconds)
+    binary = queryexporter.install() if with_query_exporter else None
+    with ExitStack() as stack:
+        peer = stack.enter_context(queryexporter.query_exporter(
+            binary, db_url, stale_after_seconds, workdir, peer_sql)) if binary else None
+        ours = measure_collector(db_url, stale_after, samples, peer, mapping)
+    explained = BotData(make_engine(db_url), mapping, stale_after_seconds)
+    try:
+        collector_statement = _bare_statement(explained)
+    finally:
+        explained.dispose()
+    database = explain_ms(db_url, {"collector": collector_statement, "query_exporter": (peer_sql, {})}, rounds=15)
+    return {
+        "shape": "strategy",
+        "collector": ours,
+        "database_ms_per_evaluation": database,
+        "ratio_database_time": ratio(database["collector"]["median"], database["query_exporter"]["median"]),
     }

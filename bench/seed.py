@@ -30,8 +30,9 @@ class ScaleSizes:
                 "--working-share", str(self.working_share), "--stale-share", str(self.stale_share)]
 
 
-def seed(db_url: str, sizes: ScaleSizes, workdir: Path) -> dict[str, float]:
-    """Bulk-load the bot tables into `db_url`; return the simulator's counts and the seconds it took."""
+def seed(db_url: str, sizes: ScaleSizes, workdir: Path, bot_shape: str = "default") -> dict[str, float]:
+    """Bulk-load the bot tables (of `bot_shape`) into `db_url`; return the simulator's counts and the seconds
+    it took."""
     config = write_yaml(workdir / "seed.yml", {
         "bot_db": {"url": db_url, "stale_after_seconds": 300},
         "broker": {"base_url": "http://127.0.0.1:9"},
@@ -39,7 +40,8 @@ def seed(db_url: str, sizes: ScaleSizes, workdir: Path) -> dict[str, float]:
         "supabase": {"url": "http://127.0.0.1:9"},
     })
     started = time.perf_counter()
-    done = subprocess.run(python("simulator", "seed", "--config", str(config), *sizes.argv()), cwd=REPO,
+    done = subprocess.run(python("simulator", "seed", "--config", str(config), *sizes.argv(),
+                                 "--bot-shape", bot_shape), cwd=REPO,
                           env=child_env({}), capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"seeding failed: {done.stderr.strip()[-2000:]}")
