@@ -43,10 +43,15 @@ def run_doctor(config: Path, env: dict[str, str], *extra: str) -> Outcome:
 def doctor_sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
     """One simulator per backend and test module, with some client traffic in its access log."""
     with simulator_on_backend(request, tmp_path_factory.mktemp(f"doctor-{request.param}")) as running:
-        deadline = time.monotonic() + LOG_WAIT_SECONDS
-        while not (running.access_log.is_file() and running.access_log.stat().st_size) and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for_access_log(running)
         yield running
+
+
+def wait_for_access_log(running: RunningSimulator) -> None:
+    """Until the client traffic has written something to the access log (bounded)."""
+    deadline = time.monotonic() + LOG_WAIT_SECONDS
+    while not (running.access_log.is_file() and running.access_log.stat().st_size) and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 def config_with(sim: RunningSimulator, tmp_path: Path, **overrides: Any) -> Path:

@@ -4,20 +4,17 @@ SQLite and PostgreSQL, over real HTTP to the simulator's bot, broker and Supabas
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from sources.mapping import default_mapping_data
-from tests.doctor.conftest import config_with, run_doctor
+from tests.doctor.conftest import config_with, run_doctor, wait_for_access_log
 from tests.support.ports import free_port
-from tests.support.simulator import RunningSimulator
-
-REPO = Path(__file__).resolve().parents[2]
-# Other bot shapes the simulator serves, each a configuration of its own (green there too, when present).
-SHAPE_CONFIGS = sorted((REPO / "config" / "shapes").glob("*.yml"))
+from tests.support.shapes import OTHER_SHAPES, shape_cases, shape_sections
+from tests.support.simulator import RunningSimulator, simulator_on_backend
 
 
 def test_green_on_the_simulators_bot(doctor_sim: RunningSimulator) -> None:
@@ -146,11 +143,23 @@ def _with_port(section: dict[str, Any]) -> dict[str, Any]:
     return {key: (closed if value == CLOSED else value) for key, value in section.items()}
 
 
-@pytest.mark.parametrize("config", SHAPE_CONFIGS, ids=[path.stem for path in SHAPE_CONFIGS])
-def test_green_on_each_other_shape(config: Path) -> None:  # pragma: no cover - runs once config/shapes/ exists
-    # The hook for the simulator's other bot shapes: start the simulator with the shape this file configures
-    # (python -m simulator --bot-shape NAME) and assert what test_green_on_the_simulators_bot asserts.
-    pytest.skip(f"{config.name}: start its simulator shape here, then run doctor as on the default shape")
+@pytest.fixture(scope="module", params=shape_cases(OTHER_SHAPES))
+def shape_sim(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSimulator]:
+    """The simulator with its bot in another shape (config/shapes/NAME.yml's mapping and access log format)."""
+    shape, backend = request.param
+    with simulator_on_backend(request, tmp_path_factory.mktemp(f"doctor-{shape}-{backend}"), backend,
+                              **shape_sections(shape)) as running:
+        wait_for_access_log(running)
+        yield running
+
+
+def test_green_on_each_other_shape(shape_sim: RunningSimulator) -> None:
+    outcome = run_doctor(shape_sim.config_path, shape_sim.env)
+    assert outcome.code == 0, outcome.output
+    assert outcome.last_line == "doctor: ready, nothing blocks"
+    for check in ("tables and columns", "values orders.status", "query stale_backlog", "write profiles.entries",
+                  "write orders.quarantine", "access log", "broker"):
+        assert "| ok " in outcome.row(check), outcome.output
 
 
 DEGRADED_FIELDS = [{"path": "checks.order_sync", "healthy": ["ok"]}, {"path": "checks.broker", "healthy": ["ok"]}]
