@@ -16,8 +16,13 @@ import pytest
 
 from tests.exporters.conftest import SETTINGS, Exporter, ManualClock, make_exporter
 from tests.exporters.test_auth_failures import (  # noqa: F401 - collected again against each shape
+    failures,
+    scrape_after,
+    test_auth_bypass_is_seen_by_the_unauthenticated_trade_probe,
     test_bad_client_tokens_are_counted_per_channel_and_code,
+    test_bot_degraded_fails_readiness_only,
     test_healthy_bot_passes_every_probe_and_counts_requests,
+    test_misconfigured_verification_key_fails_the_authenticated_probe,
     test_stale_orders_and_quarantine_are_counted,
     test_supabase_outage_fails_issuance_but_the_cached_token_still_works,
 )
@@ -64,3 +69,13 @@ def test_the_mapping_names_every_value_the_shape_writes(exporter: Exporter) -> N
     scrape = exporter.scrape()
     assert scrape.value("tradingbot_collector_up", collector="unmapped_values") == 1
     assert {k: v for k, v in scrape.samples("tradingbot_unmapped_value_rows").items() if v} == {}
+
+
+def test_insufficient_funds_403_is_never_an_auth_failure(exporter: Exporter) -> None:
+    """The shape's own log format says which 403 is the broker's refusal (bot.access_log_format.insufficient_funds)."""
+    exporter.scrape()
+    exporter.sim.inject("insufficient-funds", share=1.0)
+    later = scrape_after(exporter, 2.5)
+    assert failures(later, "api") == 0
+    requests = later.value("tradingbot_requests_total", channel="api")
+    assert requests is not None and requests > 0
