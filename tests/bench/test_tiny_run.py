@@ -87,4 +87,5 @@ def test_storm_records_everything_and_applies_the_budget(results: dict[str, Any]
     assert {"responder", "simulator"} <= set(storm["peak_rss_mib"])
     through_alertmanager = results["storm_alertmanager"]
     assert through_alertmanager["recorded"] == 20
+    assert through_alertmanager["alertmanager_failed_notifications"] == 0  # Alertmanager never gave up a delivery
     assert "alertmanager" in through_alertmanager["peak_rss_mib"]
