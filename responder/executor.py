@@ -28,12 +28,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from common.config import ResponderConfig, RetryConfig
 from responder import approval_notices as notices
 from responder.actions.context import ActionContext, Services
-from responder.actions.registry import ActionSpec, Outcome, UnknownAction
+from responder.actions.registry import ActionSpec, DryRunOutput, Outcome, ParkedOutput, UnknownAction
 from responder.actions.transient import TransientError, as_transient
 from responder.evidence import Evidence, guard_difference
 from responder.lease import LeaseKeeper
 from responder.ledger import approvals, budget, queries, steps
-from responder.ledger.schema import DRY_RUN, SKIPPED
 from responder.ledger.steps import Claim, StepEnd
 from responder.logs import log
 from responder.metrics import ResponderMetrics
@@ -84,7 +83,7 @@ class ExecutorSettings:
 
 
 def _end(outcome: Outcome) -> StepEnd:
-    return StepEnd(outcome.result, outcome.detail, dict(outcome.output), outcome.after, outcome.error)
+    return StepEnd(outcome.result, outcome.detail, outcome.output.stored(), outcome.after, outcome.error)
 
 
 class Executor:
@@ -150,7 +149,7 @@ class Executor:
                 continue
             if isinstance(claimed, steps.Cancelled):
                 for action in claimed.actions:
-                    self._metrics.steps.labels(action, SKIPPED).inc()
+                    self._metrics.steps.labels(action, StepState.SKIPPED).inc()
                 log(logger, logging.INFO, "run cancelled: alert already resolved", step_id=due.step_id)
                 return True
             self.process(claimed)
@@ -175,14 +174,14 @@ class Executor:
             spec = self._services.registry.get(step.action)
             params = spec.params.model_validate(step.params)
         except (UnknownAction, ValueError) as exc:
-            self._finish(claim, StepEnd("failed", "invalid_step", error=describe(exc)))
+            self._finish(claim, StepEnd(StepState.FAILED, "invalid_step", error=describe(exc)))
             return
         ctx = ActionContext(self._services, claim.alert, claim.run.id, step.id, claim.history, claim.later)
         if claim.run.failed and not step.run_on_failure:
-            self._finish(claim, StepEnd(SKIPPED, "run_failed"))
+            self._finish(claim, StepEnd(StepState.SKIPPED, "run_failed"))
             return
         if step.policy == "off":
-            self._finish(claim, StepEnd(SKIPPED, "policy_off"))
+            self._finish(claim, StepEnd(StepState.SKIPPED, "policy_off"))
             return
         if spec.precheck is not None:
             early = _guarded(spec.precheck, ctx, params)
@@ -193,8 +192,8 @@ class Executor:
                 self._finish(claim, _end(early))
                 return
         if DRY_RUN_MODE in (self._settings.mode, claim.run.mode) and spec.effect == "mutate":
-            output = {"params": step.params, "summary": f"dry run: would run {spec.name}"}
-            self._finish(claim, StepEnd(DRY_RUN, "would_run", output))
+            output = DryRunOutput(params=step.params, summary=f"dry run: would run {spec.name}")
+            self._finish(claim, StepEnd(StepState.DRY_RUN, "would_run", output.stored()))
             return
         if claim.approved and self._changed_since_approval(claim, spec, ctx, params):
             return
@@ -203,8 +202,8 @@ class Executor:
             return
         try:
             if spec.budget is not None and not self._spend(claim, spec.budget):
-                output = self._report_budget(ctx, claim, spec.budget)
-                self._park(claim, WAIT_BUDGET, output, ctx, spec, params)
+                exhausted = self._report_budget(ctx, claim, spec.budget)
+                self._park(claim, WAIT_BUDGET, exhausted, ctx, spec, params)
                 return
         except budget.LeaseLost:
             log(logger, logging.WARNING, "lease lost before spending the budget", step_id=step.id)
@@ -262,7 +261,8 @@ class Executor:
         if at > deadline:
             spent = (now - (deadline - timedelta(seconds=self._settings.retry.max_seconds))).total_seconds()
             note = f"{error} (gave up after {step.retries + 1} attempts over {spent:.0f} s)"
-            self._finish(claim, StepEnd("failed", "retries_exhausted", failure.output, error=note[:MAX_ERROR]))
+            end = StepEnd(StepState.FAILED, "retries_exhausted", failure.output, error=note[:MAX_ERROR])
+            self._finish(claim, end)
             return
         retry = steps.RetryLater(at, deadline, failure.kind, error, failure.output)
         if self._durably(lambda: steps.retry_later(self._engine, claim.lease, retry), step.id):
@@ -281,7 +281,7 @@ class Executor:
         if not difference:
             return False
         summary = "refused to run: the state changed since the approval (" + "; ".join(difference) + ")"
-        output = {"summary": summary, "difference": difference, "approved_by": claim.step.decided_by}
+        output = ParkedOutput(summary=summary, difference=difference, approved_by=claim.step.decided_by)
         log(logger, logging.WARNING, "approved step refused: state changed", step_id=claim.step.id)
         self._park(claim, WAIT_CHANGED, output, ctx, spec, params)
         return True
@@ -290,19 +290,20 @@ class Executor:
         self,
         claim: Claim,
         reason: str,
-        output: Any = None,
+        output: ParkedOutput | None = None,
         ctx: ActionContext | None = None,
         spec: ActionSpec[Any] | None = None,
         params: Any = None,
     ) -> None:
         def park() -> bool:
-            return steps.await_approval(self._engine, claim.lease, reason, self._services.clock(), output)
+            stored = None if output is None else output.stored()
+            return steps.await_approval(self._engine, claim.lease, reason, self._services.clock(), stored)
 
         if not self._durably(park, claim.step.id):
             return
         log(logger, logging.INFO, "step awaits approval", step_id=claim.step.id, reason=reason)
         if ctx is not None and spec is not None:
-            fallback = str((output or {}).get("summary") or "") if isinstance(output, dict) else ""
+            fallback = output.summary if output is not None else ""
             evidence = notices.evidence_now(ctx, spec, params, fallback)
             if reason == WAIT_CHANGED:
                 evidence = Evidence(f"{fallback}. Now: {evidence.summary}", evidence.rows, evidence.guard)
@@ -336,7 +337,7 @@ class Executor:
             self._engine, claim.lease, name, s.max_deactivations, s.window_seconds, now, force=claim.approved
         )
 
-    def _report_budget(self, ctx: ActionContext, claim: Claim, name: str) -> dict[str, Any]:
+    def _report_budget(self, ctx: ActionContext, claim: Claim, name: str) -> ParkedOutput:
         """Count and announce an exhausted budget; the notification's outcome goes into the step's output."""
         self._metrics.budget_exhausted.labels(name).inc()
         s = self._settings
@@ -355,7 +356,7 @@ class Executor:
         )
         sent = notifier.send(text)
         log(logger, logging.WARNING, "blast-radius budget exhausted", budget=name, notification=sent.outcome)
-        return {"summary": f"budget {name} exhausted; awaiting an operator", "notification": sent.outcome}
+        return ParkedOutput(summary=f"budget {name} exhausted; awaiting an operator", notification=sent.outcome)
 
 
 def _guarded(function: Any, ctx: ActionContext, params: Any) -> Any:

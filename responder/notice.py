@@ -73,19 +73,18 @@ def incident_scope(labels: dict[str, str]) -> str:
     return ", ".join(f"{name} {labels[name]}" for name in SCOPE_LABELS if labels.get(name)) or "all profiles"
 
 
-def _summary(step: StepRecord) -> str:
-    output = step.output if isinstance(step.output, dict) else {}
-    return str(output.get("summary") or "")
+def _summary(step: StepRecord, registry: Registry) -> str:
+    return registry.read_output(step.action, step.output).summary
 
 
 def _utc(value: datetime | None) -> str:
     return value.strftime("%H:%M:%S UTC") if value else "?"
 
 
-def describe_step(step: StepRecord) -> str:
+def describe_step(step: StepRecord, registry: Registry) -> str:
     """What a step's state means now, in words: done, failed, waiting for whom, retrying until when."""
     texts: dict[str, str] = {
-        SUCCEEDED: _summary(step) or "done",
+        SUCCEEDED: _summary(step, registry) or "done",
         FAILED: f"FAILED: {step.error or step.outcome}",
         DRY_RUN: "dry run, not executed",
         REJECTED: f"rejected by {step.decided_by or 'an operator'}",
@@ -134,8 +133,9 @@ def incident_notice(
         status=alert.status,
         severity=severity_name(labels.get("severity")),
         scope=incident_scope(labels),
-        impact=[line for line in (_summary(s) for s in started if s.id in observe) if line],
-        mitigation=[StepLine(s.name, s.state, describe_step(s), s.id) for s in started if s.id not in observe],
+        impact=[line for line in (_summary(s, registry) for s in started if s.id in observe) if line],
+        mitigation=[StepLine(s.name, s.state, describe_step(s, registry), s.id)
+                    for s in started if s.id not in observe],
         upcoming=[StepLine(s.name, s.state, text, s.id) for s, text in upcoming if text],
         failed=any(s.state == FAILED for s in started),
         run_id=run_id,

@@ -97,9 +97,8 @@ class Operations:
             params = spec.params.model_validate(step.params)
         except (UnknownAction, ValueError) as exc:
             return Evidence(f"invalid step: {describe(exc)}", available=False)
-        output = step.output if isinstance(step.output, dict) else {}
         if spec.preview is None:
-            return Evidence(str(output.get("summary") or spec.summary))
+            return Evidence(registry.read_output(step.action, step.output).summary or spec.summary)
         ctx = ActionContext(self._services, found.alert, found.run.id, step.id, found.history, found.later)
         try:
             return spec.preview(ctx, params)

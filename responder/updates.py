@@ -16,6 +16,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from responder.actions.context import Services
+from responder.actions.registry import Registry
 from responder.ledger import notices
 from responder.ledger.records import StepRecord
 from responder.logs import log
@@ -25,13 +26,13 @@ logger = logging.getLogger(__name__)
 TEMPLATE = "incident.txt.j2"
 
 
-def changes_since(steps: Sequence[StepRecord], since: datetime) -> list[str]:
+def changes_since(steps: Sequence[StepRecord], since: datetime, registry: Registry) -> list[str]:
     """The steps that started or finished since the last notice, as people read them."""
     changed = []
     for step in steps:
         moments = [moment for moment in (step.started_at, step.finished_at) if moment is not None]
         if step.action != "notify" and moments and max(moments) > since:
-            changed.append(f"{step.name}: {describe_step(step)}")
+            changed.append(f"{step.name}: {describe_step(step, registry)}")
     return changed
 
 
@@ -47,7 +48,7 @@ def post_due_update(engine: Engine, services: Services, owner: str, lease_second
         incident_notice(claim.alert, claim.run.id, claim.steps, services.registry),
         kind="update",
         sequence=claim.sequence,
-        changes=changes_since(claim.steps, claim.since),
+        changes=changes_since(claim.steps, claim.since, services.registry),
         next_update=next_due,
     )
     text = notifier.render(TEMPLATE, now, **notice.context())

@@ -16,12 +16,49 @@ from datetime import timedelta
 from typing import Any
 
 from responder.actions.context import ActionContext
-from responder.actions.hooks import call_bot_hook, describe_bot_hook
-from responder.actions.registry import ActionSpec, NoParams, Outcome, Params
+from responder.actions.hooks import HookOutput, call_bot_hook, describe_bot_hook
+from responder.actions.registry import SUCCEEDED, ActionSpec, NoParams, Outcome, Params, StepOutput
+from responder.actions.views import View
 from responder.evidence import Evidence
 from sources.accesslog import AccessEvent, LineFormat, read_recent
 from sources.supabase import SupabaseError
 from sources.tokens import decode_claims
+
+
+class AuthEvidence(StepOutput):
+    """Recent auth rejections by reason and client, the failing tokens' claims, the bot's readiness."""
+
+    requests: int = 0
+    failures: int = 0
+    by_reason: dict[str, int] = {}
+    failing_clients: int = 0
+    active_clients: int = 0
+    top_failing_clients: dict[str, int] = {}
+    claims: list[dict[str, Any]] = []
+    malformed_lines: int = 0
+    bot_health: dict[str, Any] = {}
+
+
+class Check(View):
+    ok: bool
+    detail: str
+
+
+class AuthDiagnosis(StepOutput):
+    """Each check's verdict and the category they point to (config / infra / app regression)."""
+
+    checks: dict[str, Check]
+    category: str
+    reason: str
+    failing_checks: list[str] = []
+
+
+class RestartOutput(HookOutput):
+    """The restart hook's record, then the bot's health after it."""
+
+    health_live: int | None = None
+    health_ready: int | None = None
+    readiness: dict[str, Any] | None = None
 
 
 class AuthEvidenceParams(Params):
@@ -38,8 +75,7 @@ def capture_auth_evidence(ctx: ActionContext, params: AuthEvidenceParams) -> Out
     readiness = ctx.services.bot_api().readiness(bot.health.degraded_fields).as_dict()
     if bot.access_log is None:
         summary = "no access log configured (bot.access_log): rejections are known only from the bot's counters"
-        return Outcome("succeeded", "partial", {"requests": 0, "failures": 0, "bot_health": readiness,
-                                                "summary": summary})
+        return Outcome(SUCCEEDED, "partial", AuthEvidence(bot_health=readiness, summary=summary))
     since = ctx.now() - timedelta(seconds=params.window_seconds)
     channel = ctx.label(params.channel_label)
     chunk = read_recent(bot.access_log, line_format=LineFormat(bot.access_log_format))
@@ -52,19 +88,19 @@ def capture_auth_evidence(ctx: ActionContext, params: AuthEvidenceParams) -> Out
         f"{len(failures)} of {len(recent)} recent requests rejected ({share:.0%}) from {len(clients)} client(s); "
         "top: " + ", ".join(f"{reason} x{count}" for reason, count in reasons.most_common(3))
     )
-    output = {
-        "requests": len(recent),
-        "failures": len(failures),
-        "by_reason": dict(reasons),
-        "failing_clients": len(clients),
-        "active_clients": len({e.client or "(unnamed)" for e in recent}),
-        "top_failing_clients": dict(clients.most_common(params.max_clients)),
-        "claims": _claims(failures, params.max_claims),
-        "malformed_lines": chunk.malformed,
-        "bot_health": readiness,
-        "summary": summary,
-    }
-    return Outcome("succeeded", "captured", output)
+    output = AuthEvidence(
+        requests=len(recent),
+        failures=len(failures),
+        by_reason=dict(reasons),
+        failing_clients=len(clients),
+        active_clients=len({e.client or "(unnamed)" for e in recent}),
+        top_failing_clients=dict(clients.most_common(params.max_clients)),
+        claims=_claims(failures, params.max_claims),
+        malformed_lines=chunk.malformed,
+        bot_health=readiness,
+        summary=summary,
+    )
+    return Outcome(SUCCEEDED, "captured", output)
 
 
 def _claims(failures: list[AccessEvent], limit: int) -> list[dict[str, Any]]:
@@ -138,8 +174,9 @@ def diagnose_auth(ctx: ActionContext, params: NoParams) -> Outcome:
     category, reason = _categorise(checks, issue_failure, bot_down)
     summary = f"auth diagnosis: {category} ({reason})"
     failing = [name for name, check in checks.items() if not check["ok"]]
-    return Outcome("succeeded", "diagnosed", {"checks": checks, "category": category, "reason": reason,
-                                              "failing_checks": failing, "summary": summary})
+    diagnosis = {"checks": checks, "category": category, "reason": reason, "failing_checks": failing,
+                 "summary": summary}
+    return Outcome(SUCCEEDED, "diagnosed", AuthDiagnosis.model_validate(diagnosis))
 
 
 def _fresh_token(ctx: ActionContext, token: str | None) -> tuple[dict[str, Any], bool]:
@@ -174,10 +211,11 @@ def restart_bot(ctx: ActionContext, params: RestartParams) -> Outcome:
     """Restart the bot (the ``bot.hooks.restart`` hook) — the runbook does this only after credentials/config
     are verified; then wait for /health/live and read /health/ready with its degraded fields."""
     outcome = call_bot_hook(ctx, "restart", {"reason": ctx.alert.alertname}, "bot restart requested")
-    if outcome.result != "succeeded":
+    if outcome.result != SUCCEEDED:
         return outcome
     after = _wait_until_live(ctx, params.wait_seconds)
-    return Outcome("succeeded", "changed", {**outcome.output, **after}, after=after)
+    output = RestartOutput.model_validate({**outcome.output.stored(), **after})
+    return Outcome(SUCCEEDED, "changed", output, after=after)
 
 
 def bot_health(ctx: ActionContext, params: RestartParams) -> dict[str, Any]:
@@ -221,6 +259,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         "observe",
         "recent 401/403s from the access log by reason and client, the failing tokens' claims (tokens are never "
         "stored), /health/ready's degraded fields",
+        output=AuthEvidence,
     ),
     ActionSpec(
         "diagnose_auth",
@@ -228,6 +267,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         diagnose_auth,
         "observe",
         "Supabase health, JWT issuance, SUPABASE_URL, service-role key, fresh token against the bot; a category",
+        output=AuthDiagnosis,
     ),
     ActionSpec(
         "restart_bot",
@@ -235,6 +275,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         restart_bot,
         "mutate",
         "run the bot's restart hook, an HTTP call or a command (health and degraded fields before and after)",
+        output=RestartOutput,
         snapshot=bot_health,
         preview=restart_preview,
     ),

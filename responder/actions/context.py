@@ -6,13 +6,13 @@ import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TypeVar
 
 import requests
 from sqlalchemy import Engine
 
 from common.config import Config, ResponderConfig
-from responder.actions.registry import Registry
+from responder.actions.registry import Registry, StepOutput
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import SUCCEEDED
 from responder.notifier import Notifier
@@ -27,6 +27,7 @@ from sources.quantities import QuantityRules
 from sources.supabase import SupabaseAuth
 
 Clock = Callable[[], datetime]
+OutputT = TypeVar("OutputT", bound=StepOutput)
 
 
 class ActionError(Exception):
@@ -116,9 +117,13 @@ class ActionContext:
             raise ActionError(f"the alert has no {name!r} label")
         return value
 
-    def output(self, step_name: str) -> Any:
-        """The output of an earlier, succeeded step of this run (None if it did not succeed)."""
+    def output(self, step_name: str, model: type[OutputT]) -> OutputT | None:
+        """The typed output of an earlier, succeeded step of this run (None if it did not succeed); ActionError
+        when what it stored is not a `model` (the playbook wires the step to the wrong kind of step)."""
         for step in self.history:
             if step.name == step_name and step.state == SUCCEEDED:
-                return step.output
+                found = self.services.registry.read_output(step.action, step.output)
+                if not isinstance(found, model):
+                    raise ActionError(f"step {step_name!r} ({step.action}) gave no {model.__name__}")
+                return found
         return None

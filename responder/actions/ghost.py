@@ -16,13 +16,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from responder.actions.context import ActionContext
-from responder.actions.hooks import call_bot_hook, describe_bot_hook
+from responder.actions.hooks import HookOutput, call_bot_hook, describe_bot_hook
 from responder.actions.placing import close_size_of, place, reduce_only, step_client_order_id
-from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.registry import SKIPPED, SUCCEEDED, ActionSpec, Outcome, Params, StepOutput
 from responder.actions.views import (
+    BotOrderView,
+    BotPositionView,
+    BrokerOrderView,
+    PlacedOrder,
+    PositionView,
     bot_order_view,
     bot_position_view,
     broker_order_view,
@@ -41,6 +46,36 @@ class GhostParams(Params):
     symbol_label: str = "symbol"
     profile_label: str = "profile"
     max_orders: int = 50
+
+
+class ExitOrder(BotOrderView):
+    """An order of the bot's that would have closed its last position, with what the broker said about it
+    (when it was looked up)."""
+
+    broker: Literal["found", "missing", "unavailable"] | None = None
+    broker_status: str | None = None
+    broker_id: str | None = None
+    broker_error: str | None = None
+
+
+class GhostEvidence(StepOutput):
+    """Both sides of a ghost position, the ghost re-checked at capture, and the root cause it suggests."""
+
+    account: str
+    symbol: str
+    profile: str
+    spellings: list[str] | None = None  # crypto: the bot's rows in either spelling
+    bot_orders: list[BotOrderView] = []
+    bot_positions: list[BotPositionView] = []
+    broker_position: PositionView | None = None
+    broker_orders: list[BrokerOrderView] = []
+    broker_error: str | None = None
+    ghost_at_capture: Literal["present", "absent", "unverified"]
+    bot_qty: float | None = None
+    broker_qty: float | None = None
+    exit_orders: list[ExitOrder] = []
+    suggested_category: str
+    category_reason: str
 
 
 def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
@@ -63,7 +98,7 @@ def capture_ghost_evidence(ctx: ActionContext, params: GhostParams) -> Outcome:
     where = f" (position {held.position_symbol})" if held.crypto else ""
     evidence["summary"] = _summary(evidence, f"{held}{where}")
     detail = "partial" if evidence.get("broker_error") else "captured"
-    return Outcome("succeeded", detail, evidence)
+    return Outcome(SUCCEEDED, detail, GhostEvidence.model_validate(evidence))
 
 
 GHOST_PRESENT, GHOST_ABSENT, GHOST_UNVERIFIED = "present", "absent", "unverified"
@@ -191,7 +226,7 @@ def request_reconciliation(ctx: ActionContext, params: BotHookParams) -> Outcome
     """Ask the bot to run its reconciliation cycle now (the ``bot.hooks.reconcile`` hook)."""
     context = {name: ctx.label(label) for name, label in _hook_labels(params).items()}
     outcome = call_bot_hook(ctx, "reconcile", {**context, "alert": ctx.alert.alertname}, "reconciliation requested")
-    if outcome.result != "succeeded":
+    if outcome.result != SUCCEEDED:
         return outcome
     return Outcome(outcome.result, outcome.detail, outcome.output, after=account_positions(ctx, params))
 
@@ -209,6 +244,13 @@ def account_positions(ctx: ActionContext, params: BotHookParams) -> Mapping[str,
 
 def _hook_labels(params: BotHookParams) -> dict[str, str]:
     return {"account": params.account_label, "symbol": params.symbol_label, "profile": params.profile_label}
+
+
+class CloseOutput(StepOutput):
+    """The position a close saw at the broker, and the close order it placed (None: nothing placed)."""
+
+    position: PositionView | None = None
+    order: PlacedOrder | None = None
 
 
 class CloseParams(Params):
@@ -247,13 +289,14 @@ def close_needed(ctx: ActionContext, params: CloseParams) -> Outcome | None:
     held = _held(ctx, params)  # a broker that does not answer (BrokerUnavailable) is retried by the executor
     position, symbol = held.view, held.instrument.symbol
     if position is None:
-        return Outcome("skipped", "not_needed", {"summary": f"no open {symbol} position at the broker"})
+        return Outcome(SKIPPED, "not_needed", CloseOutput(summary=f"no open {symbol} position at the broker"))
     if position["notional"] <= threshold:
         summary = f"{symbol} notional {position['notional']:.2f} is within max_close_notional {threshold:.2f}"
-        return Outcome("skipped", "not_needed", {"position": position, "summary": summary})
+        return Outcome(SKIPPED, "not_needed", CloseOutput.model_validate({"position": position, "summary": summary}))
     size = _close_size(ctx, held)
     if size.qty is None and size.dust:
-        return Outcome("skipped", "not_needed", {"position": position, "summary": size.reason})
+        return Outcome(SKIPPED, "not_needed", CloseOutput.model_validate({"position": position,
+                                                                          "summary": size.reason}))
     return None
 
 
@@ -261,13 +304,16 @@ def close_position(ctx: ActionContext, params: CloseParams) -> Outcome:
     held = _held(ctx, params)
     symbol = held.instrument.symbol
     if held.position is None:
-        return Outcome("succeeded", "unchanged", {"summary": f"no open {symbol} position"}, after={"position": None})
+        return Outcome(SUCCEEDED, "unchanged", CloseOutput(summary=f"no open {symbol} position"),
+                       after={"position": None})
     size = _close_size(ctx, held)
     if size.qty is None and size.dust:
-        return Outcome("succeeded", "unchanged", {"position": held.view, "summary": size.reason},
+        return Outcome(SUCCEEDED, "unchanged", CloseOutput.model_validate({"position": held.view,
+                                                                           "summary": size.reason}),
                        after={"position": held.view})
     if size.qty is None:
-        return Outcome.failed(size.reason, position=held.view)
+        return Outcome.failed(size.reason, CloseOutput.model_validate({"position": held.view,
+                                                                       "summary": size.reason}))
     crypto = held.instrument.crypto
     account = ctx.require_label(params.account_label)
     close = reduce_only(held.instrument, held.position, abs(size.qty),
@@ -279,13 +325,13 @@ def close_position(ctx: ActionContext, params: CloseParams) -> Outcome:
     summary = f"closing {what} at market (order {placed.order.id}, client order id {client_id}{again})"
     if size.dust > 0:
         summary += f"; {size.dust:g} {symbol} left as dust"
-    output = {"order": order, "summary": summary}
+    output = CloseOutput.model_validate({"order": order, "summary": summary})
     try:  # the close order exists now: an unreadable after-state must not turn it into a failed step
         found = held.broker.get_position(held.instrument)
         after: Any = {"position": position_view(found) if found else None}
     except BrokerUnavailable as exc:
         after = {"position": "unknown", "error": f"broker unavailable ({exc.kind})"}
-    return Outcome("succeeded", "changed", output, after=after)
+    return Outcome(SUCCEEDED, "changed", output, after=after)
 
 
 def close_snapshot(ctx: ActionContext, params: CloseParams) -> Mapping[str, Any]:
@@ -330,6 +376,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         capture_ghost_evidence,
         "observe",
         "broker position and orders, bot orders and positions, suggested root cause",
+        output=GhostEvidence,
     ),
     ActionSpec(
         "request_reconciliation",
@@ -337,6 +384,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         request_reconciliation,
         "mutate",
         "run the bot's reconcile hook, an HTTP call or a command (parity of the account before and after)",
+        output=HookOutput,
         snapshot=account_positions,
         preview=reconcile_preview,
     ),
@@ -346,6 +394,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         close_position,
         "mutate",
         "close the position at the broker when its notional exceeds max_close_notional",
+        output=CloseOutput,
         precheck=close_needed,
         snapshot=close_snapshot,
         preview=close_preview,

@@ -15,11 +15,19 @@ from datetime import datetime
 from typing import Any
 
 from responder.actions.context import ActionContext
-from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.registry import FAILED, SKIPPED, SUCCEEDED, ActionSpec, Outcome, Params, StepOutput
 from responder.ledger import notices, queries
 from responder.ledger.records import StepRecord
 from responder.notice import Notice, incident_notice
 from responder.truncation import TRUNCATED_ALERTNAME
+
+
+class NoticeSent(StepOutput):
+    """The notice as posted, whether it was delivered, and the Next Update it promised (if any)."""
+
+    text: str
+    delivery: str
+    next_update: str | None = None
 
 
 class NotifyParams(Params):
@@ -61,16 +69,16 @@ def notify(ctx: ActionContext, params: NotifyParams) -> Outcome:
         notice = dataclasses.replace(notice, next_update=_promise(ctx, now), kind=kind)
     text = notifier.render(params.template, now, **notice.context())
     sent = notifier.send(text)
-    output: dict[str, Any] = {"text": text, "delivery": sent.outcome}
-    if notice.next_update is not None:
-        output["next_update"] = notice.next_update.isoformat()
+    promised = notice.next_update.isoformat() if notice.next_update is not None else None
+    output = NoticeSent(text=text, delivery=sent.outcome, next_update=promised)
     if sent.outcome == "sent":
-        return Outcome("succeeded", "sent", output)
+        return Outcome(SUCCEEDED, "sent", output)
     if sent.outcome == "not_configured":
-        return Outcome("skipped", "not_configured", output)
-    return Outcome("failed", "error", output, error=sent.detail)
+        return Outcome(SKIPPED, "not_configured", output)
+    return Outcome(FAILED, "error", output, error=sent.detail)
 
 
 SPECS: tuple[ActionSpec[Any], ...] = (
-    ActionSpec("notify", NotifyParams, notify, "mutate", "post the communication template to the Slack webhook"),
+    ActionSpec("notify", NotifyParams, notify, "mutate", "post the communication template to the Slack webhook",
+               output=NoticeSent),
 )

@@ -16,12 +16,39 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from responder.actions.context import ActionContext, ActionError
-from responder.actions.registry import ActionSpec, Outcome, Params
-from responder.actions.views import bot_order_view, lookup_order
+from responder.actions.registry import FAILED, SKIPPED, SUCCEEDED, ActionSpec, Input, Outcome, Params, StepOutput
+from responder.actions.views import BotOrderView, LookupView, bot_order_view, lookup_order
 from responder.evidence import Evidence
 from sources.broker import WORKING_ORDER_STATUSES, BrokerClient, BrokerRejected, BrokerUnavailable, OrderMissing
 
 DAY_SECONDS = 86_400.0
+
+
+class CheckedOrder(BotOrderView, LookupView):
+    """A stale order and what the broker said about it, aged on the broker's clock."""
+
+    age_seconds: float
+
+
+class CheckOutput(StepOutput):
+    orders: list[CheckedOrder]
+    counts: dict[str, int]
+    scope: Literal["profile", "all"]
+
+
+class QuarantineOutput(StepOutput):
+    quarantined: list[str] = []
+    already: list[str] = []
+    moved_on: list[str] = []
+    not_confirmed: list[str] = []
+
+
+class CancelOutput(StepOutput):
+    cancel_requested: list[str] = []
+    already_done: list[str] = []
+    missing: list[str] = []
+    refused: list[str] = []
+    unavailable: list[str] = []
 
 
 class CheckParams(Params):
@@ -35,25 +62,24 @@ def check_stale_orders(ctx: ActionContext, params: CheckParams) -> Outcome:
     profile = ctx.require_label(params.profile_label) if params.scope == "profile" else None
     stale = ctx.services.bot.stale_orders(now, profile, params.max_orders)
     broker_for = ctx.services.brokers()
-    checked = []
+    checked: list[CheckedOrder] = []
     for order in stale:
         if order.account is None:
             raise ActionError(f"order {order.id} reaches no broker account: check bot_db.mapping (orders.account)")
         broker = broker_for(order.account)
         lookup = lookup_order(broker, order.broker_order_id, order.client_order_id)
         reference = _broker_clock(broker, now)
-        view = {**bot_order_view(order), **lookup.as_dict()}
         created = order.created_at or order.stale_since or now
-        view["age_seconds"] = round((reference - created).total_seconds(), 3)
-        checked.append(view)
-    counts = {kind: sum(1 for o in checked if o["broker"] == kind) for kind in ("found", "missing", "unavailable")}
-    old_missing = sum(1 for o in checked if o["broker"] == "missing" and o["age_seconds"] >= DAY_SECONDS)
+        age = round((reference - created).total_seconds(), 3)
+        checked.append(CheckedOrder.model_validate({**bot_order_view(order), **lookup.as_dict(), "age_seconds": age}))
+    counts = {kind: sum(1 for o in checked if o.broker == kind) for kind in ("found", "missing", "unavailable")}
+    old_missing = sum(1 for o in checked if o.broker == "missing" and o.age_seconds >= DAY_SECONDS)
     summary = (
         f"{len(checked)} stale orders: {counts['found']} found at the broker, {counts['missing']} missing "
         f"({old_missing} older than 24 h), {counts['unavailable']} unverifiable (broker unavailable)"
     )
-    output = {"orders": checked, "counts": counts, "summary": summary, "scope": params.scope}
-    return Outcome("succeeded", "partial" if counts["unavailable"] else "captured", output)
+    output = CheckOutput(orders=checked, counts=counts, summary=summary, scope=params.scope)
+    return Outcome(SUCCEEDED, "partial" if counts["unavailable"] else "captured", output)
 
 
 def _broker_clock(broker: BrokerClient, now: datetime) -> datetime:
@@ -68,22 +94,26 @@ class FromCheckParams(Params):
     from_step: str = "check"
     older_than_hours: float = 24.0
 
+    def inputs(self) -> tuple[Input, ...]:
+        return (Input(self.from_step, "orders"),)
 
-def _checked(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
-    evidence = ctx.output(params.from_step)
-    if not isinstance(evidence, dict):
+
+def _checked(ctx: ActionContext, params: FromCheckParams) -> list[CheckedOrder]:
+    check = ctx.output(params.from_step, CheckOutput)
+    if check is None:
         raise ActionError(f"step {params.from_step!r} of this run produced no order check")
-    return list(evidence["orders"])
+    return list(check.orders)
 
 
-def _quarantine_candidates(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
+def _quarantine_candidates(ctx: ActionContext, params: FromCheckParams) -> list[CheckedOrder]:
     min_age = params.older_than_hours * 3600
-    return [o for o in _checked(ctx, params) if o["broker"] == "missing" and o["age_seconds"] >= min_age]
+    return [o for o in _checked(ctx, params) if o.broker == "missing" and o.age_seconds >= min_age]
 
 
 def quarantine_needed(ctx: ActionContext, params: FromCheckParams) -> Outcome | None:
     if not _quarantine_candidates(ctx, params):
-        return Outcome("skipped", "not_needed", {"summary": "no stale order older than 24 h is missing at the broker"})
+        summary = "no stale order older than 24 h is missing at the broker"
+        return Outcome(SKIPPED, "not_needed", StepOutput(summary=summary))
     return None
 
 
@@ -92,18 +122,18 @@ def _statuses(ctx: ActionContext, ids: list[str]) -> dict[str, str]:
 
 
 def quarantine_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str, Any]:
-    return {"statuses": _statuses(ctx, [o["id"] for o in _quarantine_candidates(ctx, params)])}
+    return {"statuses": _statuses(ctx, [o.id for o in _quarantine_candidates(ctx, params)])}
 
 
 def quarantine_missing_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
     results: dict[str, list[str]] = {"quarantined": [], "already": [], "moved_on": [], "not_confirmed": []}
     broker_for = ctx.services.brokers()
     for order in _quarantine_candidates(ctx, params):
-        second = lookup_order(broker_for(order["account"]), order["broker_order_id"], order["client_order_id"])
+        second = lookup_order(broker_for(_account(order)), order.broker_order_id, order.client_order_id)
         if second.result != "missing":
-            results["not_confirmed"].append(order["id"])
+            results["not_confirmed"].append(order.id)
             continue
-        results[ctx.services.bot.quarantine_order(order["id"], order["status"], ctx.now())].append(order["id"])
+        results[ctx.services.bot.quarantine_order(order.id, order.status, ctx.now())].append(order.id)
     after = {"statuses": _statuses(ctx, [i for ids in results.values() for i in ids])}
     word = ctx.services.bot.mapping.orders.quarantine.write
     summary = (
@@ -111,17 +141,23 @@ def quarantine_missing_orders(ctx: ActionContext, params: FromCheckParams) -> Ou
         f"older than {params.older_than_hours:g} h); {len(results['not_confirmed'])} not confirmed missing"
     )
     detail = "changed" if results["quarantined"] else "unchanged"
-    return Outcome("succeeded", detail, {**results, "summary": summary}, after=after)
+    return Outcome(SUCCEEDED, detail, QuarantineOutput(**results, summary=summary), after=after)
 
 
-def _cancel_candidates(ctx: ActionContext, params: FromCheckParams) -> list[dict[str, Any]]:
+def _account(order: CheckedOrder) -> str:
+    if order.account is None:
+        raise ActionError(f"order {order.id} reaches no broker account: check bot_db.mapping (orders.account)")
+    return order.account
+
+
+def _cancel_candidates(ctx: ActionContext, params: FromCheckParams) -> list[CheckedOrder]:
     working = set(WORKING_ORDER_STATUSES) - {"pending_cancel"}  # already being cancelled: no cancel storm
-    return [o for o in _checked(ctx, params) if o["broker"] == "found" and o.get("broker_status") in working]
+    return [o for o in _checked(ctx, params) if o.broker == "found" and o.broker_status in working]
 
 
 def cancel_needed(ctx: ActionContext, params: FromCheckParams) -> Outcome | None:
     if not _cancel_candidates(ctx, params):
-        return Outcome("skipped", "not_needed", {"summary": "no stale order is still working at the broker"})
+        return Outcome(SKIPPED, "not_needed", StepOutput(summary="no stale order is still working at the broker"))
     return None
 
 
@@ -135,32 +171,34 @@ def cancel_stuck_orders(ctx: ActionContext, params: FromCheckParams) -> Outcome:
     }
     broker_for = ctx.services.brokers()
     for order in _cancel_candidates(ctx, params):
-        results[_cancel_one(broker_for(order["account"]), order["broker_id"])].append(order["id"])
+        results[_cancel_one(broker_for(_account(order)), order.broker_id or "")].append(order.id)
     summary = f"cancellation requested for {len(results['cancel_requested'])} stuck orders at the broker"
     after = {"results": {order_id: kind for kind, ids in results.items() for order_id in ids}}
     failed = bool(results["unavailable"] or results["refused"])
     error = "some cancellations could not be requested"
-    output = {**results, "summary": summary}
+    output = CancelOutput(**results, summary=summary)
     if failed:
-        return Outcome("failed", "partial", output, after=after, error=error)
-    return Outcome("succeeded", "changed", output, after=after)
+        return Outcome(FAILED, "partial", output, after=after, error=error)
+    return Outcome(SUCCEEDED, "changed", output, after=after)
 
 
 def cancel_snapshot(ctx: ActionContext, params: FromCheckParams) -> Mapping[str, Any]:
     """The broker statuses the check saw for the orders about to be cancelled."""
-    return {"broker_statuses": {o["id"]: o["broker_status"] for o in _cancel_candidates(ctx, params)}}
+    return {"broker_statuses": {o.id: o.broker_status for o in _cancel_candidates(ctx, params)}}
 
 
 def cancel_preview(ctx: ActionContext, params: FromCheckParams) -> Evidence:
     """The stale orders still working at the broker, re-read now: what the step would cancel (the guard)."""
-    rows = []
+    rows, working = [], []
     broker_for = ctx.services.brokers()
     for order in _cancel_candidates(ctx, params):
-        lookup = lookup_order(broker_for(order["account"]), order["broker_id"], order["client_order_id"])
-        rows.append({"order": order["id"], "broker_id": order["broker_id"], "symbol": order["symbol"],
-                     "side": order["side"], "qty": order["qty"], "created_at": order["created_at"],
-                     "broker_status": lookup.order.status if lookup.order else lookup.result})
-    working = sorted(r["order"] for r in rows if r["broker_status"] in WORKING_ORDER_STATUSES)
+        lookup = lookup_order(broker_for(_account(order)), order.broker_id, order.client_order_id)
+        status = lookup.order.status if lookup.order else lookup.result
+        rows.append({"order": order.id, "broker_id": order.broker_id, "symbol": order.symbol,
+                     "side": order.side, "qty": order.qty, "created_at": order.created_at, "broker_status": status})
+        if status in WORKING_ORDER_STATUSES:
+            working.append(order.id)
+    working.sort()
     summary = f"cancel {len(working)} order(s) still working at the broker"
     return Evidence(summary, tuple(rows), {"orders": working})
 
@@ -187,6 +225,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         check_stale_orders,
         "observe",
         "stale orders in the bot's DB and what the broker says about each",
+        output=CheckOutput,
     ),
     ActionSpec(
         "quarantine_missing_orders",
@@ -194,6 +233,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         quarantine_missing_orders,
         "mutate",
         "mark >24 h orders missing at the broker (404 twice) as 'unknown' (compare-and-set)",
+        output=QuarantineOutput,
         precheck=quarantine_needed,
         snapshot=quarantine_snapshot,
     ),
@@ -203,6 +243,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         cancel_stuck_orders,
         "mutate",
         "cancel stale orders that are still working at the broker",
+        output=CancelOutput,
         precheck=cancel_needed,
         snapshot=cancel_snapshot,
         preview=cancel_preview,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from responder.actions.context import ActionContext
-from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.registry import FAILED, SUCCEEDED, ActionSpec, Outcome, Params, StepOutput
 from responder.evidence import Evidence
 from responder.ledger.schema import DEACTIVATION_BUDGET
 from sources.botdata import Entries
@@ -21,6 +21,16 @@ from sources.botdata import Entries
 
 class ProfileParams(Params):
     profile_label: str = "profile"
+
+
+class EntriesOutput(StepOutput):
+    """The profile's entries state as read back: ``status`` the raw value (e.g. inactive), ``entries`` the
+    state (enabled / stopped / unknown; None when the profile is not in the bot's database)."""
+
+    profile: str
+    status: str | None = None
+    entries: str | None = None
+    detail: str | None = None
 
 
 def entries_view(profile_id: str, entries: Entries | None) -> dict[str, Any]:
@@ -45,10 +55,11 @@ def precheck(ctx: ActionContext, params: ProfileParams) -> Outcome | None:
     """Nothing to do (and no budget spent) when the profile's entries are already stopped."""
     state = _state(ctx, params)
     if state["entries"] is None:
-        return Outcome.failed(f"profile {state['profile']!r} is not in the bot's database", **state)
+        error = f"profile {state['profile']!r} is not in the bot's database"
+        return Outcome.failed(error, EntriesOutput(**state, summary=error))
     if state["entries"] == "stopped":
         summary = f"profile {state['profile']} already stopped ({state['status']})"
-        return Outcome("succeeded", "unchanged", {**state, "summary": summary})
+        return Outcome(SUCCEEDED, "unchanged", EntriesOutput(**state, summary=summary))
     return None
 
 
@@ -66,11 +77,11 @@ def deactivate_profile(ctx: ActionContext, params: ProfileParams) -> Outcome:
         detail = "changed" if change.changed else "unchanged"
         done = "set inactive" if change.changed else "already inactive"
         summary = f"profile {profile_id} {done} ({change.entries.value})"
-        return Outcome("succeeded", detail, {**after, "summary": summary}, after=after)
+        return Outcome(SUCCEEDED, detail, EntriesOutput(**after, summary=summary), after=after)
     return Outcome(
-        "failed",
+        FAILED,
         "no_effect",
-        after,
+        EntriesOutput(**after),
         after=after,
         error=f"the write changed {int(change.changed)} rows and profile {profile_id!r} is "
         f"{change.entries.value or change.entries.state}: the write had no effect (a key without write rights, "
@@ -85,6 +96,7 @@ SPECS: tuple[ActionSpec[Any], ...] = (
         deactivate_profile,
         "mutate",
         "stop the alert's profile's new entries (compare-and-set, as the mapping says; read back)",
+        output=EntriesOutput,
         precheck=precheck,
         snapshot=snapshot,
         budget=DEACTIVATION_BUDGET,

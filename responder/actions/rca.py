@@ -2,7 +2,9 @@
 
 The draft is stored in the ledger (one per alert instance: fingerprint + startsAt) and written as
 markdown under ``rca_dir``. Ghost-position categories come from the firing run's evidence
-(``suggested_category``); auth categories from its diagnosis (``category``).
+(``suggested_category`` and ``category_reason``); auth categories from its diagnosis (``category`` and
+``reason``). Which fields of which step are read is the step's params, checked against those steps' output
+models when the playbooks are loaded.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from sqlalchemy import select
 
 from common.db import write_transaction
 from responder.actions.context import ActionContext
-from responder.actions.registry import ActionSpec, Outcome, Params
+from responder.actions.registry import SUCCEEDED, ActionSpec, Input, Outcome, Params, StepOutput
 from responder.ledger import queries
 from responder.ledger.schema import rca_drafts
 from responder.ledger.store import insert_ignoring_conflicts
@@ -32,7 +34,17 @@ class RcaParams(Params):
     evidence_step: str = "evidence"
     category_from: str = "evidence"
     category_key: str = "suggested_category"
+    reason_key: str = "category_reason"
     profile_label: str = "profile"
+
+    def inputs(self) -> tuple[Input, ...]:
+        return (Input(self.category_from, self.category_key), Input(self.category_from, self.reason_key))
+
+
+class RcaDraft(StepOutput):
+    category: str
+    reason: str
+    path: str = ""
 
 
 def _timeline(ctx: ActionContext) -> list[tuple[datetime, str]]:
@@ -51,16 +63,23 @@ def _timeline(ctx: ActionContext) -> list[tuple[datetime, str]]:
     return sorted(events, key=lambda item: item[0])
 
 
-def _category(ctx: ActionContext, params: RcaParams) -> tuple[str, str, Any]:
-    ledger, alert = ctx.services.ledger_engine, ctx.alert
-    evidence = queries.evidence(ledger, alert.fingerprint, alert.starts_at, params.evidence_step)
+def _firing_output(ctx: ActionContext, step_name: str) -> StepOutput | None:
+    """The typed output of the named step of the firing run, if it succeeded."""
+    alert = ctx.alert
+    step = queries.firing_step(ctx.services.ledger_engine, alert.fingerprint, alert.starts_at, step_name)
+    return None if step is None else ctx.services.registry.read_output(step.action, step.output)
+
+
+def _category(ctx: ActionContext, params: RcaParams) -> tuple[str, str, StepOutput | None]:
+    evidence = _firing_output(ctx, params.evidence_step)
     source = evidence
     if params.category_from != params.evidence_step:
-        source = queries.evidence(ledger, alert.fingerprint, alert.starts_at, params.category_from)
-    if not isinstance(source, dict) or not source.get(params.category_key):
+        source = _firing_output(ctx, params.category_from)
+    category = getattr(source, params.category_key, None)
+    if not isinstance(category, str) or not category:
         return "undetermined", "no evidence was captured while the alert fired", evidence
-    reason = source.get("category_reason") or source.get("reason") or ""
-    return str(source[params.category_key]), str(reason), evidence
+    reason = getattr(source, params.reason_key, None)
+    return category, reason if isinstance(reason, str) else "", evidence
 
 
 def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
@@ -79,7 +98,7 @@ def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
         profile=profile,
         profile_status=_entries_value(ctx, profile) if profile else None,
         timeline=_timeline(ctx),
-        evidence=json.dumps(evidence, indent=2, sort_keys=True, default=str),
+        evidence=json.dumps(evidence.stored() if evidence else None, indent=2, sort_keys=True, default=str),
         categories=GHOST_CATEGORIES if alert.alertname == "GhostPosition" else AUTH_CATEGORIES,
     )
     path = _path(ctx)
@@ -87,8 +106,8 @@ def draft_rca(ctx: ActionContext, params: RcaParams) -> Outcome:
     if path is not None:
         _write(path, stored)
     summary = f"RCA drafted: suggested category {category}" + (f" ({path})" if path else "")
-    return Outcome("succeeded", "drafted", {"category": category, "reason": reason, "path": str(path or ""),
-                                            "summary": summary})
+    return Outcome(SUCCEEDED, "drafted", RcaDraft(category=category, reason=reason, path=str(path or ""),
+                                                  summary=summary))
 
 
 def _entries_value(ctx: ActionContext, profile_id: str) -> str | None:
@@ -136,5 +155,6 @@ def _write(path: Path, markdown: str) -> None:
 
 
 SPECS: tuple[ActionSpec[Any], ...] = (
-    ActionSpec("draft_rca", RcaParams, draft_rca, "observe", "draft the RCA (ledger + markdown under rca_dir)"),
+    ActionSpec("draft_rca", RcaParams, draft_rca, "observe", "draft the RCA (ledger + markdown under rca_dir)",
+               output=RcaDraft),
 )

@@ -1,4 +1,5 @@
-"""Plain-JSON views of broker and bot objects for evidence, and the order lookup the runbook needs."""
+"""Plain-JSON views of broker and bot objects for evidence, their typed models (what step outputs hold), and
+the order lookup the runbook needs."""
 
 from __future__ import annotations
 
@@ -6,8 +7,98 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from pydantic import BaseModel, ConfigDict
+
 from sources.botdata import BotOrder, BotPosition
 from sources.broker import BrokerClient, BrokerOrder, BrokerPosition, BrokerUnavailable, OrderMissing
+
+
+class View(BaseModel):
+    """A row of evidence as a step's output holds it (keys an older row has and the model not are ignored)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class PositionView(View):
+    symbol: str
+    qty: float
+    side: str
+    avg_entry_price: float
+    market_value: float
+    current_price: float
+    notional: float
+
+
+class BrokerOrderView(View):
+    id: str
+    client_order_id: str | None = None
+    symbol: str
+    side: str
+    qty: float | None = None
+    filled_qty: float | None = None
+    status: str
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class PlacedOrder(BrokerOrderView):
+    """An order the responder placed: ``placed`` says whether this attempt placed it or found the order an
+    earlier attempt had placed under the same client order id (``already_placed``)."""
+
+    placed: str | None = None
+
+
+class BotOrderView(View):
+    id: str
+    profile: str | None = None
+    account: str | None = None
+    symbol: str
+    side: str | None = None
+    qty: float | None = None
+    status: str
+    status_class: str | None = None
+    rejected: bool = False
+    client_order_id: str | None = None
+    broker_order_id: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+    stale_since: str | None = None
+
+
+class BotPositionView(View):
+    id: str
+    qty: float
+    status: Literal["open", "closed"]
+    raw_status: str | None = None
+    opened_at: str | None = None
+    closed_at: str | None = None
+
+
+class ParityRow(View):
+    """One instrument's quantities where bot and broker differ (`responder.parity`)."""
+
+    symbol: str
+    bot_qty: float
+    broker_qty: float
+
+
+class ParityView(View):
+    """Position parity of one account (`Parity.as_dict`)."""
+
+    account: str
+    bot: dict[str, float] = {}
+    broker: dict[str, float] = {}
+    mismatches: list[ParityRow] = []
+    explained: list[ParityRow] = []
+
+
+class LookupView(View):
+    """What the broker said when an order was looked up (`Lookup.as_dict`)."""
+
+    broker: Literal["found", "missing", "unavailable"]
+    broker_status: str | None = None
+    broker_id: str | None = None
+    broker_error: str | None = None
 
 
 def iso(value: datetime | None) -> str | None:

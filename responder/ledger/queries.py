@@ -111,11 +111,11 @@ def incident_steps(engine: Engine, fingerprint: str, starts_at: datetime) -> lis
     return [(occurrences[row.alert_row_id], StepRecord.from_row(row)) for row in rows]
 
 
-def evidence(engine: Engine, fingerprint: str, starts_at: datetime, step_name: str) -> Any:
-    """The output of the named step of this alert instance's firing run, if it succeeded."""
+def firing_step(engine: Engine, fingerprint: str, starts_at: datetime, step_name: str) -> StepRecord | None:
+    """The named step of this alert instance's firing run, if it succeeded."""
     for alert, step in incident_steps(engine, fingerprint, starts_at):
         if alert.status == "firing" and step.name == step_name and step.state == SUCCEEDED:
-            return step.output
+            return step
     return None
 
 
