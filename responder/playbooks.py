@@ -3,6 +3,10 @@
 Validated at start against the action registry and each action's params model; every error is one
 line naming the file, the playbook and the step, e.g.
 ``responder/playbooks.yml: playbook GhostPosition/firing, step 2 (deactivate): params.profile_label: ...``.
+A step that reads earlier steps' outputs (its params' ``inputs``: the order check a quarantine works from,
+the evidence an RCA takes its category from) must find each field in the output model of an earlier step
+of its playbook — for a ``resolved`` playbook, the alert's ``firing`` steps come first (the RCA reads the
+firing run's evidence).
 """
 
 from __future__ import annotations
@@ -100,7 +104,27 @@ def parse_playbooks(raw: Any, source: Path, registry: Registry) -> Playbooks:
         for status, steps in by_status.items():
             playbook = _parse_playbook(alertname, status, steps, source, registry)
             found[(alertname, status)] = playbook
+    for playbook in found.values():
+        firing = found.get((playbook.alertname, "firing")) if playbook.status == "resolved" else None
+        _check_inputs(playbook, firing.steps if firing else (), source, registry)
     return Playbooks(found, source)
+
+
+def _check_inputs(playbook: Playbook, before: tuple[StepSpec, ...], source: Path, registry: Registry) -> None:
+    """Each step's inputs name an earlier step whose output model has the field (ConfigError otherwise)."""
+    earlier = list(before)
+    for number, step in enumerate(playbook.steps, start=1):
+        where = f"{source}: playbook {playbook.key}, step {number} ({step.step_name})"
+        for wanted in registry.parse_params(step.action, step.params).inputs():
+            giver = next((other for other in reversed(earlier) if other.step_name == wanted.step), None)
+            if giver is None:
+                raise ConfigError(f"{where}: reads {wanted.step}.{wanted.field}, but no earlier step is named "
+                                  f"{wanted.step!r}")
+            model = registry.output_model(giver.action)
+            if wanted.field not in model.model_fields:
+                raise ConfigError(f"{where}: reads {wanted.step}.{wanted.field}, but step {wanted.step!r} "
+                                  f"({giver.action}) outputs no field {wanted.field!r} ({model.__name__})")
+        earlier.append(step)
 
 
 def _parse_playbook(alertname: str, status: str, raw: Any, source: Path, registry: Registry) -> Playbook:

@@ -9,6 +9,7 @@ import pytest
 
 from common.config import ConfigError
 from responder.actions.defaults import default_registry
+from responder.actions.registry import StepOutput
 from responder.playbooks import load_playbooks
 from tests.responder.harness import PLAYBOOKS
 
@@ -64,6 +65,21 @@ def test_every_incident_that_is_announced_gets_a_final_notice_on_resolve() -> No
         ("playbooks: {A: [unclosed\n", "malformed YAML at line"),
         ("playbooks: {A: {firing: [{name: k, action: engage_kill_switch, params: {level: flatten}}]}}\n",
          "step 1 (k): params.level: Input should be 'stop-entries'"),
+        # a step's inputs must be fields of an earlier step's output model
+        ("playbooks: {A: {firing: [{action: quarantine_missing_orders}]}}\n",
+         "step 1 (quarantine_missing_orders): reads check.orders, but no earlier step is named 'check'"),
+        ("playbooks: {A: {firing: [{name: check, action: check_broker}, {action: cancel_stuck_orders}]}}\n",
+         "step 2 (cancel_stuck_orders): reads check.orders, but step 'check' (check_broker) outputs no field "
+         "'orders' (BrokerCheck)"),
+        ("playbooks: {A: {firing: [{name: evidence, action: capture_auth_evidence}], "
+         "resolved: [{action: draft_rca}]}}\n",
+         "playbook A/resolved, step 1 (draft_rca): reads evidence.suggested_category, but step 'evidence' "
+         "(capture_auth_evidence) outputs no field 'suggested_category' (AuthEvidence)"),
+        ("playbooks: {A: {firing: [{name: diagnosis, action: diagnose_auth}], resolved: [{action: draft_rca, "
+         "params: {category_from: diagnosis, category_key: category}}]}}\n",
+         "reads diagnosis.category_reason, but step 'diagnosis' (diagnose_auth) outputs no field 'category_reason'"),
+        ("playbooks: {A: {resolved: [{action: draft_rca}]}}\n",
+         "playbook A/resolved, step 1 (draft_rca): reads evidence.suggested_category, but no earlier step"),
     ],
 )
 def test_errors_name_the_file_the_playbook_and_the_step(tmp_path: Path, text: str, message: str) -> None:
@@ -84,3 +100,10 @@ def test_the_kill_switch_bound_to_an_alert_waits_for_approval_unless_the_step_sa
     path.write_text("playbooks: {A: {firing: [{action: engage_kill_switch, policy: auto, params: {scope: alert}}]}}\n")
     bound = load_playbooks(path, default_registry()).get("A", "firing")
     assert bound is not None and bound.steps[0].policy == "auto"
+
+
+def test_every_built_in_action_declares_its_own_output_model() -> None:
+    registry = default_registry()
+    for name in registry.names():
+        model = registry.get(name).output
+        assert model is not StepOutput and issubclass(model, StepOutput), name
