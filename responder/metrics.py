@@ -27,6 +27,7 @@ from common.config import ResponderConfig
 from responder.ledger import budget, killswitch, queries
 from responder.ledger.schema import DEACTIVATION_BUDGET
 from responder.ledger.store import ledger_writable
+from responder.states import StepState
 
 DELIVERY_OUTCOMES = (
     "accepted",
@@ -36,7 +37,8 @@ DELIVERY_OUTCOMES = (
     "unsupported_media_type",
     "ledger_unavailable",
 )
-STEP_RESULTS = ("succeeded", "failed", "skipped", "dry_run", "rejected", "expired")
+# the terminal step states, each a label value of tradingbot_responder_steps_total
+STEP_RESULTS = tuple(str(state) for state in StepState if state.terminal)
 MODES = ("live", "dry-run", "off")
 
 

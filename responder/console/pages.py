@@ -8,13 +8,14 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from responder.actions.registry import Registry, StepOutput
 from responder.ledger import approvals, queries
 from responder.ledger.queries import RunView
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import operator_actions, rca_drafts
 from responder.ledger.store import loads
 from responder.notifier import severity_name
-from responder.states import RunState, StepState
+from responder.states import Decision, RunState, StepState
 from sources.botdata import BotData
 
 SCOPE = ("profile", "profiles", "account", "symbol", "channel", "level")
@@ -64,9 +65,10 @@ class Incident:
     decisions: dict[int, list[approvals.Approval]]
     timeline: tuple[Event, ...]
     rca: str | None
+    outputs: dict[int, StepOutput]  # each step's output read through its action's model, by step id
 
 
-def incident(ledger: Engine, run_id: int) -> Incident | None:
+def incident(ledger: Engine, run_id: int, registry: Registry) -> Incident | None:
     view = queries.run_view(ledger, run_id)
     if view is None:
         return None
@@ -79,8 +81,9 @@ def incident(ledger: Engine, run_id: int) -> Incident | None:
     for occurrence, step in steps:
         events.extend(_step_events(occurrence, step, given.get(step.id, [])))
     rca = _rca(ledger, alert)
+    outputs = {step.id: registry.read_output(step.action, step.output) for _, step in steps}
     return Incident(view, severity_name(alert.labels.get("severity")), scope_of(alert), steps, given,
-                    tuple(sorted(events, key=lambda e: e.at)), rca)
+                    tuple(sorted(events, key=lambda e: e.at)), rca, outputs)
 
 
 def _step_events(occurrence: AlertRecord, step: StepRecord, given: list[approvals.Approval]) -> list[Event]:
@@ -89,7 +92,7 @@ def _step_events(occurrence: AlertRecord, step: StepRecord, given: list[approval
     if step.awaiting_since:
         events.append(Event(step.awaiting_since, "step", f"{where}: awaiting approval ({step.approval_reason})", step))
     for decision in given:
-        verb = "approved" if decision.decision == "approve" else "rejected"
+        verb = "approved" if decision.decision == Decision.APPROVE else "rejected"
         reason = f": {decision.reason}" if decision.reason else ""
         events.append(Event(decision.at, "decision", f"{where}: {verb} by {decision.by} via {decision.surface}"
                                                      f"{reason}", step))

@@ -15,7 +15,7 @@ from responder.console import pages, session
 from responder.console.identity import Operator
 from responder.killswitch import Refused
 from responder.ledger.killswitch import LEVELS
-from responder.states import Decision
+from responder.states import Decision, StepState
 from responder.web.common import runtime
 
 blueprint = Blueprint("console", __name__, url_prefix="/console", template_folder="templates")
@@ -88,11 +88,12 @@ def incidents() -> str:
 @blueprint.get("/incidents/<int:run_id>")
 def incident(run_id: int) -> str:
     rt = runtime()
-    found = pages.incident(rt.ledger, run_id)
+    found = pages.incident(rt.ledger, run_id, rt.services.registry)
     if found is None:
         abort(404)
     waiting = [item for item in rt.operations.queue() if item.step.run_id in {s.run_id for _, s in found.steps}]
-    return render_template("console/incident.html", incident=found, waiting=waiting, tables=pages.tables)
+    return render_template("console/incident.html", incident=found, waiting=waiting, tables=pages.tables,
+                           StepState=StepState)
 
 
 @blueprint.get("/approvals")

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from responder.ledger.records import AlertRecord, RunRecord, StepRecord
 from responder.ledger.schema import AWAITING_APPROVAL, SUCCEEDED, alerts, runs, steps
-from responder.states import BACKLOG_STATES
+from responder.states import BACKLOG_STATES, RunState, StepState
 
 
 @dataclass(frozen=True)
@@ -124,14 +124,15 @@ def backlog(engine: Engine) -> dict[str, int]:
     query = (
         select(steps.c.state, func.count())
         .join(runs, runs.c.id == steps.c.run_id)
-        .where(steps.c.state.in_(BACKLOG_STATES), runs.c.state == "active")
+        .where(steps.c.state.in_(BACKLOG_STATES), runs.c.state == RunState.ACTIVE)
         .group_by(steps.c.state)
     )
-    counts = {"pending": 0, "running": 0, "awaiting_approval": 0, "retry_wait": 0}
+    shown = (StepState.PENDING, StepState.RUNNING, StepState.AWAITING_APPROVAL, StepState.RETRY_WAIT)
+    counts = {str(state): 0 for state in shown}
     with engine.connect() as conn:
         for state, count in conn.execute(query):
-            key = "pending" if state == "approved" else state
-            counts[key] += int(count)
+            key = StepState.PENDING if state == StepState.APPROVED else state
+            counts[str(key)] += int(count)
     return counts
 
 

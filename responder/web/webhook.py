@@ -18,6 +18,7 @@ from responder.ledger.ingest import Delivery, Recorded, record_alerts
 from responder.logs import log
 from responder.payload import Notification, PayloadError, parse_notification
 from responder.runtime import Runtime
+from responder.states import StepState
 from responder.truncation import MAX_COUNTED_TRUNCATED, Recovery, recover, truncation_alert
 from responder.web.common import bearer_matches, error, runtime
 
@@ -105,7 +106,7 @@ def _count(rt: Runtime, recorded: list[Recorded], recovery: Recovery, delivered:
     for item in recorded:
         metrics.alerts.labels(item.status, "true" if item.new else "false").inc()
         for action in item.cancelled_actions:
-            metrics.steps.labels(action, "skipped").inc()
+            metrics.steps.labels(action, StepState.SKIPPED).inc()
     fetched = recorded[delivered : delivered + len(recovery.alerts)]
     recovered = min(sum(1 for item in fetched if item.new), recovery.recovered)
     if recovered:
