@@ -20,7 +20,7 @@ import requests
 from common.config import Config, load_config, split_listen
 from sources.botdata import BotData
 from stack.observe import Observer
-from stack.operators import ensure_operators
+from stack.operators import SLACK_USER_IDS, ensure_operators
 from stack.render import (
     ALERTS,
     AUTOMATION_ALERTMANAGER,
@@ -35,6 +35,7 @@ from stack.render import (
 from stack.secrets import load_or_create_secrets
 from stack.services import Service, ServiceGroup, StackError
 from stack.sinks import SinkServer
+from stack.slack import SlackStandIn
 
 REPO = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
@@ -86,6 +87,7 @@ class StackUrls:
         rows += [(f"Alertmanager {n + 1} (people)", url) for n, url in enumerate(self.alertmanagers)]
         rows += [(f"Alertmanager {n + 1} (automation)", url) for n, url in enumerate(self.automation_alertmanagers)]
         rows.append(("receiver sinks (PagerDuty/Slack/tickets)", self.sinks + "/received/<receiver>"))
+        rows.append(("Slack stand-in (click Approve / Reject)", self.sinks + "/slack"))
         return rows
 
 
@@ -141,7 +143,7 @@ class LocalStack:
         """Start every part in dependency order; on any failure stop what started and raise."""
         try:
             self._prepare()
-            self.sinks = _start_sinks(self.options.sink_port)
+            self.sinks = _start_sinks(self.options.sink_port, self._slack_stand_in())
             self._start_simulator()
             self._start_exporters()
             self._start_responders()
@@ -176,6 +178,11 @@ class LocalStack:
             self.sinks,
             session,
         )
+
+    def _slack_stand_in(self) -> SlackStandIn:
+        """The Slack stand-in clicks as the local operators, signing with the responders' signing secret."""
+        interactions = f"{self.urls.responders[0]}/slack/interactions"
+        return SlackStandIn(self.env["SLACK_SIGNING_SECRET"], interactions, dict(SLACK_USER_IDS))
 
     def service(self, name: str) -> Service:
         return next(s for s in self.group.services if s.name == name)
@@ -310,9 +317,9 @@ class LocalStack:
             self.group.start(Service(f"prometheus-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
 
-def _start_sinks(port: int) -> SinkServer:
+def _start_sinks(port: int, slack: SlackStandIn) -> SinkServer:
     try:
-        return SinkServer(HOST, port).start()
+        return SinkServer(HOST, port, slack).start()
     except (OSError, SystemExit):  # werkzeug exits when the port is taken
         raise StackError(f"receiver sinks: port {port} is in use (choose another with --sink-port)") from None
 

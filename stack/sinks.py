@@ -1,7 +1,9 @@
 """Stand-ins for PagerDuty, Slack, the ticket system and the heartbeat service.
 
 One threaded HTTP server records every JSON body POSTed to ``/<receiver>/...`` and serves them back on
-``GET /received/<receiver>``; the demo and the end-to-end tests read who was notified from it.
+``GET /received/<receiver>``; the demo and the end-to-end tests read who was notified from it. Given a
+`SlackStandIn`, it also shows the responder's approval requests at ``GET /slack`` with buttons a person can
+click, each click reaching the responder signed like Slack (`stack.slack`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from stack.slack import SlackStandIn, add_slack_stand_in
 
 
 @dataclass
@@ -41,8 +45,10 @@ class SinkLog:
             return list(self._items.get(receiver, []))
 
 
-def create_sink_app(log: SinkLog) -> Flask:
+def create_sink_app(log: SinkLog, slack: SlackStandIn | None = None, base_url: str = "") -> Flask:
     app = Flask("sinks")
+    if slack is not None:
+        add_slack_stand_in(app, lambda receiver: [(r.path, r.body) for r in log.get(receiver)], slack, base_url)
 
     @app.post("/<receiver>")
     @app.post("/<receiver>/")
@@ -75,12 +81,13 @@ class _Quiet(WSGIRequestHandler):
 class SinkServer:
     """Run the sink app on a loopback port in a daemon thread."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, slack: SlackStandIn | None = None) -> None:
         self.log = SinkLog()
-        self._server: BaseWSGIServer = make_server(
-            host, port, create_sink_app(self.log), threaded=True, request_handler=_Quiet
-        )
+        self.slack = slack
+        app = Flask("sinks-placeholder")
+        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, request_handler=_Quiet)
         self.url = f"http://{host}:{self._server.server_port}"
+        self._server.app = create_sink_app(self.log, slack, self.url)  # its own URL is the Slack response_url
         self._thread = threading.Thread(target=self._server.serve_forever, name="sinks", daemon=True)
 
     def start(self) -> SinkServer:
