@@ -28,6 +28,8 @@ RUN pip install . \
 # The YAML for the Compose deployment (docker-compose.yml also mounts it, so edits need no rebuild);
 # its relative paths (responder/playbooks.yml) resolve inside /app.
 COPY config ./config
+# the runbooks the responder serves at GET /runbooks (responder.runbooks), where the alerts' links open
+COPY docs/runbooks.md ./docs/runbooks.md
 COPY deploy/docker/entrypoint.sh /usr/local/bin/tradingbot-entrypoint
 
 # An unprivileged user; the directories named volumes are mounted on are created here so that Docker

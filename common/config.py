@@ -241,6 +241,10 @@ class ResponderConfig(Section):
     )
     alertmanager_urls: list[str] = Field(default_factory=list)
     rca_dir: Path | None = None
+    runbooks: Path | None = Field(
+        None, description="docs/runbooks.md, served as HTML at GET /runbooks (where the alerts' runbook links "
+        "open); null: not served"
+    )
     budget: BudgetConfig = BudgetConfig()
     retry: RetryConfig = RetryConfig()
     sweeper: SweeperConfig = SweeperConfig()
@@ -331,6 +335,7 @@ def _resolve_paths(raw: dict[str, Any], base: Path) -> None:
     fix_path("bot", "access_log")
     fix_path("responder", "playbooks")
     fix_path("responder", "rca_dir")
+    fix_path("responder", "runbooks")
     responder = raw.get("responder")
     if isinstance(responder, dict) and isinstance(responder.get("console"), dict):
         console = responder["console"]

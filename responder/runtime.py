@@ -23,6 +23,7 @@ from responder.metrics import Exposition, LedgerCollector, ResponderMetrics
 from responder.notifier import Notifier
 from responder.operations import Operations
 from responder.playbooks import Playbooks, load_playbooks
+from responder.runbooks import load_runbooks
 from responder.settings import Settings
 from responder.sweeper import Sweeper
 from responder.wakeup import Wakeup
@@ -105,12 +106,14 @@ def build_runtime(
 
 
 def prepare(settings: Settings, registry: Registry | None = None) -> Playbooks:
-    """Start-up checks: valid playbooks and operators file, a reachable ledger with its schema.
+    """Start-up checks: valid playbooks, operators file and runbooks, a reachable ledger with its schema.
 
     Raises ConfigError (one line) otherwise."""
     config = settings.responder
     playbooks = load_playbooks(config.playbooks, registry or default_registry())
     load_operators(config.console.operators_file)
+    if config.runbooks is not None:
+        load_runbooks(config.runbooks)
     engine = make_ledger_engine(config.ledger_url)
     try:
         create_schema(engine)

@@ -129,7 +129,7 @@ expect ghost-firing.json tradingbot.slack.text \
   "*Impact:* $ghost_impact" \
   "*Mitigation:* $ghost_mitigation" \
   "*Next Update:* within 30 min: this notice repeats every 30 min while firing" \
-  "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#ghostposition"
+  "*Runbook:* http://127.0.0.1:9809/runbooks#ghostposition"
 expect ghost-firing.json tradingbot.pagerduty.description "[FIRING] SEV-1: $ghost_title"
 expect ghost-firing.json tradingbot.impact "$ghost_impact"
 expect ghost-firing.json tradingbot.mitigation "$ghost_mitigation"
@@ -144,7 +144,7 @@ expect escalation-firing.json tradingbot.slack.text \
   "*Severity:* SEV-1" \
   "*Impact:* 21 stale orders across all profiles, more than 20 for more than 15 minutes (the runbook's escalation criterion). Stale orders per profile: p-1 12, p-2 9." \
   "*Next Update:* within 30 min: this notice repeats every 30 min while firing" \
-  "*Runbook:* https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md#stalebacklogescalation"
+  "*Runbook:* http://127.0.0.1:9809/runbooks#stalebacklogescalation"
 expect escalation-firing.json tradingbot.component tradingbot
 # Two alerts started 10 minutes apart; the earlier one (second in the payload) sets the Next Update.
 expect mismatch-group-firing.json tradingbot.slack.title "[FIRING:2] SEV-2 PositionMismatch (2 alerts)"

@@ -24,6 +24,7 @@ from stack.operators import SLACK_USER_IDS, ensure_operators
 from stack.render import (
     ALERTS,
     AUTOMATION_ALERTMANAGER,
+    DEFAULT_RUNBOOK_BASE_URL,
     PrometheusTargets,
     RunbookBaseError,
     alertmanager_config,
@@ -56,7 +57,7 @@ class StackOptions:
     interval_seconds: float = 2.0
     fresh: bool = False
     extra_env: Mapping[str, str] = field(default_factory=dict)
-    runbook_base_url: str | None = None  # None: the committed rules' links (stack.render.DEFAULT_RUNBOOK_BASE_URL)
+    runbook_base_url: str | None = None  # None: the first responder's GET /runbooks
     bot_shape: str | None = None  # the simulator's --bot-shape (None: simulator.bot_shape of the config)
 
 
@@ -285,11 +286,20 @@ class LocalStack:
             log = self.state / "logs" / f"{name}-{n + 1}.log"
             self.group.start(Service(f"{name}-{n + 1}", argv, log, port, ready_path="/-/ready"))
 
+    def runbook_base(self) -> str:
+        """Where the alerts' runbook links point: the base given, else the first responder's ``/runbooks``."""
+        if self.options.runbook_base_url is not None:
+            return self.options.runbook_base_url
+        public = self.config.section("responder").console.public_url or self.urls.responders[0]
+        return f"{public.rstrip('/')}/runbooks"
+
     def rules_dir(self) -> Path:
-        """The rule files Prometheus loads: the committed ones, or a copy with the runbook base URL given."""
-        if self.options.runbook_base_url is None:
+        """The rule files Prometheus loads: the committed ones when their links already point at the runbook
+        base, else a copy with the links on it."""
+        base = self.runbook_base()
+        if check_runbook_base(base) == DEFAULT_RUNBOOK_BASE_URL:
             return ALERTS / "rules"
-        return write_rules(self.state / "config" / "rules", self.options.runbook_base_url)
+        return write_rules(self.state / "config" / "rules", base)
 
     def _start_prometheus(self) -> None:
         def hosts(urls: list[str]) -> list[str]:

@@ -19,10 +19,12 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 ALERTS = REPO / "alerts"
 
-# Where the committed rules' `runbook_url`s point: docs/runbooks.md of this repository as the code host
-# renders it (one section per alert, `#<alert name in lower case>`). A deployment that serves the docs
-# elsewhere renders the rules with its own base (`with_runbook_base`, docs/alerting.md "Runbook links").
-DEFAULT_RUNBOOK_BASE_URL = "https://github.com/bytelyst/tradingbot-incident-automation/blob/main/docs/runbooks.md"
+# Where the committed rules' `runbook_url`s point: docs/runbooks.md as the responder serves it, at its
+# public URL + `/runbooks` (one section per alert, `#<alert name in lower case>`), here the local responder's
+# (config/local.yml). A deployment renders the rules with its responder's public URL (or wherever it serves
+# the runbooks) as the base (`with_runbook_base`, docs/alerting.md "Runbook links"); the local stack does so
+# itself when its responder listens elsewhere.
+DEFAULT_RUNBOOK_BASE_URL = "http://127.0.0.1:9809/runbooks"
 _RUNBOOK_URL = re.compile(r"^(?P<key>\s*runbook_url:\s*)(?P<base>[^#\s]+)(?P<anchor>#[a-z0-9_-]+)[ \t]*$", re.M)
 
 

@@ -10,9 +10,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from responder.console import views as console
+from responder.runbooks import load_runbooks
 from responder.runtime import Runtime
 from responder.slack import interactions as slack
-from responder.web import health, operator, webhook
+from responder.web import health, operator, runbooks, webhook
 from responder.web.common import EXTENSION, error
 
 
@@ -26,6 +27,11 @@ def create_app(runtime: Runtime) -> Flask:
         csrf.exempt(machine_facing)  # bearer tokens / Slack signatures, no cookies
         app.register_blueprint(machine_facing)
     app.register_blueprint(console.blueprint)
+    path = runtime.settings.responder.runbooks
+    if path is not None:
+        app.extensions[runbooks.EXTENSION] = load_runbooks(path)
+    csrf.exempt(runbooks.blueprint)  # a page to read, nothing to post
+    app.register_blueprint(runbooks.blueprint)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> tuple[Response, int] | HTTPException:

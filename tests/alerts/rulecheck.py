@@ -13,6 +13,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from responder.runbooks import github_anchor as github_anchor  # the anchor GitHub and GET /runbooks give a heading
+from responder.runbooks import render_runbooks
 from stack.render import DEFAULT_RUNBOOK_BASE_URL
 
 SCRAPE_INTERVAL = 15.0
@@ -164,11 +166,6 @@ def group_problems(group: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def github_anchor(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading."""
-    slug = re.sub(r"[^\w\- ]", "", heading.strip().lower())
-    return slug.replace(" ", "-")
-
-
 def markdown_anchors(markdown: str) -> set[str]:
-    return {github_anchor(m.group(1)) for m in re.finditer(r"^#{1,6}\s+(.+?)\s*#*\s*$", markdown, re.M)}
+    """The anchors of the page the responder serves at GET /runbooks (GitHub's, for each heading)."""
+    return set(render_runbooks(markdown, RUNBOOK).anchors)

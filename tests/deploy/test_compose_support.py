@@ -184,7 +184,8 @@ def services_run_on_the_roles(host: str, port: int, names: dict[str, str], tmp_p
     start-up check creates its ledger: config/compose.yml with this server's host and the test's names."""
     raw = yaml.safe_load(cf.COMPOSE_CONFIG.read_text(encoding="utf-8"))
     raw["bot"]["access_log"] = str(tmp_path / "access.log")
-    raw["responder"].update(playbooks=str(cf.REPO / "responder" / "playbooks.yml"), rca_dir=str(tmp_path / "rca"))
+    raw["responder"].update(playbooks=str(cf.REPO / "responder" / "playbooks.yml"), rca_dir=str(tmp_path / "rca"),
+                            runbooks=str(cf.REPO / "docs" / "runbooks.md"))
     config = tmp_path / "compose.yml"
     config.write_text(yaml.safe_dump(raw), encoding="utf-8")
 

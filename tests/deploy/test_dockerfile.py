@@ -61,16 +61,19 @@ def ignore_patterns() -> list[str]:
 
 
 def ignored(relative: str) -> bool:
-    """Whether .dockerignore keeps `relative` (or a folder above it) out of the build context."""
+    """Whether .dockerignore keeps `relative` (or a folder above it) out of the build context; as in Docker, the
+    last pattern that matches decides, and a ``!pattern`` brings back what an earlier one excluded."""
     parts = Path(relative).parts
     prefixes = ["/".join(parts[: n + 1]) for n in range(len(parts))]
-    for pattern in ignore_patterns():
+    excluded = False
+    for line in ignore_patterns():
+        pattern = line.removeprefix("!")
         for prefix in prefixes:
             if fnmatch.fnmatch(prefix, pattern) or fnmatch.fnmatch(prefix, pattern.removeprefix("**/")) or (
                 pattern.startswith("**/") and fnmatch.fnmatch(Path(prefix).name, pattern[3:])
             ):
-                return True
-    return False
+                excluded = not line.startswith("!")
+    return excluded
 
 
 def workdir() -> str:
