@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +19,7 @@ class FiringAlert:
     severity: str
     labels: dict[str, str]
     active_at: datetime | None
+    annotations: dict[str, str] = field(default_factory=dict)
 
 
 class Observer:
@@ -54,6 +55,7 @@ class Observer:
                     labels.get("severity", ""),
                     labels,
                     datetime.fromisoformat(active.replace("Z", "+00:00")) if active else None,
+                    dict(alert.get("annotations") or {}),
                 )
             )
         return found

@@ -66,6 +66,11 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
         s["name"]: s["state"] for s in e2e.runs("GhostPosition", profile="p-1")[0]["steps"]
     }["reconcile"] == "awaiting_approval", 15)
     e2e.wait_for("the page for GhostPosition", lambda: received(e2e, "pagerduty", "GhostPosition"), 30)
+    # its runbook link opens: the responder serves the runbooks, with the alert's section
+    link = e2e.firing("GhostPosition", profile="p-1")[0].annotations["runbook_url"]
+    page, anchor = link.split("#")
+    opened = requests.get(page, timeout=10)
+    assert opened.status_code == 200 and f'id="{anchor}"' in opened.text and anchor == "ghostposition", link
 
     # StalePendingOrders (sev2): the two >24 h orders the broker does not know are quarantined
     e2e.wait_for("StalePendingOrders for p-3", lambda: bool(e2e.firing("StalePendingOrders", profile="p-3")), 120)
