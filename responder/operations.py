@@ -3,7 +3,8 @@
 - `queue` and `evidence`: what waits for a person, with what each step would do computed from the
   current state (the action's ``preview``);
 - `decide`: approve or reject, recorded with operator, reason, surface and the evidence shown; a
-  two-person step needs two different operators; the decision is one compare-and-set transaction;
+  rejection needs a reason; a two-person step needs two different operators; the decision is one
+  compare-and-set transaction;
 - `enable_profile`: re-arm a profile (resume its entries, as the bot database mapping says) only once
   position parity holds at the broker, recorded before (``requested``) and after (the result) in the ledger;
   a re-armed profile counts toward releasing the kill switch engagements covering it;
@@ -121,8 +122,11 @@ class Operations:
 
     def decide(
         self, step_id: int, by: str, decision: Decision, reason: str, surface: Surface
-    ) -> approvals.Outcome | Literal["evidence_unavailable"]:
-        """Record a decision; an approval needs the step's evidence (what it would do now) to be readable."""
+    ) -> approvals.Outcome | Literal["evidence_unavailable", "reason_required"]:
+        """Record a decision; a rejection needs a reason, an approval needs the step's evidence (what it would
+        do now) to be readable."""
+        if decision == Decision.REJECT and not reason.strip():
+            return "reason_required"
         found = queries.step_context(self._ledger, step_id)
         if found is None:
             return approvals.Outcome("not_found")

@@ -110,6 +110,7 @@ DECISION_MESSAGES = {
     "not_waiting": "The step is no longer awaiting approval.",
     "not_found": "No such step.",
     "evidence_unavailable": "What the step would do cannot be read now (broker?): not approved. Try again.",
+    "reason_required": "A rejection needs a reason.",
 }
 
 
@@ -119,9 +120,6 @@ def decide(step_id: int) -> BaseResponse:
     if raw not in (Decision.APPROVE, Decision.REJECT):
         abort(400)
     reason = request.form.get("reason", "").strip()[:MAX_REASON]
-    if raw == Decision.REJECT and not reason:
-        flash("A rejection needs a reason.", "error")
-        return redirect(_safe_next(request.form.get("next")))
     outcome = runtime().operations.decide(step_id, _operator().name, Decision(raw), reason, "console")
     result = outcome if isinstance(outcome, str) else outcome.result
     good = result in ("approved", "first_approval", "restarted", "rejected")

@@ -138,9 +138,9 @@ LINES = {
 
 
 def _decide(rt: Runtime, click: Click, operator: str) -> tuple[Response, int]:
-    if click.decision == Decision.REJECT and not click.reason:
-        return jsonify({"response_type": "ephemeral", "text": "A rejection needs a reason: fill it in first."}), 200
     outcome = rt.operations.decide(click.step_id, operator, click.decision, click.reason, "slack")
+    if outcome == "reason_required":
+        return jsonify({"response_type": "ephemeral", "text": "A rejection needs a reason: fill it in first."}), 200
     result = outcome if isinstance(outcome, str) else outcome.result
     who = ", ".join(outcome.approvers) if not isinstance(outcome, str) and result == "approved" else operator
     line = LINES[result].format(who=who)

@@ -78,6 +78,8 @@ def decide(step_id: int) -> tuple[Response, int]:
     if step_id > MAX_ID:
         return error(404, f"no step {step_id}")
     outcome = runtime().operations.decide(step_id, body.by, Decision(body.decision), body.reason, "api")
+    if outcome == "reason_required":
+        return error(400, "a rejection needs a reason")
     if outcome == "evidence_unavailable":
         return error(503, "what the step would do cannot be read now (broker?): not approved; retry")
     if outcome.result == "not_found" or outcome.step is None:

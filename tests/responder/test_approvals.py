@@ -50,6 +50,20 @@ def test_the_queue_shows_what_the_step_would_do_now(with_broker: Harness, broker
                                          "current_price": 100.0, "notional": 3000.0}]
 
 
+def test_a_rejection_without_a_reason_is_refused_from_every_surface(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    """The rule lives in the operations, not in a route: the API, the console and Slack all get it."""
+    h, fake = with_broker, broker[0]
+    step_id = parked_close(h, fake)
+    answer = h.operator("POST", f"/approvals/{step_id}", {"decision": "reject", "by": "alice", "reason": "  "})
+    assert answer.status_code == 400 and "needs a reason" in answer.json["error"]
+    assert h.runtime.operations.decide(step_id, "bob", Decision.REJECT, "", "slack") == "reason_required"
+    assert h.step(h.step_run(step_id), "close").state == "awaiting_approval"
+    with h.ledger.connect() as conn:
+        assert not conn.execute(select(approvals).where(approvals.c.step_id == step_id)).all()
+
+
 def test_a_two_person_step_needs_two_different_operators_and_runs_once(
     with_broker: Harness, broker: tuple[FakeBroker, str]
 ) -> None:
