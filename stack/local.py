@@ -235,7 +235,7 @@ class LocalStack:
 
     def _responder_config(self, port: int, operators: Path) -> Path:
         """A copy of the YAML whose responder listens on `port` (several replicas on one machine), with the
-        local console operators and the automation Alertmanagers' URLs, reaching the bot DB at
+        local console operators, the runbooks it serves and the automation Alertmanagers' URLs, reaching the bot DB at
         `responder_bot_db_url` when that is set."""
         raw: dict[str, Any] = self.config.model_dump(mode="json", exclude={"source"})  # paths already absolute
         raw["responder"]["listen"] = f"{HOST}:{port}"
@@ -243,6 +243,8 @@ class LocalStack:
             raw["responder"]["alertmanager_urls"] = self.urls.automation_alertmanagers
         if self.options.responder_bot_db_url:
             raw["bot_db"]["url"] = self.options.responder_bot_db_url
+        if raw["responder"].get("runbooks") is None:  # the alerts' runbook links point at this responder
+            raw["responder"]["runbooks"] = str(REPO / "docs" / "runbooks.md")
         console = raw["responder"].setdefault("console", {})
         console.setdefault("operators_file", str(operators))
         console.setdefault("public_url", f"http://{HOST}:{port}")
