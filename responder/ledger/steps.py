@@ -32,7 +32,7 @@ from responder.ledger.schema import (
     steps,
 )
 from responder.ledger.store import dumps
-from responder.states import Decision
+from responder.states import Decision, StepState
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class Cancelled:
 
 @dataclass(frozen=True)
 class StepEnd:
-    state: str
+    state: StepState
     outcome: str
     output: Any = None
     after: Any = None

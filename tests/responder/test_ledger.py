@@ -22,6 +22,7 @@ from responder.ledger import queries
 from responder.ledger import steps as ledger_steps
 from responder.ledger.ingest import cancel_run
 from responder.ledger.schema import alerts, runs
+from responder.states import StepState
 from tests.responder.harness import Harness, harness, sections
 from tests.responder.payloads import alert, ghost_labels, notification
 from tests.responder.servers import SlackCapture
@@ -87,7 +88,8 @@ def test_claim_time_check_cancels_a_run_whose_alert_resolved_mid_step(responder:
     assert claim.step.name == "evidence"
     responder.post(notification(alert(labels, "resolved")))  # a step is in flight: the run is left alone
     assert responder.run_state(firing_run) == "active"
-    assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
+    captured = ledger_steps.StepEnd(StepState.SUCCEEDED, "captured")
+    assert ledger_steps.finish(responder.ledger, claim.lease, captured, now)
     responder.drain()
     assert responder.run_state(firing_run) == "cancelled"
     assert responder.step(firing_run, "deactivate").outcome == "alert_resolved"
@@ -101,7 +103,8 @@ def test_a_step_finishing_after_its_run_was_cancelled_leaves_the_run_cancelled(r
     claim = claim_due_step(responder, now)
     with write_transaction(responder.ledger) as conn:
         cancel_run(conn, run_id, "alert_resolved", now)
-    assert ledger_steps.finish(responder.ledger, claim.lease, ledger_steps.StepEnd("succeeded", "captured"), now)
+    captured = ledger_steps.StepEnd(StepState.SUCCEEDED, "captured")
+    assert ledger_steps.finish(responder.ledger, claim.lease, captured, now)
     assert responder.run_state(run_id) == "cancelled"
     assert responder.step(run_id, "evidence").state == "succeeded"
     assert responder.drain() == 0
@@ -237,7 +240,7 @@ def test_an_expired_lease_is_reclaimed_and_the_idempotent_action_sees_the_done_s
         h.drain()
         step = h.step(run_id, "deactivate")
         assert (step.state, step.outcome, step.attempts) == ("succeeded", "unchanged", 2)
-        late = ledger_steps.StepEnd("failed", "late")
+        late = ledger_steps.StepEnd(StepState.FAILED, "late")
         assert not ledger_steps.finish(h.ledger, crashed.lease, late, datetime.now(UTC))  # the lease is gone
 
 
