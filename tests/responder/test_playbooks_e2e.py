@@ -193,7 +193,8 @@ def test_auth_playbook_categorises_config_infra_and_app_regression(stack: Stack)
             assert restarted.output["response"]["auth_key_reloaded"] is True
             assert restarted.after_state["health_live"] == 200
         rca = h.step(stack.resolve(labels), "rca")
-        assert rca.output["category"] == category
+        diagnosis = h.step(run_id, "diagnosis").output
+        assert (rca.output["category"], rca.output["reason"]) == (category, diagnosis["reason"]) and diagnosis["reason"]
     assert all(s["key"] not in json.dumps([x.as_dict() for x in h.steps()]) for s in [
         {"key": stack.sim.env["SUPABASE_SERVICE_ROLE_KEY"]}, {"key": stack.sim.env["PROBE_USER_PASSWORD"]},
         {"key": SECRETS["RESPONDER_WEBHOOK_TOKEN"]}])
