@@ -19,11 +19,11 @@ from typing import Any, Literal
 from pydantic import Field
 
 from responder.actions.context import ActionContext
-from responder.actions.orders import _cancel_one
+from responder.actions.orders import CancelOutput, _cancel_one
 from responder.actions.placing import Close, close_size_of, place, reduce_only, step_client_order_id
 from responder.actions.profiles import entries_view
-from responder.actions.registry import ActionSpec, Outcome, Params
-from responder.actions.views import broker_order_view, position_view
+from responder.actions.registry import FAILED, SKIPPED, SUCCEEDED, ActionSpec, Outcome, Params, StepOutput
+from responder.actions.views import PlacedOrder, PositionView, View, broker_order_view, position_view
 from responder.evidence import Evidence
 from responder.killswitch import KillSwitch, Refused
 from responder.wakeup import Wakeup
@@ -33,6 +33,47 @@ from sources.hooks import HookError
 
 class KillParams(Params):
     profiles: tuple[str, ...] = Field(min_length=1, max_length=1000)
+
+
+class StopEntriesOutput(StepOutput):
+    stopped: list[str] = []
+    already: list[str] = []
+    failed: list[str] = []
+
+
+class HeldPosition(PositionView):
+    """A position the broker holds on an account, and what a flatten sells of it (None: nothing, see note)."""
+
+    account: str
+    sells: float | None = None
+    dust_left: float = 0.0
+    note: str = ""
+
+
+class FlattenOrder(PlacedOrder):
+    account: str
+
+
+class RefusedClose(View):
+    account: str
+    symbol: str
+    side: str
+    qty: float
+    client_order_id: str
+    error: str
+
+
+class FlattenOutput(StepOutput):
+    """The close orders placed (or found placed by an earlier attempt), those refused, the positions left."""
+
+    orders: list[FlattenOrder] = []
+    refused: list[RefusedClose] = []
+    left: list[HeldPosition] = []
+    positions: list[HeldPosition] = []  # when nothing needed flattening: what was held
+
+
+class EngageOutput(StepOutput):
+    engagement: dict[str, Any]
 
 
 def _profiles(ctx: ActionContext, params: KillParams) -> list[dict[str, Any]]:
@@ -75,10 +116,10 @@ def stop_entries(ctx: ActionContext, params: KillParams) -> Outcome:
             errors.append(f"{profile}: still {change.entries.value or change.entries.state} after the write")
     summary = (f"new entries stopped on {len(results['stopped'])} profile(s), {len(results['already'])} already "
                f"stopped, {len(results['failed'])} not stopped")
-    output = {**results, "summary": summary}
+    output = StopEntriesOutput(**results, summary=summary)
     if results["failed"]:
-        return Outcome("failed", "partial", output, after={"profiles": after}, error="; ".join(errors)[:2000])
-    return Outcome("succeeded", "changed" if results["stopped"] else "unchanged", output, after={"profiles": after})
+        return Outcome(FAILED, "partial", output, after={"profiles": after}, error="; ".join(errors)[:2000])
+    return Outcome(SUCCEEDED, "changed" if results["stopped"] else "unchanged", output, after={"profiles": after})
 
 
 def _working(ctx: ActionContext, params: KillParams) -> list[dict[str, Any]]:
@@ -112,10 +153,10 @@ def cancel_working_orders(ctx: ActionContext, params: KillParams) -> Outcome:
     except BrokerUnavailable as exc:
         after = {"orders": "unknown", "error": f"broker unavailable ({exc.kind})"}
     summary = f"cancellation requested for {len(results['cancel_requested'])} working order(s) at the broker"
-    output = {**results, "summary": summary}
+    output = CancelOutput(**results, summary=summary)
     if results["refused"] or results["unavailable"]:
-        return Outcome("failed", "partial", output, after=after, error="some cancellations could not be requested")
-    return Outcome("succeeded", "changed" if results["cancel_requested"] else "unchanged", output, after=after)
+        return Outcome(FAILED, "partial", output, after=after, error="some cancellations could not be requested")
+    return Outcome(SUCCEEDED, "changed" if results["cancel_requested"] else "unchanged", output, after=after)
 
 
 def _positions(ctx: ActionContext, params: KillParams) -> list[tuple[str, Any]]:
@@ -149,7 +190,8 @@ def flatten_needed(ctx: ActionContext, params: KillParams) -> Outcome | None:
     plan = _plan(ctx, params)
     if not any(row.get("close") for row in plan):
         summary = "nothing to flatten: no position above dust on the accounts"
-        return Outcome("skipped", "not_needed", {"positions": [_shown(r) for r in plan], "summary": summary})
+        output = FlattenOutput.model_validate({"positions": [_shown(r) for r in plan], "summary": summary})
+        return Outcome(SKIPPED, "not_needed", output)
     return None
 
 
@@ -186,10 +228,10 @@ def flatten_positions(ctx: ActionContext, params: KillParams) -> Outcome:
         after = {"positions": "unknown", "error": f"broker unavailable ({exc.kind})"}
     summary = (f"{len(placed)} close order(s) placed reduce-only, {len(refused)} refused, {len(left)} position(s) "
                "left (dust or not sellable)")
-    output = {"orders": placed, "refused": refused, "left": left, "summary": summary}
+    output = FlattenOutput.model_validate({"orders": placed, "refused": refused, "left": left, "summary": summary})
     if refused:
-        return Outcome("failed", "partial", output, after=after, error="some close orders were refused")
-    return Outcome("succeeded", "changed" if placed else "unchanged", output, after=after)
+        return Outcome(FAILED, "partial", output, after=after, error="some close orders were refused")
+    return Outcome(SUCCEEDED, "changed" if placed else "unchanged", output, after=after)
 
 
 class EngageParams(Params):
@@ -210,7 +252,7 @@ def engage_kill_switch(ctx: ActionContext, params: EngageParams) -> Outcome:
     summary = (f"kill switch {params.level} engaged (run {engagement['run_id']})" if engaged.result == "engaged"
                else f"kill switch {params.level} already engaged (run {engagement['run_id']})")
     detail = "changed" if engaged.result == "engaged" else "unchanged"
-    return Outcome("succeeded", detail, {"engagement": engagement, "summary": summary}, after=engagement)
+    return Outcome(SUCCEEDED, detail, EngageOutput(engagement=engagement, summary=summary), after=engagement)
 
 
 def engage_preview(ctx: ActionContext, params: EngageParams) -> Evidence:
@@ -222,14 +264,14 @@ def engage_preview(ctx: ActionContext, params: EngageParams) -> Evidence:
 SPECS: tuple[ActionSpec[Any], ...] = (
     ActionSpec("stop_entries", KillParams, stop_entries, "mutate",
                "kill switch: stop the new entries of the chosen profiles (compare-and-set, read back)",
-               snapshot=stop_snapshot, preview=stop_preview),
+               output=StopEntriesOutput, snapshot=stop_snapshot, preview=stop_preview),
     ActionSpec("cancel_working_orders", KillParams, cancel_working_orders, "mutate",
                "kill switch: cancel every working order at the broker on the profiles' accounts",
-               snapshot=cancel_snapshot, preview=cancel_preview),
+               output=CancelOutput, snapshot=cancel_snapshot, preview=cancel_preview),
     ActionSpec("flatten_positions", KillParams, flatten_positions, "mutate",
                "kill switch: close the broker-held positions on the profiles' accounts, reduce-only",
-               precheck=flatten_needed, snapshot=flatten_snapshot, preview=flatten_preview),
+               output=FlattenOutput, precheck=flatten_needed, snapshot=flatten_snapshot, preview=flatten_preview),
     ActionSpec("engage_kill_switch", EngageParams, engage_kill_switch, "mutate",
                "engage the kill switch's stop-entries level (for the alert's profile or every profile)",
-               preview=engage_preview),
+               output=EngageOutput, preview=engage_preview),
 )

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select, update
 
 from responder.actions.context import ActionContext
-from responder.actions.killswitch import KillParams, flatten_positions
+from responder.actions.killswitch import FlattenOutput, KillParams, flatten_positions
 from responder.ledger import queries
 from responder.ledger.schema import kill_switch, operator_actions
 from sources.botdb import profiles
@@ -155,12 +155,12 @@ def test_a_flatten_step_run_again_after_a_crash_places_no_second_order(
     assert view is not None
     ctx = ActionContext(h.runtime.services, view.alert, run_id, step.id)
     params = KillParams(profiles=("p-1",))
-    first = flatten_positions(ctx, params)
-    assert first.output["orders"][0]["placed"] == "placed"
+    first = flatten_positions(ctx, params).output
+    assert isinstance(first, FlattenOutput) and first.orders[0].placed == "placed"
     fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)  # the order was accepted but had not filled yet
-    second = flatten_positions(ctx, params)  # the same step again: the broker refuses the repeated id (422)
-    assert second.output["orders"][0]["placed"] == "already_placed"
-    assert second.output["orders"][0]["id"] == first.output["orders"][0]["id"]
+    second = flatten_positions(ctx, params).output  # the same step again: the broker refuses the repeated id (422)
+    assert isinstance(second, FlattenOutput) and second.orders[0].placed == "already_placed"
+    assert second.orders[0].id == first.orders[0].id
     assert len([o for o in fake.orders.values() if o["client_order_id"].startswith("rsp-")]) == 1
 
 
