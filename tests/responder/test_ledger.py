@@ -174,7 +174,7 @@ def test_dry_run_and_off_change_nothing(tmp_path: Path, db_url: str, mode: str) 
             return
         states = {s.name: s.state for s in h.steps()}
         assert states == {"evidence": "succeeded", "deactivate": "dry_run", "notify": "dry_run",
-                          "reconcile": "dry_run", "close": "failed"}  # close cannot size: no broker answers
+                          "reconcile": "dry_run", "close": "retry_wait"}  # no broker answers: retried
         metrics = h.client.get("/metrics").text
         assert 'tradingbot_responder_mode{mode="dry-run"} 1.0' in metrics
 
