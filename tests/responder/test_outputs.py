@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from responder.actions.accounts import BrokerCheck
 from responder.actions.defaults import default_registry
-from responder.actions.ghost import GhostEvidence
+from responder.actions.ghost_evidence import GhostEvidence
 from responder.actions.orders import CheckOutput
 from responder.actions.registry import StepOutput
 
