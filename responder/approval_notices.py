@@ -1,16 +1,20 @@
 """Tell people about approvals: a Slack approval request (evidence + buttons) when a step starts waiting,
-and a notice when an approval expires or an approved step refuses to run because the state changed."""
+a notice when an approval expires or an approved step refuses to run because the state changed, and one
+when a blast-radius budget is exhausted."""
 
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from responder.actions.context import ActionContext
 from responder.actions.registry import ActionSpec
 from responder.evidence import Evidence
 from responder.ledger.records import StepRecord
+from responder.ledger.steps import Claim
 from responder.logs import log
+from responder.notice import incident_scope
 from responder.notifier import Notifier, Sent, slack_escape
 from responder.slack import messages
 
@@ -45,3 +49,20 @@ def expired(notifier: Notifier, step: StepRecord, alertname: str, timeout_second
     sent = notifier.send(text)
     log(logger, logging.WARNING, "approval expired", step_id=step.id, notification=sent.outcome)
     return sent
+
+
+def budget_exhausted(notifier: Notifier, now: datetime, claim: Claim, name: str, limit: int, window: float) -> Sent:
+    """Announce that the budget `name` is spent (`limit` per `window` seconds): the step awaits an operator."""
+    text = notifier.render(
+        "budget_exhausted.txt.j2",
+        now,
+        budget=name,
+        used=limit,
+        limit=limit,
+        window=f"{window:g} s",
+        step_id=claim.step.id,
+        step_name=claim.step.name,
+        alertname=claim.alert.alertname,
+        scope=incident_scope(claim.alert.labels),
+    )
+    return notifier.send(text)

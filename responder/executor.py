@@ -18,72 +18,32 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from common.config import ResponderConfig, RetryConfig
 from responder import approval_notices as notices
+from responder.action_calls import MAX_ERROR, describe, guarded, step_end
 from responder.actions.context import ActionContext, Services
 from responder.actions.registry import ActionSpec, DryRunOutput, Outcome, ParkedOutput, UnknownAction
-from responder.actions.transient import TransientError, as_transient
+from responder.actions.transient import TransientError
 from responder.evidence import Evidence, guard_difference
+from responder.executor_settings import DRY_RUN_MODE, ExecutorSettings
 from responder.lease import LeaseKeeper
 from responder.ledger import approvals, budget, queries, steps
 from responder.ledger.steps import Claim, StepEnd
 from responder.logs import log
 from responder.metrics import ResponderMetrics
-from responder.notice import incident_scope
 from responder.states import WAIT_BUDGET, WAIT_CHANGED, WAIT_POLICY, StepState
 from responder.updates import post_due_update
 from responder.wakeup import INGEST_YIELD_SECONDS, Wakeup
 
 logger = logging.getLogger(__name__)
-MAX_ERROR = 2000
 # How long a worker keeps trying to record a step's transition through a ledger outage (a database restart)
 # before it gives up and leaves the step to be re-claimed when its lease expires.
 RECORD_RETRY_SECONDS = 120.0
-
-
-# A side effect runs only when both the run was created live and this process is live: a run recorded as a
-# dry run stays one when a live replica executes it, and a dry-run replica never acts for a live run.
-DRY_RUN_MODE = "dry-run"
-
-
-@dataclass(frozen=True)
-class ExecutorSettings:
-    mode: str
-    lease_seconds: float
-    poll_seconds: float
-    max_deactivations: int
-    window_seconds: float
-    approval_timeout_seconds: float = 14_400.0
-    console_url: str | None = None
-    retry: RetryConfig = field(default_factory=RetryConfig)
-
-    @classmethod
-    def from_config(cls, config: ResponderConfig) -> ExecutorSettings:
-        return cls(
-            config.mode,
-            config.lease_seconds,
-            config.poll_seconds,
-            config.budget.max_deactivations,
-            config.budget.window_seconds,
-            config.approval_timeout_seconds,
-            config.console.public_url,
-            config.retry,
-        )
-
-    def backoff(self, retries: int) -> float:
-        """Seconds before the next attempt after `retries` earlier transient failures (doubling, capped)."""
-        return float(min(self.retry.initial_seconds * 2 ** min(retries, 30), self.retry.max_interval_seconds))
-
-
-def _end(outcome: Outcome) -> StepEnd:
-    return StepEnd(outcome.result, outcome.detail, outcome.output.stored(), outcome.after, outcome.error)
 
 
 class Executor:
@@ -184,12 +144,12 @@ class Executor:
             self._finish(claim, StepEnd(StepState.SKIPPED, "policy_off"))
             return
         if spec.precheck is not None:
-            early = _guarded(spec.precheck, ctx, params)
+            early = guarded(spec.precheck, ctx, params)
             if isinstance(early, TransientError):
                 self._retry(claim, early)
                 return
             if early is not None:
-                self._finish(claim, _end(early))
+                self._finish(claim, step_end(early))
                 return
         if DRY_RUN_MODE in (self._settings.mode, claim.run.mode) and spec.effect == "mutate":
             output = DryRunOutput(params=step.params, summary=f"dry run: would run {spec.name}")
@@ -211,12 +171,12 @@ class Executor:
         self._execute(claim, spec, ctx, params)
 
     def _execute(self, claim: Claim, spec: ActionSpec[Any], ctx: ActionContext, params: Any) -> None:
-        before = _guarded(spec.snapshot, ctx, params) if spec.snapshot else None
+        before = guarded(spec.snapshot, ctx, params) if spec.snapshot else None
         if isinstance(before, TransientError):
             self._retry(claim, before)
             return
         if isinstance(before, Outcome):  # the snapshot itself failed
-            self._finish(claim, _end(before))
+            self._finish(claim, step_end(before))
             return
         def record() -> bool:
             now = self._services.clock()
@@ -227,11 +187,11 @@ class Executor:
             return
         started = time.monotonic()
         with LeaseKeeper(self._engine, claim.lease, self._settings.lease_seconds, self._services.clock):
-            outcome = _guarded(spec.run, ctx, params)
+            outcome = guarded(spec.run, ctx, params)
         if isinstance(outcome, TransientError):
             self._retry(claim, outcome)
             return
-        self._finish(claim, _end(outcome), time.monotonic() - started)
+        self._finish(claim, step_end(outcome), time.monotonic() - started)
 
     def _finish(self, claim: Claim, end: StepEnd, duration: float | None = None) -> None:
         action = claim.step.action
@@ -341,38 +301,9 @@ class Executor:
         """Count and announce an exhausted budget; the notification's outcome goes into the step's output."""
         self._metrics.budget_exhausted.labels(name).inc()
         s = self._settings
-        notifier = self._services.notifier
-        text = notifier.render(
-            "budget_exhausted.txt.j2",
-            self._services.clock(),
-            budget=name,
-            used=s.max_deactivations,
-            limit=s.max_deactivations,
-            window=f"{s.window_seconds:g} s",
-            step_id=claim.step.id,
-            step_name=claim.step.name,
-            alertname=claim.alert.alertname,
-            scope=incident_scope(claim.alert.labels),
+        sent = notices.budget_exhausted(
+            self._services.notifier, self._services.clock(), claim, name, s.max_deactivations, s.window_seconds
         )
-        sent = notifier.send(text)
         log(logger, logging.WARNING, "blast-radius budget exhausted", budget=name, notification=sent.outcome)
         return ParkedOutput(summary=f"budget {name} exhausted; awaiting an operator", notification=sent.outcome)
 
-
-def _guarded(function: Any, ctx: ActionContext, params: Any) -> Any:
-    """Call an action hook; a transient failure (no answer from the target) is returned as a TransientError to
-    retry, any other exception becomes a failed Outcome (type and first line of the message)."""
-    try:
-        return function(ctx, params)
-    except Exception as exc:
-        transient = as_transient(exc)
-        return transient if transient is not None else Outcome.failed(describe(exc))
-
-
-def describe(exc: BaseException) -> str:
-    """``Type: first line`` (a database error's driver message, without the SQL and its parameters)."""
-    if isinstance(exc, TransientError):
-        return str(exc)[:MAX_ERROR]
-    origin = getattr(exc, "orig", None)
-    lines = str(origin if origin is not None else exc).strip().splitlines()
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:MAX_ERROR]

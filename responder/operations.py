@@ -21,10 +21,10 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from common.db import write_transaction
+from responder.action_calls import describe
 from responder.actions.context import ActionContext, ActionError, Services
 from responder.actions.registry import UnknownAction
 from responder.evidence import Evidence
-from responder.executor import describe
 from responder.killswitch import KillSwitch, Refused
 from responder.ledger import approvals, queries
 from responder.ledger.killswitch import Engaged

@@ -17,7 +17,8 @@ from responder.actions.context import Clock, Services
 from responder.actions.defaults import default_registry
 from responder.actions.registry import Registry
 from responder.console.identity import Operators, load_operators
-from responder.executor import Executor, ExecutorSettings
+from responder.executor import Executor
+from responder.executor_settings import ExecutorSettings
 from responder.ledger.store import create_schema, make_ledger_engine
 from responder.metrics import Exposition, LedgerCollector, ResponderMetrics
 from responder.notifier import Notifier
