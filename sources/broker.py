@@ -15,186 +15,61 @@ The distinction that matters for incident response is between a *definite* answe
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import requests
 
 from sources.assets import BrokerAsset, parse_asset
-from sources.fields import number, required
+from sources.broker_errors import (
+    INSUFFICIENT_FUNDS_CODE,
+    NOT_FOUND_CODE,
+    BrokerError,
+    BrokerRejected,
+    BrokerUnavailable,
+    OrderMissing,
+    UnavailableKind,
+    raise_for_status,
+)
+from sources.broker_records import (
+    TERMINAL_ORDER_STATUSES,
+    WORKING_ORDER_STATUSES,
+    BrokerOrder,
+    BrokerPosition,
+    OrderToPlace,
+    Placed,
+    format_quantity,
+    parse_order,
+    parse_position,
+    parse_timestamp,
+    parsed_answer,
+)
+from sources.fields import required
 from sources.instruments import Instrument, instrument
 
-INSUFFICIENT_FUNDS_CODE = 40310000
-NOT_FOUND_CODE = 40410000  # Alpaca's JSON 404: unknown order, or no position in the symbol
-
-# Alpaca's order statuses (alpaca-py `OrderStatus`): the ones an order can still change from, and the end states.
-WORKING_ORDER_STATUSES = (
-    "new",
-    "partially_filled",
-    "accepted",
-    "pending_new",
-    "accepted_for_bidding",
-    "pending_cancel",
-    "pending_replace",
-    "stopped",
-    "suspended",
-    "held",
-    "pending_review",
-)
-TERMINAL_ORDER_STATUSES = ("filled", "canceled", "expired", "rejected", "replaced")
-
+__all__ = [
+    "INSUFFICIENT_FUNDS_CODE",
+    "NOT_FOUND_CODE",
+    "TERMINAL_ORDER_STATUSES",
+    "WORKING_ORDER_STATUSES",
+    "BrokerClient",
+    "BrokerError",
+    "BrokerOrder",
+    "BrokerPosition",
+    "BrokerRejected",
+    "BrokerUnavailable",
+    "OrderMissing",
+    "OrderToPlace",
+    "Placed",
+    "UnavailableKind",
+    "format_quantity",
+    "parse_order",
+    "parse_position",
+    "parse_timestamp",
+]
 T = TypeVar("T")
-
-UnavailableKind = Literal["timeout", "connection", "server_error", "rate_limited", "unauthorized", "bad_response"]
-
-
-class BrokerError(Exception):
-    """Base of every broker client error."""
-
-
-class BrokerUnavailable(BrokerError):
-    """The broker gave no usable answer; nothing can be concluded from this call."""
-
-    def __init__(self, kind: UnavailableKind, detail: str, status: int | None = None) -> None:
-        super().__init__(f"broker unavailable ({kind}): {detail}")
-        self.kind = kind
-        self.status = status
-
-
-class OrderMissing(BrokerError):
-    """The broker answered 404 with code 40410000: it does not know this order (or holds no such position)."""
-
-
-class BrokerRejected(BrokerError):
-    """The broker understood the request and refused it (e.g. 403 insufficient funds, 422)."""
-
-    def __init__(self, status: int, code: int | None, message: str) -> None:
-        super().__init__(f"broker rejected the request ({status}, code {code}): {message}")
-        self.status = status
-        self.code = code
-        self.message = message
-
-    @property
-    def insufficient_funds(self) -> bool:
-        return self.status == 403 and self.code == INSUFFICIENT_FUNDS_CODE
-
-
-@dataclass(frozen=True)
-class BrokerPosition:
-    symbol: str
-    qty: float  # signed: negative when short
-    avg_entry_price: float
-    market_value: float
-    current_price: float
-    asset_class: str | None = None  # "us_equity", "crypto"; None when the broker does not say
-
-    @property
-    def instrument(self) -> Instrument:
-        return instrument(self.symbol, self.asset_class)
-
-    @property
-    def side(self) -> str:
-        return "short" if self.qty < 0 else "long"
-
-    @property
-    def notional(self) -> float:
-        return abs(self.market_value) if self.market_value else abs(self.qty * self.current_price)
-
-
-@dataclass(frozen=True)
-class BrokerOrder:
-    id: str
-    client_order_id: str
-    symbol: str
-    side: str
-    qty: float
-    filled_qty: float
-    status: str
-    created_at: datetime | None
-    updated_at: datetime | None
-
-
-@dataclass(frozen=True)
-class OrderToPlace:
-    """A market order the responder places; `client_order_id` makes placing it idempotent at the broker."""
-
-    symbol: str
-    qty: float
-    side: Literal["buy", "sell"]
-    client_order_id: str
-    time_in_force: Literal["day", "gtc"] = "day"
-
-
-@dataclass(frozen=True)
-class Placed:
-    """The order under the client order id: placed now, or found placed by an earlier attempt."""
-
-    result: Literal["placed", "already_placed"]
-    order: BrokerOrder
-
-
-def format_quantity(qty: float) -> str:
-    """A quantity as Alpaca takes it: a decimal string with up to 9 places, no exponent."""
-    return f"{qty:.9f}".rstrip("0").rstrip(".") or "0"
-
-
-_FRACTION = re.compile(r"\.(\d{6})\d+")
-
-
-def parse_timestamp(value: Any) -> datetime | None:
-    """Parse Alpaca's RFC 3339 timestamps (nanosecond precision allowed) into aware UTC datetimes.
-
-    Raise ValueError for anything else, including a time that cannot be expressed in UTC."""
-    if not value:
-        return None
-    text = _FRACTION.sub(r".\1", str(value)).replace("Z", "+00:00")
-    try:
-        parsed = datetime.fromisoformat(text)
-        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-    except (ValueError, OverflowError, OSError):
-        raise ValueError(f"not an RFC 3339 timestamp in range: {str(value)[:40]!r}") from None
-
-
-def parse_position(raw: dict[str, Any]) -> BrokerPosition:
-    """Parse one Alpaca position; raise ValueError naming the field that is missing or unusable."""
-    qty = abs(number(raw, "qty", is_required=True))
-    signed = -qty if str(raw.get("side", "long")) == "short" or str(raw["qty"]).startswith("-") else qty
-    return BrokerPosition(
-        symbol=str(required(raw, "symbol")),
-        qty=signed,
-        avg_entry_price=number(raw, "avg_entry_price"),
-        market_value=number(raw, "market_value"),
-        current_price=number(raw, "current_price"),
-        asset_class=str(raw["asset_class"]) if raw.get("asset_class") else None,
-    )
-
-
-def parse_order(raw: dict[str, Any]) -> BrokerOrder:
-    """Parse one Alpaca order; raise ValueError naming the field that is missing or unusable."""
-    return BrokerOrder(
-        id=str(required(raw, "id")),
-        client_order_id=str(raw.get("client_order_id") or ""),
-        symbol=str(required(raw, "symbol")),
-        side=str(required(raw, "side")),
-        qty=number(raw, "qty"),
-        filled_qty=number(raw, "filled_qty"),
-        status=str(required(raw, "status")),
-        created_at=parse_timestamp(raw.get("created_at")),
-        updated_at=parse_timestamp(raw.get("updated_at")),
-    )
-
-
-def _parsed(parse: Callable[[dict[str, Any]], T], raw: dict[str, Any], path: str) -> T:
-    """Parse a broker object; an unusable one is no answer (bad_response), never a crash."""
-    try:
-        return parse(raw)
-    except ValueError as exc:
-        raise BrokerUnavailable("bad_response", f"{path}: {exc}") from None
-
 
 class BrokerClient:
     """Read and cancel through one broker account's API keys; every call has a timeout."""
@@ -289,7 +164,7 @@ class BrokerClient:
         body = self._json(self._request("GET", path, params))
         if not isinstance(body, list) or not all(isinstance(item, dict) for item in body):
             raise BrokerUnavailable("bad_response", f"{path}: expected a JSON list of objects")
-        return [_parsed(parse, item, path) for item in body]
+        return [parsed_answer(parse, item, path) for item in body]
 
     def _object(
         self,
@@ -303,7 +178,7 @@ class BrokerClient:
         body = self._json(self._request(method, path, params, json))
         if not isinstance(body, dict):
             raise BrokerUnavailable("bad_response", f"{path}: expected a JSON object")
-        return _parsed(parse, body, path)
+        return parsed_answer(parse, body, path)
 
     @staticmethod
     def _json(response: requests.Response) -> Any:
@@ -324,7 +199,7 @@ class BrokerClient:
         except requests.RequestException as exc:
             raise BrokerUnavailable("connection", f"{method} {path}: {type(exc).__name__}") from None
         self._note_server_time(response)
-        _raise_for_status(response, method, path)
+        raise_for_status(response, method, path)
         return response
 
     def _note_server_time(self, response: requests.Response) -> None:
@@ -332,35 +207,3 @@ class BrokerClient:
         if date:
             with contextlib.suppress(TypeError, ValueError):
                 self.last_server_time = parsedate_to_datetime(date)
-
-
-def _error_fields(response: requests.Response) -> tuple[int | None, str]:
-    try:
-        body = response.json()
-    except ValueError:
-        return None, response.text[:200]
-    if isinstance(body, dict):
-        code = body.get("code")
-        return (code if isinstance(code, int) else None), str(body.get("message", ""))[:200]
-    return None, ""
-
-
-def _raise_for_status(response: requests.Response, method: str, path: str) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    code, message = _error_fields(response)
-    where = f"{method} {path}"
-    if status == 404 and code == NOT_FOUND_CODE:
-        raise OrderMissing(f"{where}: not found (code {code})")
-    if status == 404:
-        detail = f"{where}: HTTP 404 without Alpaca's code {NOT_FOUND_CODE} (a proxy or a wrong base URL?)"
-        raise BrokerUnavailable("bad_response", detail, status)
-    if status == 401:
-        raise BrokerUnavailable("unauthorized", f"{where}: API keys rejected (code {code})", status)
-    if status == 429:
-        reset = response.headers.get("X-Ratelimit-Reset", "?")
-        raise BrokerUnavailable("rate_limited", f"{where}: rate limited, resets at {reset}", status)
-    if status >= 500:
-        raise BrokerUnavailable("server_error", f"{where}: HTTP {status}", status)
-    raise BrokerRejected(status, code, message)
