@@ -19,17 +19,14 @@ import requests
 
 from common.config import Config, load_config, split_listen
 from sources.botdata import BotData
+from stack.monitoring import start_alertmanagers, start_prometheus
 from stack.observe import Observer
 from stack.operators import SLACK_USER_IDS, ensure_operators
 from stack.render import (
     ALERTS,
-    AUTOMATION_ALERTMANAGER,
     DEFAULT_RUNBOOK_BASE_URL,
-    PrometheusTargets,
     RunbookBaseError,
-    alertmanager_config,
     check_runbook_base,
-    prometheus_config,
     write_rules,
     write_yaml,
 )
@@ -148,8 +145,8 @@ class LocalStack:
             self._start_simulator()
             self._start_exporters()
             self._start_responders()
-            self._start_alertmanagers()
-            self._start_prometheus()
+            start_alertmanagers(self.group, self.state, self.options, self.urls, self.env["RESPONDER_WEBHOOK_TOKEN"])
+            start_prometheus(self.group, self.state, self.options, self.urls, self.rules_dir())
         except BaseException:
             self.stop()
             raise
@@ -250,44 +247,6 @@ class LocalStack:
         console.setdefault("public_url", f"http://{HOST}:{port}")
         return write_yaml(self.state / "config" / f"responder-{port}.yml", raw)
 
-    def _start_alertmanagers(self) -> None:
-        """The people's Alertmanager(s) (every receiver a sink) and the automation's (the responders)."""
-        directory = self.state / "config"
-        token = self.env["RESPONDER_WEBHOOK_TOKEN"]
-        people = alertmanager_config(directory, {}, self.urls.sinks, {})
-        self._start_alertmanager_set(
-            "alertmanager",
-            write_yaml(directory / "alertmanager.yml", people),
-            self.options.alertmanager_ports,
-            self.options.alertmanager_cluster_ports,
-        )
-        webhook = {"responder": [f"{url}/alerts" for url in self.urls.responders]}
-        automation = alertmanager_config(
-            directory, webhook, self.urls.sinks, {"responder_token": token}, AUTOMATION_ALERTMANAGER
-        )
-        self._start_alertmanager_set(
-            "alertmanager-automation",
-            write_yaml(directory / "alertmanager-automation.yml", automation),
-            self.options.automation_alertmanager_ports,
-            self.options.automation_alertmanager_cluster_ports,
-        )
-
-    def _start_alertmanager_set(
-        self, name: str, config: Path, ports: tuple[int, ...], cluster: tuple[int, ...]
-    ) -> None:
-        for n, port in enumerate(ports):
-            argv = [
-                "prometheus-alertmanager",
-                f"--config.file={config}",
-                f"--storage.path={self.state / name / str(n + 1)}",
-                f"--web.listen-address={HOST}:{port}",
-                f"--web.external-url=http://{HOST}:{port}",
-                "--log.level=warn",
-                *_cluster_flags(cluster, n),
-            ]
-            log = self.state / "logs" / f"{name}-{n + 1}.log"
-            self.group.start(Service(f"{name}-{n + 1}", argv, log, port, ready_path="/-/ready"))
-
     def runbook_base(self) -> str:
         """Where the alerts' runbook links point: the base given, else the first responder's ``/runbooks``."""
         if self.options.runbook_base_url is not None:
@@ -303,31 +262,6 @@ class LocalStack:
             return ALERTS / "rules"
         return write_rules(self.state / "config" / "rules", base)
 
-    def _start_prometheus(self) -> None:
-        def hosts(urls: list[str]) -> list[str]:
-            return [url.removeprefix("http://") for url in urls]
-
-        targets = PrometheusTargets(
-            exporters=hosts([self.urls.exporters]),
-            responders=hosts(self.urls.responders),
-            alertmanagers=hosts(self.urls.alertmanagers),
-            automation_alertmanagers=hosts(self.urls.automation_alertmanagers),
-            prometheus=hosts(self.urls.prometheus),
-        )
-        config = prometheus_config(targets, self.options.interval_seconds, self.rules_dir())
-        path = write_yaml(self.state / "config" / "prometheus.yml", config)
-        for n, port in enumerate(self.options.prometheus_ports):
-            argv = [
-                "prometheus",
-                f"--config.file={path}",
-                f"--storage.tsdb.path={self.state / 'prometheus' / str(n + 1)}",
-                f"--web.listen-address={HOST}:{port}",
-                "--storage.tsdb.retention.time=1d",
-                "--log.level=warn",
-            ]
-            log = self.state / "logs" / f"prometheus-{n + 1}.log"
-            self.group.start(Service(f"prometheus-{n + 1}", argv, log, port, ready_path="/-/ready"))
-
 
 def _start_sinks(port: int, slack: SlackStandIn) -> SinkServer:
     try:
@@ -335,10 +269,3 @@ def _start_sinks(port: int, slack: SlackStandIn) -> SinkServer:
     except (OSError, SystemExit):  # werkzeug exits when the port is taken
         raise StackError(f"receiver sinks: port {port} is in use (choose another with --sink-port)") from None
 
-
-def _cluster_flags(cluster_ports: tuple[int, ...], n: int) -> list[str]:
-    """Gossip flags: no cluster for one Alertmanager, every other peer listed otherwise."""
-    if not cluster_ports:
-        return ["--cluster.listen-address="]
-    peers = [f"--cluster.peer={HOST}:{port}" for i, port in enumerate(cluster_ports) if i != n]
-    return [f"--cluster.listen-address={HOST}:{cluster_ports[n]}", "--cluster.reconnect-timeout=1m", *peers]
