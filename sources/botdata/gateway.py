@@ -9,7 +9,6 @@ table, for start-up checks that must fail fast.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,16 +17,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import requests
-from sqlalchemy import Connection, Engine, Executable, select
+from sqlalchemy import Engine, Executable, select
 
 from common.config import BotDbConfig
 from common.db import make_engine, write_transaction
 from sources.botdata import orders as order_sql
 from sources.botdata import positions as position_sql
 from sources.botdata import profiles as profile_sql
+from sources.botdata.compiled import CompiledMapping
 from sources.botdata.diagnostics import Diagnostics
 from sources.botdata.orders import OrderWords, equals, text_or_none
-from sources.botdata.relations import Relations
 from sources.botdata.rows import (
     Account,
     BotOrder,
@@ -40,11 +39,11 @@ from sources.botdata.rows import (
     UnmappedValues,
 )
 from sources.botdata.schema import Schema
-from sources.botdata.switches import ApiSwitch, ColumnSwitch, LockSwitch, Switch
+from sources.botdata.switches import Switch
 from sources.botdata.unmapped import fields
 from sources.botdata.writes import Writes
 from sources.hooks import HookSpec
-from sources.mapping import BotMapping, ColumnEntries, LockEntries
+from sources.mapping import BotMapping
 
 Clock = Callable[[], datetime]
 
@@ -80,11 +79,9 @@ class BotData:
         control: Mapping[str, HookSpec] | None = None,
     ) -> None:
         self._engine, self.mapping, self._sla, self._clock = engine, mapping, stale_after_seconds, clock
-        self._http, self._control = http, dict(control or {})  # the control API's calls, with their secrets
+        self._compiled = CompiledMapping(engine, mapping, http, control or {})
         self._words = OrderWords(mapping.orders)
         self._spelling = mapping.symbols.spelling()  # the bot's own crypto spelling <-> the instrument's
-        self._compiled: tuple[Schema, Switch] | None = None
-        self._lock = threading.Lock()
 
     @property
     def engine(self) -> Engine:
@@ -97,7 +94,7 @@ class BotData:
     def check(self) -> None:
         """Compile the mapping and read every mapped table and query once: ConfigError naming the key."""
         with self._engine.connect() as conn:
-            self._schema(conn).relations.check(conn, self._clock())
+            self._compiled.schema(conn).relations.check(conn, self._clock())
 
     # --- reads -------------------------------------------------------------------------------------------
 
@@ -301,27 +298,7 @@ class BotData:
             yield Writes(schema, switch, conn)
 
     def _ready(self) -> tuple[Schema, Switch]:
-        if self._compiled is None:
-            with self._engine.connect() as conn:
-                self._schema(conn)
-        assert self._compiled is not None
-        return self._compiled
-
-    def _schema(self, conn: Connection) -> Schema:
-        with self._lock:
-            if self._compiled is None:
-                schema = Schema(self.mapping, Relations(self.mapping, conn))
-                self._compiled = (schema, self._make_switch(schema))
-            return self._compiled[0]
-
-    def _make_switch(self, schema: Schema) -> Switch:
-        entries, profiles = self.mapping.profiles.entries, self.mapping.profiles
-        if isinstance(entries, ColumnEntries):
-            assert profiles.table is not None
-            return ColumnSwitch(schema.relations.table(profiles.table), profiles.id, entries)
-        if isinstance(entries, LockEntries):
-            return LockSwitch(schema.relations.table(entries.table), entries)
-        return ApiSwitch(entries, self._http, self._control)
+        return self._compiled.ready()
 
     def _read(self, build: Callable[[Schema], Executable], now: datetime | None = None) -> list[Any]:
         schema, _ = self._ready()
