@@ -100,6 +100,16 @@ class ExportersConfig(Section):
     listen: str = "127.0.0.1:9808"
     probe_timeout_seconds: float = Field(2.0, gt=0)
     ghost_scrape_budget_seconds: float = Field(8.0, gt=0)
+    ghost_settle_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=60,
+        description="a ghost-looking instrument whose last order event (placed, updated, filled; at the broker or"
+        " in the bot) is this recent is settling, not a ghost; 0 = never settling",
+    )
+    ghost_settle_orders_limit: int = Field(
+        50, ge=1, le=500, description="the newest broker orders read per account with a ghost-looking instrument"
+    )
     issuance_interval_seconds: float = Field(60.0, gt=0, description="the probe user signs in at most this often")
     scrape_budget_seconds: float = Field(
         DEFAULT_SCRAPE_BUDGET_SECONDS, gt=0, description="a scrape answers within this; keep it below scrape_timeout"

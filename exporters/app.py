@@ -22,6 +22,7 @@ from exporters.bot_mapping import ProfileAccountCollector, UnmappedValuesCollect
 from exporters.collector import ExporterCollector
 from exporters.ghost_positions import GhostPositionCollector
 from exporters.probes import ProbeCredentials, Probes
+from exporters.settling import SettleWindow
 from exporters.stale_backlog import StaleBacklogCollector
 from sources.accesslog import CHANNELS, AccessLogTail, LineFormat, probe_user_agent
 from sources.assets import AssetDirectory
@@ -129,6 +130,8 @@ def build_collector(
                 section.ghost_scrape_budget_seconds,
                 rules=QuantityRules(broker.crypto.fee_rate, broker.crypto.dust_notional),
                 assets=AssetDirectory(clock, timedelta(seconds=broker.crypto.asset_cache_seconds)),
+                window=SettleWindow(section.ghost_settle_seconds, section.ghost_settle_orders_limit),
+                clock=clock,
             ),
             auth_failure_collector(config, probes, user_agent, clock),
             ProfileAccountCollector(bot),

@@ -6,7 +6,9 @@ sums the filled buys of open crypto positions when the bot holds any), every bro
 crypto instrument whose asset is not cached yet) and, only when ghosts exist, which profile most recently
 closed the symbol on that account (another statement; one more lists the account's profiles when some
 ghost's symbol was never closed there). An account whose broker read fails gets `tradingbot_broker_up 0`
-and no quantity or ghost series at all: no verdict, neither ghost nor clear.
+and no quantity or ghost series at all: no verdict, neither ghost nor clear. A ghost-looking instrument
+with an order in flight is *settling* (`exporters.settling`: one more broker read of the account's orders,
+one more statement), published as `tradingbot_position_settling` instead of a ghost for a short bound.
 
 Quantities are compared per instrument (`sources.instruments`: ``BTC/USD`` and ``BTCUSD`` are one, labelled
 ``BTC/USD``) and as a trader would (`sources.quantities`): for crypto the fee paid in the asset is an
@@ -16,6 +18,7 @@ allowance and dust is never a ghost; both are published so the rules and the das
     tradingbot_broker_position_quantity{account="acct-1",symbol="TSLA"} 10.0
     tradingbot_bot_position_quantity{account="acct-1",symbol="TSLA"} 0.0
     tradingbot_ghost_position{account="acct-1",profile="p-1",symbol="TSLA"} 1.0
+    tradingbot_position_settling{account="acct-1",profile="p-4",symbol="SPY"} 1.0
     tradingbot_broker_position_quantity{account="acct-1",symbol="BTC/USD"} 0.09975
     tradingbot_bot_position_quantity{account="acct-1",symbol="BTC/USD"} 0.1
     tradingbot_position_fee_allowance_quantity{account="acct-1",symbol="BTC/USD"} 0.00025
@@ -35,12 +38,13 @@ from typing import get_args
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from exporters.settling import SettleWindow, bot_order_ages, broker_order_ages, split_settling
 from sources.assets import AssetDirectory, BrokerAsset
 from sources.botdata import Account, BotData
 from sources.broker import BrokerClient, BrokerError, BrokerUnavailable, UnavailableKind
 from sources.holdings import Holdings, broker_holdings, open_holdings
 from sources.instruments import Instrument, instrument
-from sources.quantities import BrokerHolding, Comparison, QuantityRules, compare_all
+from sources.quantities import BotHolding, Comparison, QuantityRules, compare_all
 
 log = logging.getLogger(__name__)
 
@@ -52,10 +56,11 @@ DEFAULT_ASSET_TTL = timedelta(hours=1)
 
 @dataclass(frozen=True)
 class Held:
-    """What the broker holds on one account, per instrument, and the assets of its crypto instruments."""
+    """One account compared, per instrument, and the age of the last broker order event of each ghost-looking
+    instrument (empty when none looks like a ghost, or the orders could not be read)."""
 
-    holdings: dict[Instrument, BrokerHolding]
-    assets: dict[Instrument, BrokerAsset | None]
+    comparisons: list[Comparison]
+    order_ages: dict[Instrument, float]
 
 
 Ghost = tuple[str, Instrument]  # account id, instrument
@@ -73,12 +78,16 @@ class GhostPositionCollector:
         *,
         rules: QuantityRules | None = None,
         assets: AssetDirectory | None = None,
+        window: SettleWindow | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._bot = bot
         self._broker_for = broker_for
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="broker-read")
         self._deadline = deadline_seconds
         self._rules = rules or QuantityRules()
+        self._window = window or SettleWindow()
+        self._clock = clock or (lambda: datetime.now(UTC))
         self._assets = assets or AssetDirectory(lambda: datetime.now(UTC), DEFAULT_ASSET_TTL)
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._lock = threading.Lock()
@@ -86,21 +95,26 @@ class GhostPositionCollector:
 
     def collect(self) -> list[Metric]:
         accounts, bot = self._read_bot()
-        broker = self._read_brokers(accounts)
+        broker = self._read_brokers(accounts, bot)
         families = _Families()
-        ghosts: list[Ghost] = []
+        candidates: list[Ghost] = []
+        broker_ages: dict[Ghost, float] = {}
         for account in accounts:
             held = broker.get(account.id)
             families.broker_up.add_metric([account.id], 0.0 if held is None else 1.0)
             if held is None:
                 continue
-            for comparison in compare_all(bot.get(account.id, {}), held.holdings, held.assets, self._rules):
+            for comparison in held.comparisons:
                 families.add(account.id, comparison)
                 if comparison.verdict == "ghost":
-                    ghosts.append((account.id, comparison.instrument))
-        for (account_id, ghost), impacted in self._impacted_profiles(ghosts).items():
-            for profile in impacted:
-                families.ghost.add_metric([account_id, ghost.symbol, profile], 1.0)
+                    candidates.append((account.id, comparison.instrument))
+            broker_ages.update({(account.id, found): age for found, age in held.order_ages.items()})
+        ghosts, settling = self._settle(candidates, broker_ages)
+        impacted = self._impacted_profiles(ghosts + settling)
+        for family, found in ((families.ghost, ghosts), (families.settling, settling)):
+            for account_id, ghost in found:
+                for profile in impacted.get((account_id, ghost), []):
+                    family.add_metric([account_id, ghost.symbol, profile], 1.0)
         with self._lock:
             for kind, count in self._errors.items():
                 families.errors.add_metric([kind], float(count))
@@ -109,15 +123,25 @@ class GhostPositionCollector:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
+    def _settle(self, candidates: list[Ghost], broker_ages: dict[Ghost, float]) -> tuple[list[Ghost], list[Ghost]]:
+        """(ghosts, settling) among the ghost-looking instruments (`exporters.settling`)."""
+        if not candidates or not self._window.enabled:
+            return candidates, []
+        bot_ages = bot_order_ages(self._bot, candidates, self._clock())
+        return split_settling(candidates, broker_ages, bot_ages, self._window)
+
     def _read_bot(self) -> tuple[list[Account], Holdings]:
         """Every broker account, and what the bot records as held per account and instrument."""
         return self._bot.accounts(), open_holdings(self._bot)
 
-    def _read_brokers(self, accounts: list[Account]) -> dict[str, Held]:
-        """Read every account's positions concurrently; accounts that fail are left out.
+    def _read_brokers(self, accounts: list[Account], bot: Holdings) -> dict[str, Held]:
+        """Read and compare every account's positions concurrently; accounts that fail are left out.
 
         Accounts the deadline cut are read first next time, so the same ones are not always left last."""
-        futures = {self._pool.submit(self._read_broker, account): account for account in self._rotated(accounts)}
+        futures = {
+            self._pool.submit(self._read_broker, account, bot.get(account.id, {})): account
+            for account in self._rotated(accounts)
+        }
         done, _ = wait(futures, timeout=self._deadline)
         result: dict[str, Held] = {}
         cut: list[str] = []
@@ -153,7 +177,7 @@ class GhostPositionCollector:
             self._count_error("bad_response")
             return None
 
-    def _read_broker(self, account: Account) -> Held | None:
+    def _read_broker(self, account: Account, recorded: dict[Instrument, BotHolding]) -> Held | None:
         if account.key_id is None:
             self._count_error("no_key_id")
             return None
@@ -168,7 +192,19 @@ class GhostPositionCollector:
             return None
         holdings = broker_holdings(held)
         assets = {found: self._asset(client, found) for found in holdings if found.crypto}
-        return Held(holdings, assets)
+        comparisons = compare_all(recorded, holdings, assets, self._rules)
+        ghostly = [c.instrument for c in comparisons if c.verdict == "ghost"]
+        return Held(comparisons, self._order_ages(client, ghostly) if ghostly and self._window.enabled else {})
+
+    def _order_ages(self, client: BrokerClient, wanted: list[Instrument]) -> dict[Instrument, float]:
+        """The broker's order evidence for the ghost-looking instruments; none when unreadable (counted)."""
+        try:
+            return broker_order_ages(client, wanted, self._window.orders_limit)
+        except BrokerUnavailable as exc:
+            self._count_error(exc.kind)
+        except BrokerError:
+            self._count_error("bad_response")
+        return {}
 
     def _asset(self, client: BrokerClient, wanted: Instrument) -> BrokerAsset | None:
         """The crypto asset's sizes (cached); None when unreadable now: dust is then judged by notional alone."""
@@ -240,6 +276,12 @@ class _Families:
             "1 while the broker holds a position the bot records as closed, per impacted profile",
             labels=["account", "symbol", "profile"],
         )
+        self.settling = GaugeMetricFamily(
+            "tradingbot_position_settling",
+            "1 while the broker holds a position the bot records as closed and an order in it is in flight (an"
+            " order event within exporters.ghost_settle_seconds), per impacted profile: not a ghost yet",
+            labels=["account", "symbol", "profile"],
+        )
         self.errors = CounterMetricFamily(
             "tradingbot_broker_errors",
             "Broker reads that gave no usable answer, by kind",
@@ -255,4 +297,7 @@ class _Families:
             self.dust.add_metric(labels, comparison.dust)
 
     def all(self) -> list[Metric]:
-        return [self.broker_up, self.broker_qty, self.bot_qty, self.fee_allowance, self.dust, self.ghost, self.errors]
+        return [
+            self.broker_up, self.broker_qty, self.bot_qty, self.fee_allowance, self.dust, self.ghost, self.settling,
+            self.errors,
+        ]

@@ -185,6 +185,18 @@ class BotData:
                 seen[str(profile)] = closed_at
         return dict(closes)
 
+    def last_order_events(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+        """For each (account, symbol) with orders: the latest event of any of them (a working order's placement,
+        an ended order's last update)."""
+        if not pairs:
+            return {}
+        schema, _ = self._ready()
+        statement = order_sql.last_events(schema, pairs)
+        if statement is None:
+            return {}
+        rows = self._read(lambda _schema: statement)
+        return {(str(account), str(symbol)): at for account, symbol, at in rows if at is not None}
+
     def profiles_of(self, accounts: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = defaultdict(set)
         for pair in self.profile_accounts():

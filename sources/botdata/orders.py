@@ -13,7 +13,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Select, and_, case, false, func, not_, null, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    case,
+    false,
+    func,
+    not_,
+    null,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+)
 
 from sources.botdata.rows import BotOrder, OrderClass
 from sources.botdata.schema import Schema, present_in, status_in
@@ -118,6 +132,27 @@ def filled_since(schema: Schema, since: datetime) -> Any:
     filled = status_in(part.col(mapping.status), mapping.statuses.filled, mapping.statuses.case_insensitive)
     query = select(symbol, func.count()).select_from(part.base).where(filled, part.col(mapping.created_at) >= since)
     return query.group_by(symbol)
+
+
+def last_events(schema: Schema, pairs: Sequence[tuple[str, str]]) -> Any:
+    """(account, symbol, latest event) of the orders in the given (account, symbol)s, account ids in the account
+    column's own type; None when orders reach no account. A working order's event is its placement (its update
+    time may be the sync's heartbeat, the stale rules' clock); an ended order's is its last update (the fill)."""
+    mapping, part = schema.mapping.orders, schema.orders
+    account = part.account
+    if account is None:
+        return None
+    keyed = [(key, symbol) for key, symbol in ((as_key(account, a), s) for a, s in pairs) if key is not NO_MATCH]
+    created = part.col(mapping.created_at)
+    updated = part.optional(mapping.updated_at)
+    event: Any = created
+    if updated is not None and mapping.statuses.terminal:
+        ended = status_in(part.col(mapping.status), mapping.statuses.terminal, mapping.statuses.case_insensitive)
+        event = case((ended, func.coalesce(updated, created)), else_=created)
+    symbol = part.col(mapping.symbol)
+    where = tuple_(account, symbol).in_(keyed) if keyed else false()
+    latest = type_coerce(func.max(event), created.type)
+    return select(account, symbol, latest).select_from(part.joined).where(where).group_by(account, symbol)
 
 
 def statuses_of(schema: Schema, order_ids: Sequence[str]) -> Any:

@@ -3,6 +3,7 @@ as an allowance, dust by size and by notional never a ghost, a real crypto ghost
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -100,7 +101,8 @@ def test_dust_below_min_order_size_is_reported_never_a_ghost(exporter: Exporter)
 def test_dust_by_notional_and_just_above_it_a_ghost(crypto_sim: RunningSimulator) -> None:
     crypto_sim.reset()
     with requests.Session() as session:
-        raised = make_exporter(crypto_sim, crypto={"dust_notional": 10.0})
+        # settling off: the buy below was placed just now, and this is about the quantity alone
+        raised = make_exporter(crypto_sim, crypto={"dust_notional": 10.0}, ghost_settle_seconds=0)
         try:
             dust_after_a_sale(raised, session, 0.00015)  # above min_order_size, worth 9 USD < the 10 USD floor
             btc = {"account": "acct-1", "symbol": "BTC/USD"}
@@ -144,3 +146,24 @@ def test_assets_are_read_once_per_instrument_and_crypto_adds_one_statement(expor
         engine.dispose()
     assert sorted(asked) == ["BTC/USD", "ETH/USD"]  # cached after the first scrape
     assert len(selects(statements)) == 3 * 3  # accounts, open positions, filled buys of open crypto positions
+
+
+def test_a_crypto_fill_race_settles_with_the_fee_paid_in_the_asset(crypto_sim: RunningSimulator) -> None:
+    """The broker credits 0.5 BTC less the fee before the bot records the buy: settling, then parity."""
+    crypto_sim.reset()
+    short = make_exporter(crypto_sim, ghost_settle_seconds=3.0)
+    try:
+        close_in_bot(short, "p-3")  # flat in the bot, the broker's holding sold: the race buys from nothing
+        broker(crypto_sim, requests.Session(), "acct-1").close_position("BTC/USD")
+        time.sleep(3.2)  # the close's events age past the bound
+        assert short.samples("tradingbot_ghost_position") == {}  # the sale left dust at most
+        race = crypto_sim.inject("crypto-fill-race", profile="p-3", symbol="BTC/USD", qty=0.5, seconds=1.0)
+        settling = short.samples("tradingbot_position_settling")
+        assert settling == {(("account", race["account"]), ("profile", "p-3"), ("symbol", "BTC/USD")): 1.0}
+        deadline = time.monotonic() + 10
+        while short.samples("tradingbot_position_settling") and time.monotonic() < deadline:
+            assert short.samples("tradingbot_ghost_position") == {}
+            time.sleep(0.2)
+        assert short.samples("tradingbot_ghost_position") == {} == short.samples("tradingbot_position_settling")
+    finally:
+        short.close()

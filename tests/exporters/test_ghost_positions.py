@@ -50,14 +50,16 @@ def test_phantom_is_a_mismatch_but_not_a_ghost(exporter: Exporter) -> None:
     assert ghosts(exporter) == {}
 
 
-def test_fill_race_shows_a_ghost_only_until_the_bot_records_the_fill(exporter: Exporter) -> None:
+def test_fill_race_settles_and_is_never_a_ghost_until_the_bot_records_the_fill(exporter: Exporter) -> None:
     applied = exporter.sim.inject("fill-race", profile="p-1", symbol="SPY", qty=3, seconds=1.5)
-    assert exporter.value("tradingbot_ghost_position", account=applied["account"], symbol="SPY", profile="p-1") == 1
+    account = applied["account"]
+    assert exporter.value("tradingbot_position_settling", account=account, symbol="SPY", profile="p-1") == 1
     deadline = time.monotonic() + 10
-    while ghosts(exporter) and time.monotonic() < deadline:
+    while exporter.samples("tradingbot_position_settling") and time.monotonic() < deadline:
+        assert ghosts(exporter) == {}
         time.sleep(0.2)
-    assert ghosts(exporter) == {}
-    assert exporter.value("tradingbot_bot_position_quantity", account=applied["account"], symbol="SPY") == 3
+    assert ghosts(exporter) == {} and exporter.samples("tradingbot_position_settling") == {}
+    assert exporter.value("tradingbot_bot_position_quantity", account=account, symbol="SPY") == 3
 
 
 @pytest.mark.parametrize("mode", ["5xx", "429", "unauthorized", "timeout", "connection", "malformed"])
@@ -135,7 +137,7 @@ def selects(statements: list[str]) -> list[str]:
     return [sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]
 
 
-def test_a_scrape_runs_two_statements_and_three_for_a_ghost_some_profile_closed(exporter: Exporter) -> None:
+def test_a_scrape_runs_two_statements_and_four_for_a_ghost_some_profile_closed(exporter: Exporter) -> None:
     engine = make_engine(exporter.sim.db_url)
     bot = BotData(engine, default_mapping(), 300)
     bot.check()  # the mapping meets the database once, before any scrape
@@ -150,7 +152,8 @@ def test_a_scrape_runs_two_statements_and_three_for_a_ghost_some_profile_closed(
         statements.clear()
         families = {f.name: f for f in collector.collect()}
         assert [s.labels["profile"] for s in families["tradingbot_ghost_position"].samples] == ["p-1"]
-        assert len(selects(statements)) == 3, statements  # the account's profiles are not needed: p-1 closed TSLA
+        # the bot's last order events (settling?) and the last closes; not the account's profiles: p-1 closed TSLA
+        assert len(selects(statements)) == 4, statements
     finally:
         collector.close()
         engine.dispose()
