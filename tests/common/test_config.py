@@ -54,6 +54,14 @@ def test_environment_overrides_urls(tmp_path: Path) -> None:
             MINIMAL + "exporters: {issuance_interval_seconds: 0}\n",
             "exporters.issuance_interval_seconds: Input should be greater than 0",
         ),
+        (
+            MINIMAL + "exporters: {ghost_settle_seconds: -1}\n",
+            "exporters.ghost_settle_seconds: Input should be greater than or equal to 0",
+        ),
+        (
+            MINIMAL + "exporters: {ghost_settle_orders_limit: 501}\n",
+            "exporters.ghost_settle_orders_limit: Input should be less than or equal to 500",
+        ),
         (MINIMAL + "surprise: 1\n", "surprise: unknown key"),
         (
             MINIMAL.replace('"http://127.0.0.1:1"', '"127.0.0.1:1"'),
