@@ -21,6 +21,10 @@ SCRAPE_INTERVAL = 15.0
 EVALUATION_INTERVAL = 15.0
 SEVERITIES = frozenset({"sev1", "sev2", "sev3"})
 NO_SEVERITY = frozenset({"Watchdog"})  # always firing, routed to the heartbeat by name
+# Alerts whose `for` asks for exactly one confirming scrape: any hold above 0 and at most the evaluation
+# interval fires at the second evaluation that sees the condition in production, and a shorter one keeps
+# that meaning in the 1-2 s local stack (GhostPosition: the fill race is settled in the exporter).
+ONE_CONFIRMING_SCRAPE = frozenset({"GhostPosition"})
 REQUIRED_ANNOTATIONS = ("summary", "description", "runbook_url", "automation")
 RUNBOOK = "docs/runbooks.md"
 COUNTER_FUNCTIONS = ("rate", "irate", "increase", "resets")
@@ -142,7 +146,11 @@ def alert_problems(rule: Mapping[str, Any], runbook_anchors: Iterable[str]) -> l
         except ValueError as error:
             problems.append(str(error))
         else:
-            if seconds < EVALUATION_INTERVAL:
+            if name in ONE_CONFIRMING_SCRAPE:
+                if not 0 < seconds <= EVALUATION_INTERVAL:
+                    problems.append(f"for {hold} must be above 0 and at most the evaluation interval: one"
+                                    " confirming scrape")
+            elif seconds < EVALUATION_INTERVAL:
                 problems.append(f"for {hold} is shorter than the evaluation interval")
             if "absent(" in expr and seconds < 2 * SCRAPE_INTERVAL:
                 problems.append("absent() needs for >= 2 scrape intervals: a single missed scrape would fire")

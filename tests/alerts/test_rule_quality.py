@@ -285,6 +285,8 @@ def test_a_value_compared_in_a_template_condition_is_not_printed_raw() -> None:
         (_alert(expr='absent(up{job="x"})', **{"for": "15s"}), ["x"], "absent() needs for >= 2 scrape"),
         (_alert(expr='absent(up{job="x"})', **{"for": None}), ["x"], "absent() needs for >= 2 scrape"),
         (_alert(**{"for": "5s"}), ["x"], "shorter than the evaluation interval"),
+        (_alert(alert="GhostPosition", **{"for": "30s"}), ["x"], "at most the evaluation interval: one confirming"),
+        (_alert(alert="GhostPosition", **{"for": "0s"}), ["x"], "must be above 0"),
         (_alert(**{"for": "5 minutes"}), ["x"], "not a Prometheus duration"),
     ],
 )
