@@ -128,3 +128,35 @@ def test_routes_name_existing_alerts(route: dict[str, Any]) -> None:
 
 def test_matcher_parsing_finds_alert_names() -> None:
     assert _matcher_alertnames(['alertname=~"A|B"', 'severity="sev1"', "alertname=C"]) == {"A", "B", "C"}
+
+
+def _matches(matchers: list[str], labels: dict[str, str]) -> bool:
+    """Equality matchers only (`name="value"`), which is all the top-level routes use."""
+    for matcher in matchers:
+        name, _, value = matcher.partition("=")
+        if labels.get(name.strip()) != value.strip().strip('"'):
+            return False
+    return True
+
+
+def _routes_taken(labels: dict[str, str]) -> list[dict[str, Any]]:
+    """The top-level routes an alert is delivered through, in order (`continue` followed)."""
+    taken: list[dict[str, Any]] = []
+    for route in CONFIG["route"]["routes"]:
+        if _matches(route.get("matchers", []), labels):
+            taken.append(route)
+            if not route.get("continue"):
+                break
+    return taken
+
+
+def test_a_ghost_is_paged_and_posted_without_waiting() -> None:
+    """Every second of a ghost is exposure: no group_wait on its page and chat, which stay one per incident."""
+    ghost = {"alertname": "GhostPosition", "severity": "sev1", "profile": "p-1", "account": "a", "symbol": "X"}
+    taken = _routes_taken(ghost)
+    assert [route["receiver"] for route in taken] == ["pagerduty", "slack"]
+    for route in taken:
+        assert route["group_wait"] == "0s"
+        assert route["group_by"] == ["alertname", "profile", "account", "symbol"]
+    other = _routes_taken({**ghost, "alertname": "TradingControlEndpointsDown"})
+    assert [route["receiver"] for route in other] == ["pagerduty", "slack"]  # other SEV-1s keep theirs
