@@ -103,7 +103,8 @@ class ResponderConfig(Section):
         ge=0,
         le=300,
         description="firings of one fingerprint whose startsAt are closer than this are one occurrence (an HA"
-        " Prometheus pair fires up to one evaluation interval apart); keep it below every rule's `for`; 0 = exact",
+        " Prometheus pair fires about one evaluation interval apart); keep it at least one evaluation interval"
+        " and below every playbook alert's `for` + one evaluation interval (docs/responder.md); 0 = exact",
     )
     alertmanager_urls: list[str] = Field(default_factory=list)
     rca_dir: Path | None = None

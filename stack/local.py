@@ -89,6 +89,13 @@ class StackUrls:
         return rows
 
 
+def local_occurrence_window(interval_seconds: float) -> float:
+    """The responder's occurrence window for Prometheus scraping and evaluating every `interval_seconds`:
+    wide enough for an HA pair's firings of one alert (up to two intervals apart: scrape phase and
+    evaluation phase), short enough never to merge two real firings (docs/responder.md)."""
+    return 2.5 * interval_seconds
+
+
 def _check_scrape_timeout(config: Config, interval_seconds: float) -> None:
     """The local Prometheus times a scrape out after one interval: the exporters must answer within it."""
     budget = config.section("exporters").scrape_budget_seconds
@@ -242,6 +249,8 @@ class LocalStack:
             raw["bot_db"]["url"] = self.options.responder_bot_db_url
         if raw["responder"].get("runbooks") is None:  # the alerts' runbook links point at this responder
             raw["responder"]["runbooks"] = str(REPO / "docs" / "runbooks.md")
+        if "occurrence_window_seconds" not in self.config.section("responder").model_fields_set:
+            raw["responder"]["occurrence_window_seconds"] = local_occurrence_window(self.options.interval_seconds)
         console = raw["responder"].setdefault("console", {})
         console.setdefault("operators_file", str(operators))
         console.setdefault("public_url", f"http://{HOST}:{port}")

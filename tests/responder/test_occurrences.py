@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from common.config import ResponderConfig
 from responder.ledger.schema import alerts, runs
+from stack.local import local_occurrence_window
 from tests.responder.harness import PLAYBOOKS, REPO, WEBHOOK_TOKEN, Harness
 from tests.responder.payloads import alert, ghost_labels, notification
 
@@ -86,15 +87,38 @@ def _seconds(duration: str) -> float:
     return float(number) * units[unit]
 
 
-def test_the_default_window_covers_one_evaluation_interval_and_is_shorter_than_every_playbook_alerts_for() -> None:
-    """A window below the evaluation interval splits HA firings; one at or above a rule's `for` could merge a
-    resolve-and-fire-again of that alert into one incident."""
-    window = ResponderConfig.model_fields["occurrence_window_seconds"].default
-    prometheus = yaml.safe_load((REPO / "alerts" / "prometheus.yml").read_text())
-    assert window >= _seconds(prometheus["global"]["evaluation_interval"])
+def _playbook_fors() -> dict[str, float]:
+    """The `for` of every alert that has a playbook."""
     with_playbook = set(yaml.safe_load(PLAYBOOKS.read_text())["playbooks"])
+    found: dict[str, float] = {}
     for path in sorted((REPO / "alerts" / "rules").glob("*.yml")):
         for group in yaml.safe_load(path.read_text())["groups"]:
             for rule in group["rules"]:
                 if rule.get("alert") in with_playbook and "for" in rule:
-                    assert window < _seconds(rule["for"]), (rule["alert"], rule["for"])
+                    found[rule["alert"]] = _seconds(rule["for"])
+    return found
+
+
+def test_the_default_window_covers_one_evaluation_interval_and_never_merges_two_real_firings() -> None:
+    """An HA pair's firings of one alert are up to one evaluation interval apart: a shorter window splits
+    them. Two real firings of one alert on one replica are at least `for` + two intervals apart (fired,
+    resolved at a later evaluation, pending again at a later one, `for` again), so at least `for` + one
+    interval across the pair: a window that long could merge a resolve-and-fire-again into one incident."""
+    window = ResponderConfig.model_fields["occurrence_window_seconds"].default
+    prometheus = yaml.safe_load((REPO / "alerts" / "prometheus.yml").read_text())
+    evaluation = _seconds(prometheus["global"]["evaluation_interval"])
+    assert window >= evaluation
+    for name, hold in _playbook_fors().items():
+        assert window < hold + evaluation, (name, hold)
+
+
+@pytest.mark.parametrize("interval", [1.0, 2.0])
+def test_the_local_stack_s_window_fits_its_short_intervals(interval: float) -> None:
+    """The local stack and the e2e tests scrape and evaluate every 1-2 s: the production window (15 s) would
+    merge two real ghost firings there, so the stack sets its own. With scrape and evaluation phases both
+    free, an HA pair's firings are up to two intervals apart, and two real firings at least `for` apart
+    across the pair (`for` + two intervals on one replica, less that skew): the window fits between."""
+    window = local_occurrence_window(interval)
+    assert window >= 2 * interval
+    for name, hold in _playbook_fors().items():
+        assert window <= hold, (name, hold)
