@@ -157,8 +157,19 @@ def storm_alertmanager_rows(r: dict[str, Any]) -> list[Row]:
 
 
 def mitigate_rows(r: dict[str, Any]) -> list[Row]:
-    found = [Row("ghost time-to-mitigate (end to end)", f"{r['seconds']:.1f} s", f"floor {r['floor_seconds']:.0f} s",
-                 _x(r["ratio_to_floor"]), "(reported vs floor)", INFO, "python -m bench --only mitigate")]
+    cmd = "python -m bench --only mitigate"
+    target = r.get("target_seconds")
+    against = f"floor {r['floor_seconds']:.0f} s"
+    if r.get("old_floor_seconds"):
+        against += f" (old design: {r['old_floor_seconds']:.0f} s)"
+    found = [Row("ghost time-to-mitigate (end to end)", f"{r['seconds']:.1f} s", against, _x(r["ratio_to_floor"]),
+                 f"<= {target:g} s" if target else "(reported vs floor)",
+                 _verdict(r["seconds"] <= target) if target else INFO, cmd)]
+    races = r.get("fill_races")
+    if races:
+        found.append(Row(f"fill races (end to end): {races['runs']} runs, the fill shown before the bot records it",
+                         f"{races['false_sev1']} false SEV-1", "-", "-", "0 false SEV-1",
+                         _verdict(races["runs"] > 0 and races["false_sev1"] == 0), cmd))
     soak = r.get("crypto_soak")
     if soak:
         raised = sum(soak["alerts"].values())

@@ -45,6 +45,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=2.0, help="scrape and evaluation interval, seconds")
     parser.add_argument("--timeout", type=float, default=300.0, help="demo: give up after this many seconds")
     parser.add_argument("--fresh", action="store_true", help="run: forget the previous run's data first")
+    parser.add_argument("--races", type=int, default=30,
+                        help="demo: fill races run beside the incidents, none of which may page (default 30)")
     parser.add_argument(
         "--runbook-base-url",
         help="where the alerts' runbook links point (docs/runbooks.md served there; default: the committed rules')",
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"starting the stack (logs in {options.state_dir / 'logs'}) ...", flush=True)
         with stack:
             _print_urls(stack)
-            return run(stack) if args.command == "run" else demo(stack, args.timeout, args.interval)
+            return run(stack) if args.command == "run" else demo(stack, args.timeout, args.interval, args.races)
     except (ConfigError, StackError) as exc:
         print(f"stack: {exc}", file=sys.stderr)
         return 2
@@ -111,12 +113,12 @@ def run(stack: LocalStack) -> int:
     return 0
 
 
-def demo(stack: LocalStack, timeout: float, interval: float) -> int:
+def demo(stack: LocalStack, timeout: float, interval: float, races: int = 30) -> int:
     bot = open_bot_data(stack.config.bot_db)
     with requests.Session() as session:
         observer = stack.observer(bot, session)
         _wait_for_targets(observer, 1 + len(stack.urls.responders), timeout=60)
-        show = Demo(observer, stack.urls.simulator_control)
+        show = Demo(observer, stack.urls.simulator_control, races=races)
         show.note("stack up: Prometheus scrapes the exporters and the responder")
         show.inject_all()
         finished = show.watch(timeout)
@@ -124,7 +126,8 @@ def demo(stack: LocalStack, timeout: float, interval: float) -> int:
         print(show.report(interval))
     bot.dispose()
     if not finished:
-        print("demo FAILED: not every incident was detected and mitigated in time", file=sys.stderr)
+        print("demo FAILED: not every incident was detected and mitigated (and every fill race run) in time",
+              file=sys.stderr)
     return 0 if finished and show.succeeded else 1
 
 

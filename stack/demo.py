@@ -3,7 +3,10 @@
 An incident counts as detected when its alert fires in Prometheus, notified when its receiver got the
 page or chat message, and mitigated when the responder's mitigation step for it succeeded (and, where
 it changes the bot, the bot's state shows it). Time-to-mitigate runs from the injection to the end of
-that step; the ghost's is compared with the pipeline floor (for + group_wait + scrape + evaluation).
+that step; the ghost's is compared with the pipeline floor (for + group_wait + scrape + evaluation), and
+with the floor of the design before settling (`for: 30s`). Meanwhile `races` fill races run one a second on
+a profile of their own, each on an instrument it does not hold (the broker shows the fill 3 s before the
+bot records it): any GhostPosition on one of them is a false SEV-1.
 """
 
 from __future__ import annotations
@@ -20,8 +23,11 @@ import requests
 from sources.instruments import instrument
 from stack.observe import Observer, parse_time, step
 
-GHOST_FOR_SECONDS = 30.0  # alerts/rules/ghost-positions.yml
-RESPONDER_GROUP_WAIT_SECONDS = 0.0  # alerts/alertmanager.yml, responder route
+OLD_GHOST_FOR_SECONDS = 30.0  # GhostPosition's `for` before the exporter settled the fill race
+RESPONDER_GROUP_WAIT_SECONDS = 0.0  # alerts/alertmanager-automation.yml
+RACE_PROFILE = "p-2"  # no runbook incident uses it
+RACE_SECONDS = 3.0  # the broker shows the fill this long before the bot records it (within ghost_settle_seconds)
+RACE_QUIET_SECONDS = 20.0  # after the last race: longer than its fill delay + `for` + a scrape and an evaluation
 
 
 @dataclass
@@ -106,8 +112,27 @@ def runbook_incidents() -> list[Incident]:
     ]
 
 
+def race_symbol(n: int) -> str:
+    """The n-th fill race's instrument: a ticker nobody holds (RAA, RAB, ...)."""
+    return f"R{chr(65 + n // 26 % 26)}{chr(65 + n % 26)}"
+
+
+@dataclass
+class Races:
+    """Fill races run beside the incidents, and the false SEV-1s they raised."""
+
+    wanted: int
+    injected: list[tuple[str, str]] = field(default_factory=list)  # account, symbol
+    last_at: float = 0.0
+    false_sev1: set[tuple[str, str]] = field(default_factory=set)
+
+    @property
+    def done(self) -> bool:
+        return len(self.injected) >= self.wanted and time.monotonic() - self.last_at >= RACE_QUIET_SECONDS
+
+
 class Demo:
-    def __init__(self, observer: Observer, control_url: str, out: TextIO = sys.stdout) -> None:
+    def __init__(self, observer: Observer, control_url: str, out: TextIO = sys.stdout, races: int = 0) -> None:
         self.observer = observer
         self.control_url = control_url
         self.out = out
@@ -117,6 +142,7 @@ class Demo:
         self.unexpected_crypto: set[str] = set()
         self.durations = observer.rule_durations()
         self.started = datetime.now(UTC)
+        self.races = Races(races)
 
     def note(self, text: str) -> None:
         now = datetime.now(UTC)
@@ -137,14 +163,32 @@ class Demo:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._observe()
-            if all(incident.done for incident in self.incidents):
+            self._race()
+            if all(incident.done for incident in self.incidents) and self.races.done:
                 return True
             self._progress(deadline - time.monotonic())
             time.sleep(1.0)
         return False
 
+    def _race(self) -> None:
+        """Inject the next fill race, if any are left."""
+        races = self.races
+        if len(races.injected) >= races.wanted:
+            return
+        symbol = race_symbol(len(races.injected))
+        options = {"profile": RACE_PROFILE, "symbol": symbol, "seconds": RACE_SECONDS}
+        answer = requests.post(f"{self.control_url}/faults/fill-race", json=options, timeout=30)
+        answer.raise_for_status()
+        races.injected.append((str(answer.json()["account"]), symbol))
+        races.last_at = time.monotonic()
+
     def _observe(self) -> None:
         firing = self.observer.alerts("firing")
+        for alert in firing:
+            race = (alert.labels.get("account", ""), alert.labels.get("symbol", ""))
+            if alert.name == "GhostPosition" and race in self.races.injected and race not in self.races.false_sev1:
+                self.note(f"FALSE sev1 GhostPosition on fill race {race}")
+                self.races.false_sev1.add(race)
         expected = {incident.alert for incident in self.incidents}
         for alert in firing:
             if alert.severity == "sev1" and alert.name not in expected:
@@ -218,14 +262,7 @@ class Demo:
                 )
             )
         lines = [_table(rows), ""]
-        ghost = self.incidents[0]
-        floor = GHOST_FOR_SECONDS + RESPONDER_GROUP_WAIT_SECONDS + 2 * interval_seconds
-        if ghost.mitigated_at and ghost.injected_at:
-            took = (ghost.mitigated_at - ghost.injected_at).total_seconds()
-            lines.append(
-                f"ghost time-to-mitigate {took:.1f}s against a pipeline floor of {floor:.0f}s (for 30s + group_wait 0s"
-                f" + scrape {interval_seconds:g}s + evaluation {interval_seconds:g}s, worst-case alignment)"
-            )
+        lines += self._ghost_lines(interval_seconds)
         fills = self.observer.crypto_fills(self.started)
         if fills:
             verdict = f"alerts: {', '.join(sorted(self.unexpected_crypto))}" if self.unexpected_crypto else "no alert"
@@ -235,9 +272,27 @@ class Demo:
             lines.append(f"unexpected sev1 alerts: {', '.join(sorted(self.unexpected_sev1))}")
         return "\n".join(lines)
 
+    def _ghost_lines(self, interval_seconds: float) -> list[str]:
+        """The ghost's time-to-mitigate against today's floor and the old design's, and the fill races."""
+        lines: list[str] = []
+        ghost = self.incidents[0]
+        hold = self.durations.get("GhostPosition", 0.0)
+        pipeline = RESPONDER_GROUP_WAIT_SECONDS + 2 * interval_seconds
+        terms = f"group_wait 0s + scrape {interval_seconds:g}s + evaluation {interval_seconds:g}s, worst-case alignment"
+        if ghost.mitigated_at and ghost.injected_at:
+            took = (ghost.mitigated_at - ghost.injected_at).total_seconds()
+            lines.append(f"ghost time-to-mitigate {took:.1f}s against a pipeline floor of {hold + pipeline:.0f}s"
+                         f" (for {hold:g}s + {terms})")
+        lines.append(f"old pipeline floor {OLD_GHOST_FOR_SECONDS + pipeline:.0f}s (for {OLD_GHOST_FOR_SECONDS:g}s"
+                     f" + {terms}), before the exporter settled fills in flight")
+        if self.races.wanted:
+            lines.append(f"fill races: {len(self.races.injected)} runs (the broker shows the fill {RACE_SECONDS:g}s"
+                         f" before the bot records it), {len(self.races.false_sev1)} false SEV-1")
+        return lines
+
     @property
     def succeeded(self) -> bool:
-        unexpected = self.unexpected_sev1 or self.unexpected_crypto
+        unexpected = self.unexpected_sev1 or self.unexpected_crypto or self.races.false_sev1
         return all(incident.done for incident in self.incidents) and not unexpected
 
 

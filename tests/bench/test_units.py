@@ -86,11 +86,38 @@ def test_the_crypto_soak_is_reported_with_its_fills_and_the_alerts_they_raised(t
     assert len(report.mitigate_rows({**figure, "crypto_soak": None})) == 1
 
 
-def test_demo_report_line_is_parsed() -> None:
-    line = "ghost time-to-mitigate 32.8s against a pipeline floor of 34s (for 30s + group_wait 0s + scrape 2s)"
-    found = mitigate.REPORT.search(line)
+def test_demo_report_lines_are_parsed() -> None:
+    report_text = (
+        "ghost time-to-mitigate 9.8s against a pipeline floor of 9s (for 5s + group_wait 0s + scrape 2s + "
+        "evaluation 2s, worst-case alignment)\n"
+        "old pipeline floor 34s (for 30s + group_wait 0s + scrape 2s + evaluation 2s, worst-case alignment), before"
+        " the exporter settled fills in flight\n"
+        "fill races: 30 runs (the broker shows the fill 3s before the bot records it), 0 false SEV-1\n"
+    )
+    found = mitigate.REPORT.search(report_text)
     assert found is not None
-    assert (float(found.group(1)), float(found.group(2))) == (32.8, 34.0)
+    assert (float(found.group(1)), float(found.group(2))) == (9.8, 9.0)
+    old = mitigate.OLD_FLOOR.search(report_text)
+    races = mitigate.RACES.search(report_text)
+    assert old is not None and float(old.group(1)) == 34.0
+    assert races is not None and (int(races.group(1)), int(races.group(2))) == (30, 0)
+
+
+def test_the_ghost_is_judged_against_its_target_beside_the_old_floor_and_the_fill_races_page_nothing(
+    tmp_path: Path,
+) -> None:
+    figure = {"seconds": 9.8, "floor_seconds": 9.0, "ratio_to_floor": 1.09, "old_floor_seconds": 34.0,
+              "target_seconds": 15.0, "fill_races": {"runs": 30, "false_sev1": 0}}
+    ghost, races = report.mitigate_rows(figure)
+    assert ghost.verdict == report.MET and "old design: 34 s" in ghost.against and ghost.target == "<= 15 s"
+    assert races.verdict == report.MET and "30 runs" in races.figure
+    slow, paged = report.mitigate_rows({**figure, "seconds": 16.0, "fill_races": {"runs": 30, "false_sev1": 1}})
+    assert slow.verdict == report.MISSED and paged.verdict == report.MISSED
+    path = tmp_path / "races.json"
+    path.write_text(json.dumps({"runs": 3, "false_sev1": 0, "measured_at": datetime.now(UTC).isoformat()}))
+    found = mitigate.fill_races(path, timedelta(hours=24))
+    assert found is not None and (found["runs"], found["false_sev1"]) == (3, 0)
+    assert mitigate.fill_races(tmp_path / "absent.json", timedelta(hours=24)) is None
 
 
 def test_report_marks_a_missed_target_and_an_error() -> None:
