@@ -170,8 +170,17 @@ def write_crypto_soak(fills: int, seconds: float, alerts: dict[str, int]) -> Pat
     return path
 
 
-def write_time_to_mitigate(seconds: float, floor_seconds: float) -> Path:
-    """Leave the measured ghost time-to-mitigate where `make bench` reports it from."""
+def write_fill_races(runs: int, false_sev1: int) -> Path:
+    """Leave the fill races run (and the SEV-1s they raised: none) where `make bench` reports them."""
+    path = REPO / "var" / "e2e" / "fill_races.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {"runs": runs, "false_sev1": false_sev1, "measured_at": datetime.now(UTC).isoformat()}
+    path.write_text(json.dumps(body, indent=2) + "\n")
+    return path
+
+
+def write_time_to_mitigate(seconds: float, floor_seconds: float, old_floor_seconds: float) -> Path:
+    """Leave the measured ghost time-to-mitigate (and the old design's floor) where `make bench` reports it."""
     path = REPO / "var" / "e2e" / "time_to_mitigate.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
@@ -179,6 +188,7 @@ def write_time_to_mitigate(seconds: float, floor_seconds: float) -> Path:
             {
                 "seconds": round(seconds, 2),
                 "floor_seconds": floor_seconds,
+                "old_floor_seconds": old_floor_seconds,
                 "interval_seconds": INTERVAL_SECONDS,
                 "measured_at": datetime.now(UTC).isoformat(),
             },

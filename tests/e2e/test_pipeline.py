@@ -16,13 +16,22 @@ import pytest
 import requests
 
 from stack.observe import step
-from tests.e2e.conftest import E2E, INTERVAL_SECONDS, write_crypto_soak, write_time_to_mitigate
+from tests.e2e.conftest import (
+    E2E,
+    INTERVAL_SECONDS,
+    write_crypto_soak,
+    write_fill_races,
+    write_time_to_mitigate,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-GHOST_FOR_SECONDS = 30.0
+GHOST_FOR_SECONDS = 5.0  # one confirming scrape: the exporter settles fills in flight
 GHOST_FLOOR_SECONDS = GHOST_FOR_SECONDS + 0.0 + 2 * INTERVAL_SECONDS  # for + group_wait + scrape + evaluation
+OLD_GHOST_FLOOR_SECONDS = 30.0 + 0.0 + 2 * INTERVAL_SECONDS  # the design before settling: for 30s
+GHOST_TARGET_SECONDS = 15.0  # time-to-mitigate, half the old floor or better
+FILL_RACES = 3
 CRYPTO_SOAK_FILLS = 500
 
 
@@ -59,8 +68,8 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     assert succeeded(run, "evidence") and succeeded(run, "deactivate") and succeeded(run, "notify")
     deactivated = datetime.fromisoformat(step(run, "deactivate")["finished_at"])  # type: ignore[index]
     took = (deactivated - started).total_seconds()
-    write_time_to_mitigate(took, GHOST_FLOOR_SECONDS)
-    assert GHOST_FOR_SECONDS <= took <= GHOST_FLOOR_SECONDS + 10, took
+    write_time_to_mitigate(took, GHOST_FLOOR_SECONDS, OLD_GHOST_FLOOR_SECONDS)
+    assert GHOST_FOR_SECONDS <= took <= GHOST_TARGET_SECONDS + 5, took  # slack: every fault of the phase at once
     # the reconciliation is claimed and prechecked (running) before it parks awaiting an operator
     e2e.wait_for("the reconciliation awaiting approval", lambda: {
         s["name"]: s["state"] for s in e2e.runs("GhostPosition", profile="p-1")[0]["steps"]
@@ -102,6 +111,48 @@ def test_positions_orders_and_broker_faults(e2e: E2E) -> None:
     # while ghosts, stale orders, mismatches, broker errors and crypto dust are all present: the dashboards show them
     assert_every_dashboard_panel_has_data(e2e)
     reenable_after_parity(e2e, crypto_run, "p-9")
+
+
+def test_a_ghost_is_paged_and_mitigated_while_one_broker_read_in_three_fails(e2e: E2E) -> None:
+    """The runbook's "exchange timeout" root cause as it really looks: the broker fails a third of the reads
+    (positions and orders alike), and the ghost on that account is still paged and its profile deactivated."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    profile = e2e.bot.profile("p-1")
+    assert profile is not None and profile.accounts
+    account = profile.accounts[0]
+    e2e.inject("broker-outage", mode="5xx", accounts=account, share=0.34)
+    ghost = e2e.inject("ghost", profile="p-1", cause="exchange-timeout")
+    assert ghost["account"] == account
+    e2e.wait_for("GhostPosition for p-1", lambda: bool(e2e.firing("GhostPosition", profile="p-1")), 60)
+    e2e.wait_for("p-1 deactivated", lambda: e2e.observer.profile_status("p-1") == "inactive", 30)
+    e2e.wait_for("the page for GhostPosition", lambda: received(e2e, "pagerduty", "GhostPosition"), 30)
+    run = e2e.runs("GhostPosition", profile="p-1")[0]
+    assert succeeded(run, "deactivate")
+    errors = e2e.observer.query('sum(tradingbot_broker_errors_total{kind="server_error"})')
+    assert errors and float(errors[0]["value"][1]) > 0  # the broker really failed reads meanwhile
+    assert "GhostPosition" in e2e.fired_since(started, "sev1")
+
+
+def test_fill_races_settle_and_page_nothing(e2e: E2E) -> None:
+    """The partial-fill race (the broker shows the fill 3 s before the bot records it), several times: each
+    instrument is settling, never a ghost, and nothing is paged."""
+    e2e.reset()
+    started = datetime.now(UTC)
+    races = []
+    for n in range(FILL_RACES):
+        races.append(e2e.inject("fill-race", profile="p-6", symbol=f"RC{chr(65 + n)}", qty=5, seconds=3))
+        time.sleep(2 * INTERVAL_SECONDS)
+    time.sleep(3 + GHOST_FOR_SECONDS + 3 * INTERVAL_SECONDS)  # the last fill recorded, and `for` passed twice over
+    window = _since(started)
+    settled = e2e.observer.query(f"max by (symbol) (max_over_time(tradingbot_position_settling[{window}s]))")
+    assert {s["metric"]["symbol"] for s in settled} == {race["symbol"] for race in races}  # seen settling
+    fired = e2e.observer.query(f'max_over_time(ALERTS{{alertname="GhostPosition"}}[{window}s])')
+    false_sev1 = [s["metric"] for s in fired if s["metric"].get("symbol") in {race["symbol"] for race in races}]
+    write_fill_races(len(races), len(false_sev1))
+    assert false_sev1 == []  # not even pending
+    assert e2e.fired_since(started, "sev1") == set()
+    assert not e2e.runs("GhostPosition", profile="p-6")
 
 
 def reenable_after_parity(e2e: E2E, run: dict[str, object], profile: str) -> None:
