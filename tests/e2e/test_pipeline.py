@@ -146,7 +146,8 @@ def test_fill_races_settle_and_page_nothing(e2e: E2E) -> None:
     time.sleep(3 + GHOST_FOR_SECONDS + 3 * INTERVAL_SECONDS)  # the last fill recorded, and `for` passed twice over
     window = _since(started)
     settled = e2e.observer.query(f"max by (symbol) (max_over_time(tradingbot_position_settling[{window}s]))")
-    assert {s["metric"]["symbol"] for s in settled} == {race["symbol"] for race in races}  # seen settling
+    # each race was seen settling (so were, now and then, the crypto profiles' own fills, read mid-trade)
+    assert {race["symbol"] for race in races} <= {s["metric"]["symbol"] for s in settled}
     fired = e2e.observer.query(f'max_over_time(ALERTS{{alertname="GhostPosition"}}[{window}s])')
     false_sev1 = [s["metric"] for s in fired if s["metric"].get("symbol") in {race["symbol"] for race in races}]
     write_fill_races(len(races), len(false_sev1))
