@@ -26,6 +26,7 @@ from tests.support.tcpproxy import TcpProxy, tcp_proxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.postgres]
 UPDATE_SECONDS = 30.0
+GHOST_FOR_SECONDS = 5.0  # alerts/rules/ghost-positions.yml
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +100,8 @@ def test_a_bot_database_blip_during_the_ghost_playbook_is_retried_and_mitigated_
     ha.wait_for("GhostPosition for p-6 pending", lambda: bool(_pending(ha, "p-6")), 60)
     active_at = _pending(ha, "p-6")[0].active_at
     assert active_at is not None
-    time.sleep(max(0.0, 27 - (datetime.now(UTC) - active_at).total_seconds()))  # 3 s before `for` runs out
+    # 3 s before `for` runs out
+    time.sleep(max(0.0, GHOST_FOR_SECONDS - 3 - (datetime.now(UTC) - active_at).total_seconds()))
     with proxy.blip():
         blip_started = time.monotonic()
         ha.wait_for("a step waiting for its retry", lambda: _retrying(ha, "p-6"), 60)
