@@ -184,22 +184,25 @@ class BrokerBook:
             book.add(replace(order, symbol=order_symbol(order.symbol)))
 
     def fill(self, order: SimOrder, price: float, now: datetime, fee_rate: float = 0.0,
-             long_only: bool = False) -> SimOrder:
+             long_only: bool = False, share: float = 1.0) -> SimOrder:
         """Record `order` as filled at `price` and move the account's position; return the stored copy.
 
         A buy's `fee_rate` is paid in the asset (the position grows by less than the order's quantity); with
-        `long_only` a sell of more than is held raises InsufficientBalance and changes nothing."""
-        signed = order.qty * (1.0 - fee_rate) if order.side == "buy" else -order.qty
-        filled = replace(order, symbol=order_symbol(order.symbol), status="filled", filled_qty=order.qty,
-                         filled_avg_price=price, filled_at=now, updated_at=now)
+        `long_only` a sell of more than is held raises InsufficientBalance and changes nothing. A `share`
+        below 1 fills that part only: the order stays working, ``partially_filled``."""
+        qty = order.qty * share
+        signed = qty * (1.0 - fee_rate) if order.side == "buy" else -qty
+        status = "filled" if share >= 1.0 else "partially_filled"
+        filled = replace(order, symbol=order_symbol(order.symbol), status=status, filled_qty=qty,
+                         filled_avg_price=price, filled_at=now if share >= 1.0 else None, updated_at=now)
         with self._lock:
             book = self._book(order.account)
             if filled.client_order_id in book.by_client:
                 raise DuplicateClientOrderId(filled.client_order_id)
             held = book.positions.get(position_key(order.symbol))
             available = held.qty if held else 0.0
-            if long_only and order.side == "sell" and order.qty > available + 1e-12:
-                raise InsufficientBalance(filled.symbol, order.qty, available)
+            if long_only and order.side == "sell" and qty > available + 1e-12:
+                raise InsufficientBalance(filled.symbol, qty, available)
             book.add(filled)
             self._move(book, order.symbol, signed, price)
         return replace(filled)

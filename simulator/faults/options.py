@@ -118,6 +118,8 @@ class FillRaceOptions(FaultOptions):
     qty: float = Field(10.0, gt=0, description="quantity bought")
     seconds: float = Field(3.0, gt=0, le=600, description="delay before the bot records the fill")
     profile: str | None = Field(None, description="profile (default p-1, or the account's first)")
+    filled_share: float = Field(1.0, gt=0, le=1, description="below 1: a partial fill (the order stays "
+                                "partially_filled at the broker, and in the bot once it records the fill)")
 
 
 def _crypto_pair(value: str) -> str:

@@ -133,14 +133,15 @@ def inject_phantom(world: Simulator, options: PhantomOptions) -> dict[str, Any]:
     }
 
 
-def _record_fill(world: Simulator, order_id: str, profile: str, symbol: str, qty: float) -> None:
-    """The bot finally hears of the fill: order filled, position moved (once, if the order still exists)."""
+def _record_fill(world: Simulator, order_id: str, profile: str, symbol: str, qty: float, status: str) -> None:
+    """The bot finally hears of the fill: order `status` (filled, partially_filled), position moved (once, if
+    the order still exists)."""
     with world.mutation_lock:
         world.pull()
         now = world.clock()
         with write_transaction(world.engine) as conn:
             result = conn.execute(update(orders).where(orders.c.id == order_id, orders.c.status == "new")
-                                  .values(status="filled", updated_at=now))
+                                  .values(status=status, updated_at=now))
             if result.rowcount == 1:
                 move_position(conn, profile, symbol, qty, price_of(symbol), now)
         world.publish()
@@ -155,12 +156,14 @@ def inject_fill_race(world: Simulator, options: FillRaceOptions) -> dict[str, An
         symbol = options.symbol or "SPY"
         row = insert_bot_order(conn, profile.id, symbol, "buy", options.qty, "new", now, now, "entry", at_broker=True)
     fee = CRYPTO_FEE_RATE if instrument(symbol).crypto else 0.0  # a crypto buy pays its fee in the asset
-    world.book.fill(broker_copy(row, profile.account, "new"), price_of(symbol), now, fee_rate=fee)
+    share = options.filled_share
+    world.book.fill(broker_copy(row, profile.account, "new"), price_of(symbol), now, fee_rate=fee, share=share)
     world.faults.activate("fill-race", options)
-    world.delayed.schedule(options.seconds, lambda: _record_fill(world, row["id"], profile.id, symbol, options.qty))
+    filled, status = options.qty * share, "filled" if share >= 1.0 else "partially_filled"
+    world.delayed.schedule(options.seconds, lambda: _record_fill(world, row["id"], profile.id, symbol, filled, status))
     return {
         "profile": profile.id, "profiles": [profile.id], "account": profile.account, "accounts": [profile.account],
-        "symbol": symbol, "symbols": [symbol], "qty": options.qty, "seconds": options.seconds,
+        "symbol": symbol, "symbols": [symbol], "qty": options.qty, "filled_qty": filled, "seconds": options.seconds,
         "order": order_summary(row), "bot_records_fill_at": (now + timedelta(seconds=options.seconds)).isoformat(),
     }
 

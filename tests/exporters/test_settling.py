@@ -58,6 +58,18 @@ def test_an_exit_order_resting_at_the_broker_settles_for_the_bound_then_is_a_gho
     assert state(short, account, "TSLA", "p-1") == (1.0, None)  # resting unfilled is exposure
 
 
+def test_a_partial_fill_race_settles_and_is_never_a_ghost(short: Exporter) -> None:
+    race = short.sim.inject("fill-race", profile="p-1", symbol="SPY", qty=10, seconds=BOUND / 2, filled_share=0.4)
+    account = race["account"]
+    assert state(short, account, "SPY", "p-1") == (None, 1.0)  # the broker's order is partially filled, working
+    deadline = time.monotonic() + 10
+    while short.samples("tradingbot_position_settling") and time.monotonic() < deadline:
+        assert short.samples("tradingbot_ghost_position") == {}
+        time.sleep(0.2)
+    assert short.samples("tradingbot_ghost_position") == {} == short.samples("tradingbot_position_settling")
+    assert short.value("tradingbot_bot_position_quantity", account=account, symbol="SPY") == 4
+
+
 class OrdersUnreadable(BrokerClient):
     """A real client whose order list never answers (positions still read over HTTP)."""
 

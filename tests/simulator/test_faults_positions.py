@@ -124,6 +124,20 @@ def test_fill_race_shows_at_the_broker_first_then_in_the_bot(sim: RunningSimulat
     assert "fill-race" not in sim.faults()["active"]
 
 
+def test_a_partial_fill_race_leaves_the_order_working_on_both_sides(sim: RunningSimulator,
+                                                                     session: requests.Session) -> None:
+    result = sim.inject("fill-race", account="acct-3", symbol="SPY", qty=10, seconds=1.5, filled_share=0.4)
+    client = broker(sim, session, "acct-3")
+    held = client.get_position("SPY")
+    assert held is not None and held.qty == 4 and result["filled_qty"] == 4
+    (order,) = client.list_orders(status="open", symbols="SPY")
+    assert (order.status, order.filled_qty, order.qty) == ("partially_filled", 4, 10)
+    with bot_db(sim) as engine:
+        wait_for(lambda: open_positions(engine).get(("acct-3", "SPY")) == 4, timeout=10)
+        assert order_row(engine, result["order"]["id"]).status == "partially_filled"
+    assert _in_parity(sim, session)
+
+
 def test_reset_cancels_a_pending_fill_race(sim: RunningSimulator, session: requests.Session) -> None:
     sim.inject("fill-race", symbol="SPY", seconds=1)
     sim.reset()
