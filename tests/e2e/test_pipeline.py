@@ -135,13 +135,16 @@ def test_a_ghost_is_paged_and_mitigated_while_one_broker_read_in_three_fails(e2e
 
 
 def test_fill_races_settle_and_page_nothing(e2e: E2E) -> None:
-    """The partial-fill race (the broker shows the fill 3 s before the bot records it), several times: each
-    instrument is settling, never a ghost, and nothing is paged."""
+    """The partial-fill race (the broker shows the fill 3 s before the bot records it), several times, one of
+    them a partial fill (the order stays partially_filled): each instrument is settling, never a ghost, and
+    nothing is paged."""
     e2e.reset()
     started = datetime.now(UTC)
     races = []
     for n in range(FILL_RACES):
-        races.append(e2e.inject("fill-race", profile="p-6", symbol=f"RC{chr(65 + n)}", qty=5, seconds=3))
+        share = 0.4 if n == 1 else 1.0
+        races.append(e2e.inject("fill-race", profile="p-6", symbol=f"RC{chr(65 + n)}", qty=5, seconds=3,
+                                filled_share=share))
         time.sleep(2 * INTERVAL_SECONDS)
     time.sleep(3 + GHOST_FOR_SECONDS + 3 * INTERVAL_SECONDS)  # the last fill recorded, and `for` passed twice over
     window = _since(started)
