@@ -21,6 +21,7 @@ from simulator.broker.market import CRYPTO_FEE_RATE, CRYPTO_PRECISION, price_of
 from sources.botdb import (
     POSITION_OPEN,
     QUARANTINED_STATUS,
+    TERMINAL_STATUSES,
     WORKING_STATUSES,
     broker_accounts,
     orders,
@@ -54,11 +55,12 @@ def _positions(engine: Engine, books: dict[str, AccountBook]) -> None:
 
 
 def broker_order_from_row(row: Any, account: str) -> SimOrder:
-    """The broker's view of one bot order row."""
+    """The broker's view of one bot order row. A working order's last event at the broker is its acceptance
+    (its creation): the bot row's update time is the bot's own sync touching it, nothing the broker did."""
     status = "new" if row.status == "pending_new" else row.status
     filled = status == "filled"
     created: datetime = row.created_at
-    updated: datetime = row.updated_at
+    updated: datetime = row.updated_at if status in TERMINAL_STATUSES else created
     return SimOrder(
         id=row.broker_order_id, client_order_id=row.client_order_id, account=account, symbol=order_symbol(row.symbol),
         side=row.side, qty=row.qty, status=status, created_at=created, updated_at=updated,
