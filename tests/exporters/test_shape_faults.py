@@ -27,7 +27,7 @@ from tests.exporters.test_auth_failures import (  # noqa: F401 - collected again
     test_supabase_outage_fails_issuance_but_the_cached_token_still_works,
 )
 from tests.exporters.test_ghost_positions import (  # noqa: F401
-    test_fill_race_shows_a_ghost_only_until_the_bot_records_the_fill,
+    test_fill_race_settles_and_is_never_a_ghost_until_the_bot_records_the_fill,
     test_ghost_is_reported_per_impacted_profile,
     test_parity_at_start_means_no_ghost,
     test_phantom_is_a_mismatch_but_not_a_ghost,
