@@ -38,7 +38,8 @@ class QuantityRules:
 @dataclass(frozen=True)
 class BotHolding:
     qty: float = 0.0  # signed net of the open positions
-    bought: float = 0.0  # filled buy quantity of those positions since they opened (what fees were paid on)
+    bought: float = 0.0  # filled buy quantity of those positions since they opened (what fees were paid on;
+    # the opening buy is missing when it was placed before the position's opened_at: `compare` takes `qty` then)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ def compare(
     """Compare one instrument of one account; `asset` is the broker's asset (None when unknown)."""
     if not instrument.crypto:
         return Comparison(instrument, broker.qty, bot.qty)
-    allowance = rules.fee_rate * max(bot.bought, 0.0)
+    # a long position was bought at least once in full: its own quantity bounds the buys from below even when
+    # the buy that opened it was placed before the position's opened_at and so is not in `bought`
+    allowance = rules.fee_rate * max(bot.bought, bot.qty, 0.0)
     excess = broker.qty if abs(bot.qty) <= EPSILON else broker.qty - bot.qty
     dust = excess if is_dust(excess, broker.price, asset, rules) else 0.0
     return Comparison(instrument, broker.qty, bot.qty, allowance, dust)

@@ -37,6 +37,13 @@ def test_the_allowance_is_the_fee_on_every_buy_of_the_open_position_even_after_a
     assert verdict(BotHolding(0.05, bought=0.1), BrokerHolding(0.04975, 60_000.0)) == "parity"
 
 
+def test_a_fresh_position_whose_opening_buy_predates_its_opened_at_still_has_its_fee_allowed() -> None:
+    # a real bot records the position when the fill arrives: the buy order was created before it, so it is not
+    # among the buys "since the position opened" (bought 0); the position's own quantity was still bought
+    assert verdict(BotHolding(0.1, bought=0.0), BrokerHolding(0.09975, 60_000.0)) == "parity"
+    assert verdict(BotHolding(0.1, bought=0.0), BrokerHolding(0.09975 - 0.00001, 60_000.0)) == "mismatch"
+
+
 def test_the_broker_holding_more_than_the_bot_is_no_fee_and_stays_a_mismatch() -> None:
     assert verdict(BotHolding(0.1, bought=0.1), BrokerHolding(0.1003, 60_000.0)) == "mismatch"
 
