@@ -187,15 +187,21 @@ class BotData:
 
     def last_order_events(self, pairs: Sequence[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
         """For each (account, symbol) with orders: the latest event of any of them (a working order's placement,
-        an ended order's last update)."""
+        an ended order's last update); symbols in any spelling, the bot's own included, answered as `label` gives."""
         if not pairs:
             return {}
         schema, _ = self._ready()
-        statement = order_sql.last_events(schema, pairs)
+        wanted = list(dict.fromkeys((account, form) for account, symbol in pairs
+                                    for form in self._spelling.stored([symbol])))
+        statement = order_sql.last_events(schema, wanted)
         if statement is None:
             return {}
-        rows = self._read(lambda _schema: statement)
-        return {(str(account), str(symbol)): at for account, symbol, at in rows if at is not None}
+        latest: dict[tuple[str, str], datetime] = {}
+        for account, symbol, at in self._read(lambda _schema: statement):
+            key = (str(account), self._spelling.label(str(symbol)))
+            if at is not None and (key not in latest or _later(at, latest[key])):
+                latest[key] = at
+        return latest
 
     def profiles_of(self, accounts: Sequence[str]) -> dict[str, set[str]]:
         found: dict[str, set[str]] = defaultdict(set)

@@ -66,6 +66,8 @@ def test_the_gateway_speaks_of_the_instrument_whatever_the_bot_stored(bot: BotDa
     assert bot.open_quantities() == {"acct-1": {"BTC/USD": 0.05}}
     assert bot.bought_since_open(["BTC/USD"]) == {("acct-1", "BTC/USD"): 0.05}
     assert bot.last_closes([("acct-1", "LINKUSD")]) == {("acct-1", "LINK/USD"): {"p-1": NOW - timedelta(hours=1)}}
+    assert bot.last_order_events([("acct-1", "BTCUSD"), ("acct-1", "LINK/USD")]) == {
+        ("acct-1", "BTC/USD"): NOW - timedelta(hours=1), ("acct-1", "LINK/USD"): NOW - timedelta(hours=1)}
     assert [p.symbol for p in bot.positions_of("p-1", instrument("LINKUSD").spellings, 5)] == ["LINK/USD"]
     assert [o.id for o in bot.orders_of("p-1", "BTC/USD", 5)] == ["o-1"]
     assert {o.symbol for o in bot.orders_of("p-1", ["BTC/USD", "LINK/USD"], 5)} == {"BTC/USD", "LINK/USD"}
