@@ -28,7 +28,7 @@ from responder.evidence import Evidence
 from responder.killswitch import KillSwitch, Refused
 from responder.wakeup import Wakeup
 from sources.broker import WORKING_ORDER_STATUSES, BrokerError, BrokerUnavailable
-from sources.hooks import HookError
+from sources.hooks import HookError, HookUnavailable
 
 
 class KillParams(Params):
@@ -105,6 +105,8 @@ def stop_entries(ctx: ActionContext, params: KillParams) -> Outcome:
     for profile in params.profiles:
         try:
             change = ctx.services.bot.stop_entries(profile, ctx.now())
+        except HookUnavailable:
+            raise  # no answer: the whole step is retried; the profiles stopped so far read back "already"
         except HookError as exc:
             results["failed"].append(profile)
             errors.append(f"{profile}: {str(exc)[:200]}")
@@ -220,6 +222,8 @@ def flatten_positions(ctx: ActionContext, params: KillParams) -> Outcome:
         try:
             _, order = place(broker_for(row["account"]), close)
             placed.append({"account": row["account"], **order})
+        except BrokerUnavailable:
+            raise  # no answer: retried with the same client order ids, so an order that was placed is found
         except BrokerError as exc:
             refused.append({"account": row["account"], **close.view, "error": str(exc)[:300]})
     try:

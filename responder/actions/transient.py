@@ -8,7 +8,8 @@ step at once.
 
 Actions raise `TransientError` where they see such an answer themselves (the bot's hooks:
 `HookUnavailable`); the executor also maps the library errors that mean "no answer" with `as_transient`:
-`BrokerUnavailable` for a timeout, a connection error, a 5xx or a 429 (never 401 or an unreadable body), a
+`BrokerUnavailable` for a timeout, a connection error, a 5xx or a 429 (never 401 or an unreadable body),
+`HookUnavailable` (the same for the bot's hooks and control API, wherever an action meets it), a
 database error that is a lost or refused connection, a lock or statement timeout, ``database is locked``,
 and transport errors of ``requests``. Compare-and-set stays the guard: a retried step re-runs its
 precheck, and a write that had committed before the connection dropped is found done (``unchanged``).
@@ -25,6 +26,7 @@ import requests
 from sqlalchemy import exc as sa
 
 from sources.broker import BrokerUnavailable
+from sources.hooks import HookUnavailable
 
 TransientKind = Literal[
     "database_unavailable",
@@ -61,6 +63,8 @@ def as_transient(exc: BaseException) -> TransientError | None:
         return exc
     if isinstance(exc, BrokerUnavailable):
         return TransientError(f"broker_{exc.kind}", str(exc)) if exc.kind in BROKER_TRANSIENT else None  # type: ignore[arg-type]
+    if isinstance(exc, HookUnavailable):  # e.g. the bot's control API stopping entries answered 5xx
+        return TransientError(f"hook_{exc.kind}", str(exc))  # type: ignore[arg-type]
     if isinstance(exc, sa.SQLAlchemyError):
         return _database(exc)
     if isinstance(exc, requests.Timeout):

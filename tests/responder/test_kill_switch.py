@@ -3,6 +3,7 @@ flattening under client order ids, re-arming per profile (SQLite and PostgreSQL 
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -262,3 +263,38 @@ def test_engaging_is_refused_while_the_responder_is_off(tmp_path: Path, db_url: 
         add_profile(h.bot, "p-1", "acct-1", datetime.now(UTC))
         status, body = engage(h, "stop-entries")
         assert status == 409 and "mode is off" in body["error"] and h.run_ids() == []
+
+
+def test_a_flatten_whose_broker_stops_answering_midway_is_retried_and_places_each_close_once(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    """The first close is placed, then the broker answers 5xx: no answer is not a refusal, so the step waits to
+    retry (never failed, never a second engagement with new client order ids) and closes the rest once."""
+    h, fake = with_broker, broker[0]
+    fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)
+    fake.positions[("key-acct-1", "TSLA")] = (-10.0, 200.0)
+    _, body = engage(h, "flatten")
+    h.drain()
+    run_id = body["engagement"]["run_id"]
+    flatten = h.step(run_id, "flatten")
+    fake.fail_after_close = "5xx"
+    assert approve(h, flatten.id, "alice") == 202 and approve(h, flatten.id, "bob") == 200
+    h.drain()
+    waiting = h.step(run_id, "flatten")
+    assert (waiting.state, waiting.outcome) == ("retry_wait", "broker_server_error"), waiting.as_dict()
+    assert len(fake.orders) == 1
+    fake.fail = fake.fail_after_close = ""
+    deadline = time.monotonic() + 30
+    while h.step(run_id, "flatten").state not in ("succeeded", "failed", "awaiting_approval"):
+        assert time.monotonic() < deadline, h.step(run_id, "flatten").as_dict()
+        time.sleep(0.1)
+        h.drain()
+    step = h.step(run_id, "flatten")
+    if step.state == "awaiting_approval":  # the positions changed since the approval: people see the rest first
+        assert step.approval_reason == "changed_since_approval"
+        assert approve(h, step.id, "alice") == 202 and approve(h, step.id, "bob") == 200
+        h.drain()
+        step = h.step(run_id, "flatten")
+    assert step.state == "succeeded", step.as_dict()
+    assert not fake.positions and len(fake.orders) == 2
+    assert sorted(o["symbol"] for o in fake.orders.values()) == ["MSFT", "TSLA"]
