@@ -97,6 +97,9 @@ class KillSwitch:
     def in_force(self) -> list[Engagement]:
         return ledger.in_force(self._ledger)
 
+    def running(self, profile: str) -> list[Engagement]:
+        return ledger.running(self._ledger, profile)
+
     def recent(self, limit: int = 20) -> list[Engagement]:
         return ledger.recent(self._ledger, limit)
 

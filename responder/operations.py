@@ -64,8 +64,8 @@ class Waiting:
         return (2 if self.step.two_person else 1) - len(self.approvers)
 
 
-EnableResult = Literal["not_found", "unchanged", "broker_unreadable", "refused", "ledger_unavailable",
-                       "no_effect", "enabled"]
+EnableResult = Literal["not_found", "unchanged", "broker_unreadable", "refused", "kill_switch_running",
+                       "ledger_unavailable", "no_effect", "enabled"]
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,11 @@ class Operations:
         status = profile.entries.value
         if profile.entries.state == "enabled" and not self._awaits_rearm(profile_id):
             return Enabled("unchanged", profile_id, status)
+        running = self._kill_switch_running(profile_id)
+        if running:
+            busy: dict[str, Any] = {"kill_switch_runs": running}
+            self._audit(profile_id, by, reason, surface, "kill_switch_running", busy)
+            return Enabled("kill_switch_running", profile_id, status, detail=busy)
         try:
             parities = [self._services.parity(a) for a in profile.accounts]
         except (BrokerError, ActionError) as exc:
@@ -188,6 +193,13 @@ class Operations:
             return any(profile_id in e.waiting_rearm for e in self.kill_switch.in_force())
         except SQLAlchemyError:
             return False
+
+    def _kill_switch_running(self, profile_id: str) -> list[int]:
+        """The runs of kill switch levels covering the profile that are still acting or waiting for people."""
+        try:
+            return [e.run_id for e in self.kill_switch.running(profile_id)]
+        except SQLAlchemyError:
+            return []
 
     def _rearmed(self, profile_id: str) -> None:
         try:

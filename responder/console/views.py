@@ -139,6 +139,8 @@ ENABLE_MESSAGES = {
     "not_found": "no such profile.",
     "broker_unreadable": "the broker cannot be read: parity unknown, the profile stays inactive.",
     "refused": "positions do not match at the broker: the profile stays inactive.",
+    "kill_switch_running": "a kill switch level covering it is still running or waiting for approval: finish or "
+                           "reject it first; the profile stays inactive.",
     "ledger_unavailable": "the ledger cannot record the request: the profile stays inactive.",
     "no_effect": "the update had no effect (missing write rights?): the profile is still inactive.",
 }

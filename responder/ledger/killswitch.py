@@ -156,6 +156,20 @@ def in_force(engine: Engine) -> list[Engagement]:
         return [Engagement.from_row(row) for row in conn.execute(query)]
 
 
+def running(engine: Engine, profile: str) -> list[Engagement]:
+    """The engagements in force covering `profile` whose run is still active (a level still acting, or waiting
+    for an operator): re-arming the profile now would let that run act on a profile trading again."""
+    query = (
+        select(kill_switch)
+        .join(runs, runs.c.id == kill_switch.c.run_id)
+        .where(kill_switch.c.released_at.is_(None), runs.c.state == RunState.ACTIVE)
+        .order_by(kill_switch.c.id)
+    )
+    with engine.connect() as conn:
+        found = [Engagement.from_row(row) for row in conn.execute(query)]
+    return [engagement for engagement in found if profile in engagement.profiles]
+
+
 def recent(engine: Engine, limit: int = 20) -> list[Engagement]:
     query = select(kill_switch).order_by(kill_switch.c.id.desc()).limit(limit)
     with engine.connect() as conn:

@@ -121,6 +121,8 @@ ENABLE_ERRORS = {
     "not_found": (404, "no such profile"),
     "broker_unreadable": (503, "the broker cannot be read: position parity unknown, the profile stays inactive"),
     "refused": (409, "positions do not match at the broker: the profile stays inactive"),
+    "kill_switch_running": (409, "a kill switch level covering the profile is still running or waiting for "
+                                 "approval: finish or reject it first; the profile stays inactive"),
     "ledger_unavailable": (503, "the ledger cannot record the operator action: the profile stays inactive"),
     "no_effect": (502, "the update had no effect: the profile is still inactive (missing write rights?)"),
 }

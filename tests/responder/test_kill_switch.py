@@ -298,3 +298,27 @@ def test_a_flatten_whose_broker_stops_answering_midway_is_retried_and_places_eac
     assert step.state == "succeeded", step.as_dict()
     assert not fake.positions and len(fake.orders) == 2
     assert sorted(o["symbol"] for o in fake.orders.values()) == ["MSFT", "TSLA"]
+
+
+def test_a_profile_is_not_re_armed_while_its_kill_switch_level_still_waits_to_act(
+    with_broker: Harness, broker: tuple[FakeBroker, str]
+) -> None:
+    """A flatten waiting for its approvers would close the positions of a profile trading again: re-arming is
+    refused until the level's run is over (done, rejected or expired)."""
+    h, fake = with_broker, broker[0]
+    fake.positions[("key-acct-1", "MSFT")] = (50.0, 100.0)
+    _, body = engage(h, "flatten", profiles=["p-1"])
+    h.drain()
+    run_id = body["engagement"]["run_id"]
+    flatten = h.step(run_id, "flatten")
+    assert flatten.state == "awaiting_approval"
+    del fake.positions[("key-acct-1", "MSFT")]  # parity holds: only the running level stands in the way
+    refused = h.operator("POST", "/profiles/p-1/enable", {"by": "alice", "reason": "done"})
+    assert refused.status_code == 409 and "kill switch" in refused.json["error"], refused.json
+    assert profile_account(h.bot, "p-1") == ("acct-1", "inactive")
+    reject = {"decision": "reject", "by": "bob", "reason": "flat already"}
+    assert h.operator("POST", f"/approvals/{flatten.id}", reject).status_code == 200
+    h.drain()
+    assert h.run_state(run_id) != "active"
+    assert h.operator("POST", "/profiles/p-1/enable", {"by": "alice", "reason": "done"}).status_code == 200
+    assert profile_account(h.bot, "p-1") == ("acct-1", "active")
