@@ -88,7 +88,7 @@ class GhostPositionCollector:
         self._rules = rules or QuantityRules()
         self._window = window or SettleWindow()
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._assets = assets or AssetDirectory(lambda: datetime.now(UTC), DEFAULT_ASSET_TTL)
+        self._assets = assets or AssetDirectory(self._clock, DEFAULT_ASSET_TTL)
         self._errors = dict.fromkeys(ERROR_KINDS, 0)
         self._lock = threading.Lock()
         self._first: str | None = None  # the account the next pass reads first (the first one cut last time)
@@ -199,7 +199,7 @@ class GhostPositionCollector:
     def _order_ages(self, client: BrokerClient, wanted: list[Instrument]) -> dict[Instrument, float]:
         """The broker's order evidence for the ghost-looking instruments; none when unreadable (counted)."""
         try:
-            return broker_order_ages(client, wanted, self._window.orders_limit)
+            return broker_order_ages(client, wanted, self._window.orders_limit, self._clock)
         except BrokerUnavailable as exc:
             self._count_error(exc.kind)
         except BrokerError:

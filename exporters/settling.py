@@ -21,7 +21,7 @@ still count, and without them the mismatch is a ghost (a read failure never hide
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -56,13 +56,16 @@ def latest_events(orders: Iterable[BrokerOrder], wanted: Collection[Instrument])
     return latest
 
 
-def broker_order_ages(client: BrokerClient, wanted: Collection[Instrument], limit: int) -> dict[Instrument, float]:
-    """Seconds since the last order event at the broker per wanted instrument, by the broker's clock (one read
-    of the newest `limit` orders in them, working and closed); BrokerError when the read gives no answer."""
+def broker_order_ages(
+    client: BrokerClient, wanted: Collection[Instrument], limit: int, clock: Callable[[], datetime]
+) -> dict[Instrument, float]:
+    """Seconds since the last order event at the broker per wanted instrument, by the broker's clock (`clock`
+    when the answer has no Date; one read of the newest `limit` orders in them, working and closed);
+    BrokerError when the read gives no answer."""
     symbols = ",".join(sorted(found.symbol for found in wanted))
     orders = client.list_orders(status="all", limit=limit, symbols=symbols)
     server = client.last_server_time
-    now = datetime.now(UTC) if server is None else server.replace(tzinfo=server.tzinfo or UTC)
+    now = clock() if server is None else server.replace(tzinfo=server.tzinfo or UTC)
     return {found: (now - at).total_seconds() for found, at in latest_events(orders, wanted).items()}
 
 

@@ -195,6 +195,8 @@ class Sweeper:
         gone_ids = {i.id for i in gone}
         back = [i.id for i in incidents if i.id not in gone_ids and i.absent_since is not None]
         new = [i.id for i in gone if i.absent_since is None]
+        if not new and not back:
+            return  # nothing to remember: no write transaction (on SQLite it would take the write lock)
         with write_transaction(self._engine) as conn:
             if new:
                 conn.execute(update(alerts).where(alerts.c.id.in_(new), alerts.c.absent_since.is_(None))
