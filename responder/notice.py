@@ -32,7 +32,7 @@ from responder.ledger.schema import (
 from responder.notifier import severity_name
 from responder.states import WAIT_BUDGET, WAIT_CHANGED
 
-SCOPE_LABELS = ("profile", "account", "symbol", "channel")
+SCOPE_LABELS = ("profile", "profiles", "account", "symbol", "channel", "level")  # "profiles", "level": kill switch
 WAIT_REASONS = {WAIT_BUDGET: "the blast-radius budget is used up", WAIT_CHANGED: "the state changed since the approval"}
 
 

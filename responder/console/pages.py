@@ -14,11 +14,10 @@ from responder.ledger.queries import RunView
 from responder.ledger.records import AlertRecord, StepRecord
 from responder.ledger.schema import operator_actions, rca_drafts
 from responder.ledger.store import loads
+from responder.notice import incident_scope
 from responder.notifier import severity_name
 from responder.states import Decision, RunState, StepState
 from sources.botdata import BotData
-
-SCOPE = ("profile", "profiles", "account", "symbol", "channel", "level")
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,7 @@ class IncidentRow:
 
 
 def scope_of(alert: AlertRecord) -> str:
-    return ", ".join(f"{k} {alert.labels[k]}" for k in SCOPE if alert.labels.get(k)) or "all profiles"
+    return incident_scope(alert.labels)
 
 
 def incidents(ledger: Engine, now: datetime, limit: int = 100) -> list[IncidentRow]:
