@@ -157,7 +157,11 @@ class BotData:
 
     def bought_since_open(self, symbols: Sequence[str]) -> dict[tuple[str, str], float]:
         """Filled buy quantity of each open position in `symbols` since it opened, per account and symbol (the
-        fee a crypto buy pays in the asset is charged on it); empty when the mapping cannot say."""
+        fee a crypto buy pays in the asset is charged on it); empty when the mapping cannot say.
+
+        The buy that opened a position is usually placed before its opened_at, so the buys found are a lower
+        bound; so is a long position's quantity plus what it sold since (all sales follow the open): the larger
+        of the two is taken, per profile."""
         if not symbols:
             return {}
         schema, _ = self._ready()
@@ -165,8 +169,9 @@ class BotData:
         if statement is None:
             return {}
         bought: dict[tuple[str, str], float] = defaultdict(float)
-        for account, symbol, qty in self._read(lambda _schema: statement):
-            bought[(str(account), self._spelling.label(str(symbol)))] += float(qty or 0.0)
+        for account, symbol, buys, sells, held in self._read(lambda _schema: statement):
+            since_open = max(float(buys or 0.0), float(held or 0.0) + float(sells or 0.0))
+            bought[(str(account), self._spelling.label(str(symbol)))] += since_open
         return dict(bought)
 
     def account_positions(self, account_id: str) -> dict[str, float]:

@@ -84,9 +84,10 @@ def symbol_listing(schema: Schema, profile: str, symbols: Sequence[str], limit: 
 
 
 def bought_since_open(schema: Schema, symbols: Sequence[str]) -> Any | None:
-    """(account, symbol, filled buy quantity) of open positions in `symbols`, summed over the filled buy orders
-    of the same profile and symbol since the position opened: what a crypto buy paid its fee on. None when the
-    mapping cannot say (no profile on positions or orders, no opened_at, qty, side or filled words, or the
+    """(account, symbol, filled buys, filled sells, open quantity) of the open positions in `symbols`: the
+    orders of the same profile and symbol filled since its earliest open row opened, each order counted once
+    however many open rows it has (what a crypto buy paid its fee on: `BotData.bought_since_open`). None when
+    the mapping cannot say (no profile on positions or orders, no opened_at, qty, side or filled words, or the
     two tables keep time differently)."""
     mapping, orders_mapping = schema.mapping, schema.mapping.orders
     positions, orders = schema.positions, schema.orders
@@ -95,21 +96,31 @@ def bought_since_open(schema: Schema, symbols: Sequence[str]) -> Any | None:
             or orders_mapping.qty is None or orders_mapping.side is None or not words.filled
             or mapping.timestamps_of("orders") != mapping.timestamps_of("positions")):
         return None
-    buys = (orders_mapping.sides or {"buy": ("buy",)}).get("buy", ())
+    sides = orders_mapping.sides or {"buy": ("buy",), "sell": ("sell",)}
     symbol = positions.col(mapping.positions.symbol)
-    bought = and_(
-        orders.profile == positions.profile,
-        orders.col(orders_mapping.symbol) == symbol,
-        status_in(orders.col(orders_mapping.side), buys, words.case_insensitive),
-        status_in(orders.col(orders_mapping.status), words.filled, words.case_insensitive),
-        orders.col(orders_mapping.created_at) >= positions.col(mapping.positions.opened_at),
-    )
-    account = _account(schema)
-    return (
-        select(account, symbol, func.sum(orders.col(orders_mapping.qty)))
-        .select_from(positions.joined.join(orders.by_profile, bought))
+    held = (
+        select(_account(schema).label("account"), positions.profile.label("profile"), symbol.label("symbol"),
+               func.min(positions.col(mapping.positions.opened_at)).label("opened_at"),
+               func.sum(signed_quantity(schema)).label("qty"))
+        .select_from(positions.joined)
         .where(is_open(schema), symbol.in_(list(symbols)))
-        .group_by(account, symbol)
+        .group_by(_account(schema), positions.profile, symbol)
+        .subquery("held")
+    )
+    side, qty = orders.col(orders_mapping.side), orders.col(orders_mapping.qty)
+    filled = and_(
+        orders.profile == held.c.profile,
+        orders.col(orders_mapping.symbol) == held.c.symbol,
+        status_in(orders.col(orders_mapping.status), words.filled, words.case_insensitive),
+        orders.col(orders_mapping.created_at) >= held.c.opened_at,
+    )
+    buys = status_in(side, sides.get("buy", ("buy",)), words.case_insensitive)
+    sells = status_in(side, sides.get("sell", ("sell",)), words.case_insensitive)
+    return (
+        select(held.c.account, held.c.symbol, func.sum(case((buys, qty), else_=0.0)),
+               func.sum(case((sells, qty), else_=0.0)), func.max(held.c.qty))
+        .select_from(held.outerjoin(orders.by_profile, filled))
+        .group_by(held.c.account, held.c.profile, held.c.symbol)
     )
 
 
