@@ -144,8 +144,8 @@ def _record(
     values = {
         "fingerprint": alert.fingerprint,
         "starts_at": alert.starts_at,
-        "window_start": alert.starts_at - window,
-        "window_end": alert.starts_at + window,
+        "window_start": _shifted(alert.starts_at, -window),
+        "window_end": _shifted(alert.starts_at, window),
         "status": alert.status,
         "alertname": alert.alertname,
         "ends_at": alert.end,
@@ -183,6 +183,15 @@ NOT_GIVEN = ("id", "absent_since")  # columns an insert leaves to their defaults
 
 
 @functools.cache
+def _shifted(at: datetime, by: timedelta) -> datetime:
+    """`at` + `by`, kept within the calendar (a startsAt of year 1 or 9999 is odd, never an error)."""
+    try:
+        return at + by
+    except OverflowError:
+        bound = datetime.min if by < timedelta(0) else datetime.max
+        return bound.replace(tzinfo=at.tzinfo)
+
+
 def _insert_alert(dialect: str, firing: bool, windowed: bool) -> Insert:
     """``INSERT .. ON CONFLICT DO NOTHING RETURNING id, disposition, starts_at`` with every value a bound
     parameter.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic.config import JsonDict
 
 from responder.payload import storable_text
 
@@ -20,7 +21,16 @@ class _Body(BaseModel):
     _text = field_validator("by", "reason")(storable_text)
 
 
+# a rejection says why (responder.operations refuses one without a reason): the document says so too
+REJECT_NEEDS_REASON: JsonDict = {
+    "if": {"properties": {"decision": {"const": "reject"}}, "required": ["decision"]},
+    "then": {"required": ["reason"], "properties": {"reason": {"pattern": r"\S"}}},
+}
+
+
 class DecisionBody(_Body):
+    model_config = ConfigDict(extra="forbid", frozen=True, json_schema_extra=REJECT_NEEDS_REASON)
+
     decision: Literal["approve", "reject"]
 
 

@@ -238,6 +238,16 @@ def test_ledger_down_is_503_so_alertmanager_retries_then_recorded_once_it_is_bac
     assert "tradingbot_responder_ledger_up 1.0" in metrics
 
 
+@pytest.mark.parametrize("starts_at", [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)])
+def test_a_start_at_the_edge_of_the_calendar_is_recorded_never_a_server_error(
+    responder: Harness, starts_at: datetime
+) -> None:
+    """The occurrence window around startsAt stays within the calendar (year 1 minus 15 s was a 500)."""
+    answer = responder.post(notification(alert(ghost_labels(), starts_at=starts_at)))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert len(answer.json["runs"]) == 1
+
+
 def test_health_metrics_and_openapi(responder: Harness) -> None:
     assert responder.client.get("/health/live").json == {"status": "ok"}
     ready = responder.client.get("/health/ready")
